@@ -1,0 +1,1 @@
+"""Backends run compiled graphs: each registers one kernel per Op class."""

@@ -1,0 +1,33 @@
+"""The NumPy backend's table from Op class to kernel factory.
+
+A kernel factory takes an Apply node (whose Op and types are fixed at
+compile time) and returns a plain function from input arrays to the output
+array (or a tuple of arrays for several outputs).  Everything that does not
+depend on the values is decided once, in the factory, not per call.
+
+>>> @register(MyOp)
+... def my_op_kernel(node):
+...     return lambda x: x * 2
+"""
+KERNELS = {}
+
+__all__ = ["register", "kernel_for", "KERNELS"]
+
+
+def register(*op_classes):
+    """Decorator: the decorated factory makes kernels for ``op_classes``."""
+    def deco(factory):
+        for cls in op_classes:
+            KERNELS[cls] = factory
+        return factory
+    return deco
+
+
+def kernel_for(node):
+    """The kernel running ``node`` on NumPy arrays."""
+    for cls in type(node.op).__mro__:
+        factory = KERNELS.get(cls)
+        if factory is not None:
+            return factory(node)
+    raise NotImplementedError(f"the numpy backend has no kernel for {type(node.op).__name__} "
+                              f"(node {node})")

@@ -1,0 +1,105 @@
+"""NumPy kernels for the shape family: views where NumPy gives them, else copies."""
+import numpy as np
+
+from nnframe.backends.numpy.registry import register
+from nnframe.core.ops import shape as S
+
+
+@register(S.DimShuffle)
+def dimshuffle_kernel(node):
+    op = node.op
+    remaining = [a for a in range(op.input_ndim) if a not in op.dropped]
+    perm = tuple(remaining.index(o) for o in op.new_order if o != "x")
+    drop_index = tuple(0 if a in op.dropped else slice(None) for a in range(op.input_ndim))
+    expand_index = tuple(None if o == "x" else slice(None) for o in op.new_order)
+    identity_perm = perm == tuple(range(len(perm)))
+
+    def run(x):
+        if op.dropped:
+            x = x[drop_index]
+        if not identity_perm:
+            x = x.transpose(perm)
+        return x[expand_index]
+    return run
+
+
+@register(S.Reshape)
+def reshape_kernel(node):
+    def run(x, shape):
+        try:
+            return x.reshape(tuple(shape.tolist()))
+        except ValueError:
+            raise ValueError(f"cannot reshape an array of shape {x.shape} (size {x.size}) "
+                             f"into shape {tuple(shape.tolist())}") from None
+    return run
+
+
+@register(S.Shape)
+def shape_kernel(node):
+    return lambda x: np.array(x.shape, dtype=np.int64)
+
+
+@register(S.ShapeI)
+def shape_i_kernel(node):
+    i = node.op.i
+    return lambda x: np.array(x.shape[i], dtype=np.int64)
+
+
+@register(S.MakeVector)
+def make_vector_kernel(node):
+    dtype = node.op.dtype
+    return lambda *scalars: np.array(scalars, dtype=dtype)
+
+
+@register(S.Join)
+def join_kernel(node):
+    axis = node.op.axis
+
+    def run(*tensors):
+        try:
+            return np.concatenate(tensors, axis=axis)
+        except ValueError as exc:
+            raise ValueError(f"concatenate along axis {axis} of shapes "
+                             f"{[t.shape for t in tensors]}: {exc}") from None
+    return run
+
+
+@register(S.Split)
+def split_kernel(node):
+    axis = node.op.axis
+
+    def run(x, sizes):
+        if sizes.sum() != x.shape[axis] or (sizes < 0).any():
+            raise ValueError(f"split lengths {sizes.tolist()} do not add up to the length "
+                             f"{x.shape[axis]} of axis {axis} of an array of shape {x.shape}")
+        return tuple(np.split(x, np.cumsum(sizes)[:-1], axis=axis))
+    return run
+
+
+@register(S.Alloc)
+def alloc_kernel(node):
+    dtype = node.outputs[0].dtype
+
+    def run(value, *shape):
+        out = np.empty(tuple(int(s) for s in shape), dtype=dtype)
+        out[...] = value
+        return out
+    return run
+
+
+@register(S.ARange)
+def arange_kernel(node):
+    dtype = node.op.dtype
+    return lambda start, stop, step: np.arange(start.item(), stop.item(), step.item(), dtype=dtype)
+
+
+@register(S.SpecifyShape)
+def specify_shape_kernel(node):
+    want = node.op.shape
+
+    def run(x):
+        if any(w is not None and w != n for w, n in zip(want, x.shape)):
+            raise ValueError(f"specify_shape: value of shape {x.shape} does not have the "
+                             f"declared static shape {want}")
+        return x
+    return run

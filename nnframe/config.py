@@ -1,0 +1,194 @@
+"""nnframe's configuration flags, read like Theano's.
+
+Precedence, lowest first: built-in defaults < the ``[global]`` section of
+``~/.nnframerc`` (or the file named by ``$NNFRAMERC``) < ``$NNFRAME_FLAGS``
+(``"floatX=float64,device=opencl"``) < assignments in code.
+
+>>> from nnframe import config
+>>> config.floatX
+'float32'
+>>> with config.change_flags(floatX='float64'):
+...     config.floatX
+'float64'
+
+Unknown flags and bad values raise :class:`ConfigError`, which names the flag
+and where it came from (the rc file and its line, the environment variable or
+the code).
+"""
+import configparser
+import contextlib
+import os
+
+__all__ = ["config", "ConfigError"]
+
+
+class ConfigError(ValueError):
+    """A flag that does not exist, or a value a flag does not accept."""
+
+
+def _choice(*allowed):
+    def check(value):
+        if value not in allowed:
+            raise ValueError(f"must be one of {', '.join(map(repr, allowed))}")
+        return value
+    check.describe = "one of " + ", ".join(allowed)
+    return check
+
+
+def _bool(value):
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be a boolean (True/False, 1/0, yes/no)")
+
+
+def _str(value):
+    return str(value)
+
+
+def _optional_int(value):
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError("must be an integer index") from None
+
+
+# name -> (default, parser, doc)
+_FLAGS = {
+    "floatX": ("float32", _choice("float32", "float64"),
+               "dtype of unprefixed constructors, Python floats and shared()"),
+    "device": ("numpy", _choice("numpy", "opencl"),
+               "backend used when function() gets no mode"),
+    "opencl_platform": (None, _optional_int, "index of the OpenCL platform"),
+    "opencl_device": (None, _optional_int, "index of the OpenCL device"),
+    "compiledir": (os.path.join(os.path.expanduser("~"), ".cache", "nnframe"), _str,
+                   "where compiled kernels are cached"),
+    "profile": (False, _bool, "record time per node in f.profile"),
+    "on_nan": ("ignore", _choice("ignore", "warn", "raise"),
+               "what a function does when an output holds NaN/Inf"),
+    "warn_float64": ("ignore", _choice("ignore", "warn", "raise"),
+                     "what to do when a float64 variable is created"),
+    "optimizer": ("fast_run", _choice("fast_run", "None"),
+                  "graph rewrites applied by function() ('None' turns them off)"),
+}
+
+
+class Config:
+    """Holds the flag values; attribute access reads and assigns them."""
+
+    def __init__(self):
+        object.__setattr__(self, "_values", {})
+        object.__setattr__(self, "_sources", {})
+        for name, (default, _, _) in _FLAGS.items():
+            self._values[name] = default
+            self._sources[name] = "default"
+
+    # -- access -----------------------------------------------------------
+    def __getattr__(self, name):
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(_unknown_flag_message(name, "code")) from None
+
+    def __setattr__(self, name, value):
+        self._set(name, value, "code")
+
+    def _set(self, name, value, source):
+        if name not in _FLAGS:
+            raise ConfigError(_unknown_flag_message(name, source))
+        parser = _FLAGS[name][1]
+        try:
+            parsed = parser(value)
+        except ValueError as exc:
+            raise ConfigError(f"bad value {value!r} for flag {name!r} (from {source}): {exc}") from None
+        self._values[name] = parsed
+        self._sources[name] = source
+
+    def source_of(self, name):
+        """Where the current value of flag ``name`` came from."""
+        return self._sources[name]
+
+    def flags(self):
+        """A dict of every flag and its current value."""
+        return dict(self._values)
+
+    @contextlib.contextmanager
+    def change_flags(self, **changes):
+        """Temporarily set flags; the old values come back on exit.
+
+        >>> with config.change_flags(floatX='float64'):
+        ...     pass
+        """
+        old = {k: (self._values.get(k), self._sources.get(k)) for k in changes}
+        try:
+            for name, value in changes.items():
+                self._set(name, value, "change_flags")
+            yield self
+        finally:
+            for name, (value, source) in old.items():
+                if name in _FLAGS:
+                    self._values[name] = value
+                    self._sources[name] = source
+
+    def __repr__(self):
+        lines = [f"{k} = {v!r}  ({self._sources[k]})" for k, v in self._values.items()]
+        return "nnframe.config:\n  " + "\n  ".join(lines)
+
+
+def _unknown_flag_message(name, source):
+    import difflib
+    close = difflib.get_close_matches(name, list(_FLAGS), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return (f"unknown nnframe flag {name!r} (from {source}).{hint} "
+            f"Known flags: {', '.join(sorted(_FLAGS))}.")
+
+
+def _rc_path():
+    return os.environ.get("NNFRAMERC") or os.path.join(os.path.expanduser("~"), ".nnframerc")
+
+
+def _read_rc(cfg, path):
+    if not os.path.isfile(path):
+        return
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str  # flag names are case-sensitive (floatX)
+    try:
+        parser.read(path)
+    except configparser.Error as exc:
+        raise ConfigError(f"cannot parse {path}: {exc}") from None
+    if not parser.has_section("global"):
+        return
+    with open(path) as fh:
+        lines = fh.read().splitlines()
+    for name, value in parser.items("global"):
+        line = next((i + 1 for i, text in enumerate(lines)
+                     if text.strip().split("=")[0].strip() == name), "?")
+        cfg._set(name, value.strip(), f"{path}:{line} [global]")
+
+
+def _read_env(cfg, text):
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if "=" not in item:
+            raise ConfigError(f"NNFRAME_FLAGS entry {item!r} is not of the form name=value "
+                              f"(e.g. NNFRAME_FLAGS='floatX=float64,device=opencl')")
+        name, value = (s.strip() for s in item.split("=", 1))
+        cfg._set(name, value, "NNFRAME_FLAGS")
+
+
+def _load():
+    cfg = Config()
+    _read_rc(cfg, _rc_path())
+    _read_env(cfg, os.environ.get("NNFRAME_FLAGS", ""))
+    return cfg
+
+
+config = _load()

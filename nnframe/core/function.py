@@ -1,0 +1,428 @@
+"""``function()``: compile symbolic inputs and outputs into a Python callable.
+
+>>> import nnframe.tensor as T
+>>> from nnframe import function
+>>> x = T.dscalar('x'); y = T.dscalar('y')
+>>> f = function([x, y], x + y)
+>>> f(2, 3)
+array(5.)
+
+Compiling: (1) check inputs, outputs, ``updates`` and ``givens``; (2) copy
+the graph with the ``givens`` substituted; (3) rewrite it (unless the mode
+says not to); (4) link it into one flat Python function over the backend's
+kernels.  A call filters the inputs against their types, runs the linked
+function, then applies all updates together, after the outputs are computed.
+"""
+import time
+import warnings
+from collections import OrderedDict
+
+import numpy as np
+
+from nnframe.config import config
+from nnframe.core.fgraph import FunctionGraph
+from nnframe.core.graph import Constant, Variable, clone_replace, graph_inputs
+from nnframe.core.link import attach_node_to_exception, link
+from nnframe.core.mode import get_mode
+from nnframe.core.op import as_tensor_variable
+from nnframe.core.shared import SharedVariable
+from nnframe.core.types import is_complex, is_float
+
+__all__ = ["function", "Function", "In", "MissingInputError", "UnusedInputError"]
+
+_MISSING = object()
+
+
+class MissingInputError(TypeError):
+    """The outputs need a variable that is neither an input, shared nor given."""
+
+
+class UnusedInputError(TypeError):
+    """An input does not contribute to any output or update."""
+
+
+class In:
+    """An input with a name for keyword calls and an optional default value.
+
+    >>> import nnframe.tensor as T
+    >>> x, y = T.dscalars('x', 'y')
+    >>> f = function([x, In(y, value=1.0)], x + y)
+    >>> f(2.0), f(2.0, y=5.0)
+    (array(3.), array(7.))
+    """
+
+    def __init__(self, variable, name=None, value=None, strict=False, allow_downcast=None):
+        if not isinstance(variable, Variable):
+            raise TypeError(f"In() needs a symbolic variable, got {type(variable).__name__}")
+        self.variable = variable
+        self.name = name if name is not None else variable.name
+        self.value = value
+        self.strict = strict
+        self.allow_downcast = allow_downcast
+
+    def __repr__(self):
+        return f"In({self.variable!r})"
+
+
+def _as_list_of_pairs(pairs, what):
+    if pairs is None:
+        return []
+    if isinstance(pairs, (dict, OrderedDict)):
+        return list(pairs.items())
+    if isinstance(pairs, (list, tuple)):
+        out = []
+        for k, pair in enumerate(pairs):
+            if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+                raise TypeError(f"{what}[{k}] must be a (variable, expression) pair, got {pair!r}")
+            out.append(tuple(pair))
+        return out
+    raise TypeError(f"{what} must be a list of (variable, expression) pairs or a dict, "
+                    f"got {type(pairs).__name__}")
+
+
+def _fit_type(target, value, what, fix):
+    """``value`` made to fit ``target``'s type, or a TypeError naming both types."""
+    from nnframe.core.ops.shape import specify_shape
+    if target.type == value.type or target.type.is_super(value.type):
+        return value
+    if value.type.dtype != target.type.dtype or value.type.ndim != target.type.ndim:
+        raise TypeError(f"{what}: {target!r} has type {target.type} but the expression has "
+                        f"type {value.type}; {fix}")
+    for axis, (want, have) in enumerate(zip(target.type.shape, value.type.shape)):
+        if want is not None and have is not None and want != have:
+            raise TypeError(f"{what}: {target!r} has type {target.type} but the expression "
+                            f"has type {value.type} (static length on axis {axis} differs)")
+    return specify_shape(value, target.type.shape)
+
+
+def _alias_roots(var, cache):
+    """Ids of the variables whose memory ``var`` may share (through view ops)."""
+    key = id(var)
+    if key in cache:
+        return cache[key]
+    node = var.owner
+    if node is None:
+        roots = {key}
+    else:
+        viewed = node.op.view_map.get(var.index)
+        if viewed:
+            roots = set().union(*(_alias_roots(node.inputs[j], cache) for j in viewed))
+        else:
+            roots = {key}
+    cache[key] = roots
+    return roots
+
+
+class FunctionMaker:
+    """Holds what compiling produced: ``fgraph``, the ``linked`` code and the mode."""
+
+    def __init__(self, fgraph, linked, mode, inputs, updates):
+        self.fgraph = fgraph
+        self.linked = linked
+        self.mode = mode
+        self.inputs = inputs
+        self.updates = updates
+
+
+def function(inputs, outputs=None, updates=(), givens=(), mode=None, name=None,
+             allow_input_downcast=None, on_unused_input="raise", profile=None,
+             trust_input=False):
+    """Compile a callable computing ``outputs`` from ``inputs``.
+
+    Parameters
+    ----------
+    inputs : list of Variables or :class:`In`
+        The arguments of the callable, in order.  Always a list.
+    outputs : Variable or list of Variables, optional
+        What the call returns (a single array for a single Variable, a list
+        for a list).
+    updates : list of (shared, expression) pairs or dict
+        New values for shared variables, all computed from the old values and
+        stored together after the outputs are computed.
+    givens : list of (variable, expression) pairs or dict
+        Substitutions made before compiling (e.g. a minibatch slice of a shared
+        dataset in place of an input).  Not applied recursively.
+    mode : None, 'numpy', 'debug', 'fast_compile', 'opencl' or a Mode
+    allow_input_downcast : bool, optional
+        Accept inputs that lose precision when cast to the input's type.
+    on_unused_input : 'raise', 'warn' or 'ignore'
+    profile : bool, optional
+        Record time per node in ``f.profile`` (default: ``config.profile``).
+    trust_input : bool
+        Skip the checks and conversions of call arguments (fastest; the
+        caller guarantees exactly-typed ndarrays).
+
+    Examples
+    --------
+    >>> import numpy as np, nnframe.tensor as T
+    >>> from nnframe import shared
+    >>> state = shared(np.array(0.0), name='state')
+    >>> inc = T.dscalar('inc')
+    >>> acc = function([inc], state, updates=[(state, state + inc)])
+    >>> acc(1.0), acc(10.0), state.get_value()
+    (array(0.), array(1.), array(11.))
+    """
+    start = time.perf_counter()
+    mode = get_mode(mode)
+    if on_unused_input not in ("raise", "warn", "ignore"):
+        raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', got "
+                         f"{on_unused_input!r}")
+    fname = name or "<function>"
+
+    # -- inputs -----------------------------------------------------------------
+    if isinstance(inputs, (Variable, In)) or not isinstance(inputs, (list, tuple)):
+        raise TypeError("function() takes its inputs as a list, e.g. function([x, y], z); got "
+                        f"{type(inputs).__name__}")
+    ins = []
+    seen = set()
+    for k, item in enumerate(inputs):
+        spec = item if isinstance(item, In) else In(item) if isinstance(item, Variable) else None
+        if spec is None:
+            raise TypeError(f"input {k} of {fname} is {type(item).__name__} {item!r}, not a "
+                            "symbolic variable")
+        var = spec.variable
+        if isinstance(var, Constant):
+            raise TypeError(f"input {k} of {fname} is the constant {var!r}; inputs must be "
+                            "symbolic variables (e.g. T.dscalar('x'))")
+        if isinstance(var, SharedVariable):
+            raise TypeError(f"input {k} of {fname} is the shared variable {var!r}; shared "
+                            "variables are implicit inputs. Use givens=[(shared, x)] to "
+                            "substitute it")
+        if var.owner is not None:
+            raise TypeError(f"input {k} of {fname} ({var!r}) is computed by {var.owner.op}; "
+                            "inputs must be leaf variables. Use givens= to replace an "
+                            "intermediate result")
+        if id(var) in seen:
+            raise TypeError(f"input {var!r} appears twice in the inputs of {fname}")
+        seen.add(id(var))
+        ins.append(spec)
+
+    # -- outputs ----------------------------------------------------------------
+    single = not isinstance(outputs, (list, tuple))
+    outs = [] if outputs is None else [outputs] if single else list(outputs)
+    outs = [as_tensor_variable(o) for o in outs]
+
+    # -- updates ----------------------------------------------------------------
+    update_pairs = []
+    targets = set()
+    for k, (target, expr) in enumerate(_as_list_of_pairs(updates, "updates")):
+        if not isinstance(target, SharedVariable):
+            raise TypeError(f"updates[{k}]: {target!r} is not a shared variable; only shared "
+                            "variables can be updated")
+        if id(target) in targets:
+            raise ValueError(f"shared variable {target!r} has more than one update")
+        targets.add(id(target))
+        if not isinstance(expr, Variable):
+            expr = as_tensor_variable(np.asarray(expr, dtype=target.type.dtype))
+        expr = _fit_type(target, expr, f"update of shared variable {target.name or target}",
+                         f"cast the update with .astype({target.type.dtype!r}) or "
+                         f"T.cast(expr, {target.type.dtype!r})")
+        update_pairs.append((target, expr))
+
+    # -- givens -----------------------------------------------------------------
+    replace = {}
+    for k, (old, new) in enumerate(_as_list_of_pairs(givens, "givens")):
+        if not isinstance(old, Variable) or isinstance(old, Constant):
+            raise TypeError(f"givens[{k}]: the key {old!r} must be a symbolic variable")
+        if id(old) in seen:
+            raise TypeError(f"givens[{k}]: {old!r} is also an input of {fname}; an input "
+                            "cannot be replaced")
+        new = as_tensor_variable(new) if not isinstance(new, Variable) else new
+        replace[old] = _fit_type(old, new, f"givens[{k}]",
+                                 f"make the replacement {old.type} (e.g. with "
+                                 f".astype({old.type.dtype!r}))")
+
+    # -- default updates (random streams), then the graph with givens applied --------
+    while True:
+        cloned = clone_replace(outs + [e for _, e in update_pairs], replace)
+        added = False
+        for leaf in graph_inputs(cloned):
+            if (isinstance(leaf, SharedVariable) and leaf.default_update is not None
+                    and id(leaf) not in targets):
+                update_pairs.append((leaf, leaf.default_update))
+                targets.add(id(leaf))
+                added = True
+        if not added:
+            break
+    out_vars = cloned[:len(outs)]
+    update_targets = [t for t, _ in update_pairs]
+    update_vars = cloned[len(outs):]
+
+    # -- every leaf must be an input, a shared variable or a constant ---------------
+    input_vars = [spec.variable for spec in ins]
+    input_ids = {id(v) for v in input_vars}
+    leaves = graph_inputs(out_vars + update_vars)
+    leaf_ids = {id(v) for v in leaves}
+    for leaf in leaves:
+        if not isinstance(leaf, (Constant, SharedVariable)) and id(leaf) not in input_ids:
+            raise MissingInputError(
+                f"{fname} needs the variable {leaf!r} ({leaf.type}) to compute its outputs, "
+                "but it is not in the inputs list. Add it to the inputs, or replace it "
+                "with givens=")
+    for k, spec in enumerate(ins):
+        if id(spec.variable) not in leaf_ids and on_unused_input != "ignore":
+            msg = (f"input {k} ({spec.variable!r}, {spec.variable.type}) of {fname} is not used "
+                   "to compute any output or update; remove it or pass "
+                   "on_unused_input='ignore'")
+            if on_unused_input == "raise":
+                raise UnusedInputError(msg)
+            warnings.warn(msg, stacklevel=2)
+
+    shared_vars = [v for v in leaves if isinstance(v, SharedVariable)]
+    for t in update_targets:
+        if id(t) not in {id(v) for v in shared_vars}:
+            shared_vars.append(t)
+    fgraph = FunctionGraph(input_vars + shared_vars, out_vars + update_vars)
+
+    # -- rewrite ------------------------------------------------------------------
+    if mode.rewrite:
+        from nnframe.core.rewrite import rewrite_graph
+        rewrite_graph(fgraph)
+    out_vars = fgraph.outputs[:len(outs)]
+    update_vars = fgraph.outputs[len(outs):]
+
+    # -- what must be copied on the way out -------------------------------------
+    cache = {}
+    owned = {id(v) for v in input_vars + shared_vars}
+    owned |= {id(v) for v in graph_inputs(fgraph.outputs) if isinstance(v, Constant)}
+    claimed = set()
+    copy_outputs, copy_updates = set(), set()
+    for k, var in enumerate(out_vars):
+        roots = _alias_roots(var, cache)
+        if roots & owned or roots & claimed:
+            copy_outputs.add(k)
+        else:
+            claimed |= roots
+    for k, var in enumerate(update_vars):
+        roots = _alias_roots(var, cache)
+        if roots & owned or roots & claimed:
+            copy_updates.add(k)
+        else:
+            claimed |= roots
+
+    # -- link -----------------------------------------------------------------------
+    backend = mode.get_backend()
+    profile = config.profile if profile is None else profile
+    stats = None
+    wrap = None
+    if mode.debug:
+        from nnframe.core.debug import checking_kernel
+        wrap = checking_kernel
+    if profile:
+        from nnframe.core.profile import ProfileStats
+        stats = ProfileStats(fname)
+        inner = wrap
+        wrap = (lambda n, k: stats.timing_kernel(n, inner(n, k))) if inner else stats.timing_kernel
+    linked = link(fgraph, input_vars, shared_vars, out_vars, update_vars, backend.make_kernel,
+                  copy_outputs, copy_updates, wrap)
+    maker = FunctionMaker(fgraph, linked, mode, ins, update_pairs)
+    f = Function(maker, ins, single, update_targets, fname, allow_input_downcast, stats,
+                 trust_input)
+    maker.compile_time = time.perf_counter() - start
+    return f
+
+
+class Function:
+    """A compiled function; call it with the input values (positional or by name)."""
+
+    def __init__(self, maker, ins, single, update_targets, name, allow_input_downcast, profile,
+                 trust_input):
+        self.maker = maker
+        self.name = name
+        self.inputs = ins
+        self.profile = profile
+        self.trust_input = trust_input
+        self._single = single
+        self._run = maker.linked.run
+        self._n_inputs = len(ins)
+        self._update_cells = [t.container for t in update_targets]
+        self._update_targets = update_targets
+        self._positions = {}
+        for k, spec in enumerate(ins):
+            if spec.name is not None:
+                self._positions.setdefault(spec.name, k)
+        self._filters = [self._make_filter(k, spec, allow_input_downcast)
+                         for k, spec in enumerate(ins)]
+        self._check_nan = config.on_nan != "ignore"
+
+    def _make_filter(self, k, spec, allow_input_downcast):
+        t = spec.variable.type
+        dtype = np.dtype(t.dtype)
+        ndim = t.ndim
+        static = any(s is not None for s in t.shape)
+        allow = spec.allow_downcast if spec.allow_downcast is not None else allow_input_downcast
+        what = f"input {k} ({spec.name or spec.variable}) of function {self.name!r}"
+        hint = (f"convert it with .astype({t.dtype!r}), or pass allow_input_downcast=True "
+                "to function()")
+        slow = t.filter
+        strict = spec.strict
+
+        def check(value):
+            if (type(value) is np.ndarray and value.dtype == dtype and value.ndim == ndim
+                    and not static):
+                return value
+            return slow(value, strict=strict, allow_downcast=allow, what=what, hint=hint)
+        return check
+
+    def _bind(self, args, kwargs):
+        """Positional and keyword arguments, with defaults, as one list in input order."""
+        n = self._n_inputs
+        if len(args) > n:
+            raise TypeError(f"function {self.name!r} takes {n} input(s), got {len(args)}")
+        values = list(args) + [_MISSING] * (n - len(args))
+        for key, value in kwargs.items():
+            pos = self._positions.get(key)
+            if pos is None:
+                names = ", ".join(repr(s.name) for s in self.inputs if s.name) or "none"
+                raise TypeError(f"function {self.name!r} got an unknown keyword argument "
+                                f"{key!r}; its named inputs are: {names}")
+            if values[pos] is not _MISSING:
+                raise TypeError(f"function {self.name!r} got input {key!r} twice")
+            values[pos] = value
+        for k, value in enumerate(values):
+            if value is _MISSING:
+                spec = self.inputs[k]
+                if spec.value is None:
+                    raise TypeError(f"function {self.name!r} is missing input {k} "
+                                    f"({spec.name or spec.variable}, {spec.variable.type})")
+                values[k] = spec.value
+        return values
+
+    def __call__(self, *args, **kwargs):
+        if kwargs or len(args) != self._n_inputs:
+            args = self._bind(args, kwargs)
+        if not self.trust_input:
+            args = [f(a) for f, a in zip(self._filters, args)]
+        profile = self.profile
+        if profile is not None:
+            start = time.perf_counter()
+        try:
+            outputs, new_values = self._run(*args)
+        except Exception as exc:
+            node, values = self.maker.linked.node_of_exception(exc)
+            if node is None:
+                raise
+            raise attach_node_to_exception(exc, node, values, self.name) from exc
+        if self._check_nan:
+            self._nan_guard(outputs, new_values)
+        for cell, value in zip(self._update_cells, new_values):
+            cell[0] = value
+        if profile is not None:
+            profile.calls += 1
+            profile.call_time += time.perf_counter() - start
+        if self._single:
+            return outputs[0] if outputs else None
+        return list(outputs)
+
+    def _nan_guard(self, outputs, new_values):
+        named = [(f"output {k}", v) for k, v in enumerate(outputs)]
+        named += [(f"update of {t}", v) for t, v in zip(self._update_targets, new_values)]
+        for what, value in named:
+            if (is_float(value.dtype) or is_complex(value.dtype)) and not np.isfinite(value).all():
+                msg = f"function {self.name!r}: {what} contains NaN or Inf"
+                if config.on_nan == "raise":
+                    raise FloatingPointError(msg + " (config.on_nan='raise'); updates were not applied")
+                warnings.warn(msg, RuntimeWarning, stacklevel=3)
+
+    def __repr__(self):
+        return f"<nnframe Function {self.name!r}: {len(self.inputs)} input(s)>"

@@ -1,0 +1,155 @@
+"""Linking: turn a FunctionGraph into one flat Python function over kernels.
+
+For every Apply node, in topological order, the backend gives a kernel (a
+plain function of arrays).  The linker writes the call sequence as Python
+source and compiles it once, so a call runs straight-line code: each value
+lives in a local variable (its storage cell), each kernel is a default
+argument (no global or dict lookup), and a value is deleted right after its
+last use so its memory is freed.  The source is kept as
+``f.maker.linked.source`` for anyone who wants to read what runs::
+
+    def run(i0, i1, *, _c0=<W's container>, _k0=<Dot kernel>, _k1=<add kernel>):
+        s0 = _c0[0]
+        v0 = _k0(i0, s0)            # Dot(x, W)
+        v1 = _k1(v0, i1)            # Elemwise{add}(Dot.0, b)
+        del v0
+        return (v1,), ()
+
+Profiling and debug checks wrap kernels; the generated code stays the same.
+"""
+import sys
+
+from nnframe.core.graph import Constant
+
+__all__ = ["LinkedGraph", "link"]
+
+
+class LinkedGraph:
+    """The compiled call sequence of one FunctionGraph."""
+
+    def __init__(self, run, source, nodes, line_to_node):
+        self.run = run
+        self.source = source
+        self.nodes = nodes
+        self.line_to_node = line_to_node
+
+    def node_of_exception(self, exc):
+        """``(node, input_values)`` of the kernel that raised ``exc``, or (None, None)."""
+        tb = exc.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code is self.run.__code__:
+                entry = self.line_to_node.get(tb.tb_lineno)
+                if entry is not None:
+                    node, arg_names = entry
+                    frame_locals = tb.tb_frame.f_locals
+                    return node, [frame_locals.get(a) for a in arg_names]
+            tb = tb.tb_next
+        return None, None
+
+
+def link(fgraph, inputs, shared_vars, outputs, update_values, make_kernel, copy_outputs=(),
+         copy_updates=(), wrap_kernel=None):
+    """Compile ``fgraph`` into a :class:`LinkedGraph`.
+
+    ``inputs`` become positional arguments; ``shared_vars`` are read from
+    their containers at the start of each call.  The function returns
+    ``(outputs, update_values)`` as tuples; outputs at the positions in
+    ``copy_outputs`` (and update values in ``copy_updates``) are copied
+    because they may alias memory the caller or another variable owns.
+    ``wrap_kernel(node, kernel)`` may replace each kernel (profiling, debug).
+    """
+    names = {}
+    defaults = {}
+    lines = []
+    for k, var in enumerate(inputs):
+        names[id(var)] = f"i{k}"
+    for k, var in enumerate(shared_vars):
+        defaults[f"_c{k}"] = var.container
+        names[id(var)] = f"s{k}"
+        lines.append(f"    s{k} = _c{k}[0]")
+
+    def name_of(var):
+        key = id(var)
+        if key not in names:
+            if not isinstance(var, Constant):
+                raise RuntimeError(f"link: {var} has no value (not an input, shared or computed)")
+            cname = f"_const{len(names)}"
+            defaults[cname] = var.data
+            names[key] = cname
+        return names[key]
+
+    nodes = fgraph.toposort()
+    final = [id(v) for v in list(outputs) + list(update_values)]
+    last_use = {}
+    for n, node in enumerate(nodes):
+        for inp in node.inputs:
+            last_use[id(inp)] = n
+    keep = set(final) | {id(v) for v in inputs} | {id(v) for v in shared_vars}
+
+    line_to_node = {}
+    header_lines = 2  # "def run(...)" is line 1 of the source
+    counter = 0
+    for n, node in enumerate(nodes):
+        kname = f"_k{n}"
+        kernel = make_kernel(node)
+        defaults[kname] = wrap_kernel(node, kernel) if wrap_kernel else kernel
+        arg_names = [name_of(i) for i in node.inputs]
+        args = ", ".join(arg_names)
+        outs = []
+        for out in node.outputs:
+            names[id(out)] = f"v{counter}"
+            outs.append(f"v{counter}")
+            counter += 1
+        target = outs[0] if len(outs) == 1 else ", ".join(outs)
+        line_to_node[header_lines + len(lines)] = (node, arg_names)
+        lines.append(f"    {target} = {kname}({args})  # {_describe(node)}")
+        dead = sorted({names[id(i)] for i in node.inputs
+                       if last_use.get(id(i)) == n and id(i) not in keep
+                       and not isinstance(i, Constant)})
+        # Outputs nobody reads are dead at once (e.g. an unused output of a split).
+        dead += [names[id(o)] for o in node.outputs
+                 if id(o) not in last_use and id(o) not in keep]
+        if dead:
+            lines.append(f"    del {', '.join(dead)}")
+
+    def result(var, copy):
+        return f"{name_of(var)}.copy()" if copy else name_of(var)
+
+    out_expr = "".join(result(v, k in copy_outputs) + ", " for k, v in enumerate(outputs))
+    upd_expr = "".join(result(v, k in copy_updates) + ", " for k, v in enumerate(update_values))
+    lines.append(f"    return ({out_expr}), ({upd_expr})")
+
+    params = ", ".join(f"i{k}" for k in range(len(inputs)))
+    kw = ", ".join(f"{d}={d}" for d in defaults)
+    signature = ", ".join(p for p in (params, "*" if kw else "", kw) if p)
+    source = f"def run({signature}):\n" + "\n".join(lines) + "\n"
+    namespace = {}
+    code = compile(source, "<nnframe-linked>", "exec")
+    exec(code, dict(defaults), namespace)
+    return LinkedGraph(namespace["run"], source, nodes, line_to_node)
+
+
+def _describe(node):
+    text = repr(node)
+    text = text.replace("\n", " ")
+    return text if len(text) < 100 else text[:97] + "..."
+
+
+def attach_node_to_exception(exc, node, values=None, fname=None):
+    """A new exception of ``exc``'s type whose message names ``node`` and its site."""
+    parts = [f"{exc}"]
+    where = f" of function {fname!r}" if fname else ""
+    parts.append(f"Apply node that caused the error{where}: {node}")
+    parts.append(f"Op: {node.op}")
+    parts.append("Input types: " + ", ".join(str(i.type) for i in node.inputs))
+    if values is not None:
+        parts.append("Input shapes: " + ", ".join(str(getattr(v, "shape", "?")) for v in values))
+    site = node.tag.get("site")
+    if site:
+        parts.append(f"Created at: {site[0]}:{site[1]}")
+    message = "\n".join(parts)
+    try:
+        new = type(exc)(message)
+    except Exception:  # exceptions whose constructor wants other arguments
+        new = RuntimeError(message)
+    return new

@@ -1,0 +1,1 @@
+"""Op definitions, grouped by family (no numeric code: kernels live in nnframe/backends)."""

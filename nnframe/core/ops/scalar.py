@@ -1,0 +1,318 @@
+"""The table of elementwise scalar operations.
+
+One row per operation: name, arity, NumPy implementation, OpenCL C
+expression (``{0}``, ``{1}``... are the operands), gradient, output-dtype
+rule, and how ``pp`` prints it.  :class:`~nnframe.core.ops.elemwise.Elemwise`
+lifts a row to tensors with broadcasting; fusion and code generation read the
+same rows.  This table is the single place an elementwise operation is defined.
+
+Gradient rules get ``(inputs, output, gout)`` as Variables and return one
+entry per input (None where no gradient flows).  They build graphs with the
+elementwise builders, reached through :func:`_E` to avoid an import cycle.
+"""
+import math
+
+import numpy as np
+
+from nnframe.core.types import is_complex, is_discrete, real_dtype, upcast, upgrade_to_float
+
+__all__ = ["ScalarOp", "Cast", "SCALAR_OPS", "scalar_op"]
+
+
+def _E():
+    from nnframe.core.ops import elemwise
+    return elemwise
+
+
+# -- output dtype rules (input dtypes -> output dtype) ---------------------
+def same(*dtypes):
+    return upcast(*dtypes)
+
+
+def to_float(*dtypes):
+    return upgrade_to_float(upcast(*dtypes))
+
+
+def to_bool(*dtypes):
+    return "bool"
+
+
+def to_real(*dtypes):
+    return real_dtype(upcast(*dtypes))
+
+
+def of_switch(cond, a, b):
+    return upcast(a, b)
+
+
+def of_second(x, y):
+    return y
+
+
+def to_complex(re, im):
+    return "complex64" if upcast(re, im) in ("float32", "float16") else "complex128"
+
+
+# -- input checks -------------------------------------------------------------
+def no_complex(name, dtypes):
+    if any(is_complex(d) for d in dtypes):
+        raise TypeError(f"{name} is not defined for complex inputs (got {', '.join(dtypes)})")
+
+
+def discrete_only(name, dtypes):
+    if not all(is_discrete(d) for d in dtypes):
+        raise TypeError(f"{name} needs bool or integer inputs (got {', '.join(dtypes)}); "
+                        f"compare floats first or cast them with T.cast")
+
+
+class ScalarOp:
+    """One row of the table.  Compared by name (and, for Cast, the dtype)."""
+
+    def __init__(self, name, nin, impl, c_expr, grad, out_dtype, infix=None, check=None,
+                 float_inputs=False):
+        self.name = name
+        self.nin = nin
+        self.impl = impl              # NumPy function over arrays
+        self.c_expr = c_expr          # OpenCL C expression template
+        self.grad = grad              # gradient rule, or None
+        self.out_dtype = out_dtype    # rule: input dtypes -> output dtype
+        self.infix = infix            # (symbol, precedence) for pp, or None
+        self.check = check            # rule: (name, dtypes) -> raise on bad inputs
+        # Compute in the output dtype: ints are cast to float *before* the call,
+        # so exp(int8) is float32 math, not NumPy's float16.
+        self.float_inputs = float_inputs
+
+    def output_dtype(self, dtypes):
+        if len(dtypes) != self.nin:
+            raise TypeError(f"{self.name} takes {self.nin} input(s), got {len(dtypes)}")
+        if self.check is not None:
+            self.check(self.name, dtypes)
+        return self.out_dtype(*dtypes)
+
+    def _key(self):
+        return (type(self), self.name)
+
+    def __eq__(self, other):
+        return isinstance(other, ScalarOp) and self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def __repr__(self):
+        return self.name
+
+
+class Cast(ScalarOp):
+    """Conversion to ``dtype``; differentiable between float dtypes."""
+
+    def __init__(self, dtype):
+        dtype = str(np.dtype(dtype))
+        self.dtype = dtype
+        super().__init__(f"cast{{{dtype}}}", 1, lambda x: x.astype(dtype),
+                         f"({_C_TYPES.get(dtype, dtype)})({{0}})", _grad_cast,
+                         lambda _: dtype, check=self._check)
+
+    def _check(self, name, dtypes):
+        if is_complex(dtypes[0]) and not is_complex(self.dtype):
+            raise TypeError(f"casting complex {dtypes[0]} to {self.dtype} would drop the "
+                            "imaginary part; use T.real, T.imag or T.abs")
+
+    def _key(self):
+        return (Cast, self.dtype)
+
+
+_C_TYPES = {"float32": "float", "float64": "double", "int8": "char", "int16": "short",
+            "int32": "int", "int64": "long", "uint8": "uchar", "uint16": "ushort",
+            "uint32": "uint", "uint64": "ulong", "bool": "uchar"}
+
+
+# -- gradient rules -------------------------------------------------------------
+def _zeros_for_floats(inputs, output, g):
+    """Piecewise-constant ops (sgn, floor, round...): zero gradient, as in Theano."""
+    E = _E()
+    return [None if is_discrete(x.dtype) else E.zeros_like(x) for x in inputs]
+
+
+def _as(x, like):
+    """Cast a boolean mask ``x`` to the dtype of ``like``."""
+    return _E().cast(x, like.dtype)
+
+
+def _grad_cast(inputs, output, g):
+    (x,) = inputs
+    if is_discrete(x.dtype):
+        return [None]
+    return [_E().cast(g, x.dtype)]
+
+
+def _grad_pow(inputs, z, g):
+    E = _E()
+    x, y = inputs
+    gx = g * y * E.pow(x, y - 1)
+    gy = None if is_discrete(y.dtype) else g * E.log(x) * z
+    return [gx, gy]
+
+
+def _grad_clip(inputs, z, g):
+    E = _E()
+    x, lo, hi = inputs
+    inside = E.and_(E.ge(x, lo), E.le(x, hi))
+    return [g * _as(inside, g),
+            None if is_discrete(lo.dtype) else g * _as(E.lt(x, lo), g),
+            None if is_discrete(hi.dtype) else g * _as(E.gt(x, hi), g)]
+
+
+def _grad_switch(inputs, z, g):
+    E = _E()
+    c, a, b = inputs
+    zero = E.zeros_like(g)
+    return [None, E.switch(c, g, zero), E.switch(c, zero, g)]
+
+
+def _grad_second(inputs, z, g):
+    x, y = inputs
+    return [None if is_discrete(x.dtype) else _E().zeros_like(x), g]
+
+
+def _grad_mod(inputs, z, g):
+    E = _E()
+    x, y = inputs
+    return [g, -g * E.floor(x / y)]
+
+
+def _unary(name, impl, c_expr, grad, rule=to_float, float_inputs=True, check=no_complex):
+    return ScalarOp(name, 1, impl, c_expr, grad, rule, check=check, float_inputs=float_inputs)
+
+
+def _sigmoid(x):
+    # tanh form: no overflow warnings, absolute error ~1e-16 (relative
+    # accuracy of tiny outputs is lost; use -softplus(-x) for log-sigmoid).
+    out = np.tanh(x * 0.5)
+    out *= 0.5
+    out += 0.5
+    return out
+
+
+def _round_half_away(x):
+    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+
+
+def _second(x, y):
+    out = np.empty(np.broadcast_shapes(x.shape, y.shape), dtype=y.dtype)
+    out[...] = y
+    return out
+
+
+def _complex(re, im):
+    dtype = np.complex64 if np.result_type(re, im) == np.float32 else np.complex128
+    out = np.empty(np.broadcast_shapes(re.shape, im.shape), dtype=dtype)
+    out.real = re
+    out.imag = im
+    return out
+
+
+def _build_table():
+    E = _E
+    LN2, LN10 = math.log(2.0), math.log(10.0)
+    rows = [
+        # binary arithmetic ---------------------------------------------------
+        ScalarOp("add", 2, np.add, "({0} + {1})", lambda i, z, g: [g, g], same,
+                 infix=("+", 4)),
+        ScalarOp("sub", 2, np.subtract, "({0} - {1})", lambda i, z, g: [g, -g], same,
+                 infix=("-", 4)),
+        ScalarOp("mul", 2, np.multiply, "({0} * {1})",
+                 lambda i, z, g: [g * i[1], g * i[0]], same, infix=("*", 5)),
+        ScalarOp("true_div", 2, np.true_divide, "({0} / {1})",
+                 lambda i, z, g: [g / i[1], -g * z / i[1]], to_float, infix=("/", 5),
+                 float_inputs=True),
+        ScalarOp("int_div", 2, np.floor_divide, "floor({0} / {1})", _zeros_for_floats, same,
+                 infix=("//", 5), check=no_complex),
+        ScalarOp("mod", 2, np.mod, "({0} - floor({0} / {1}) * {1})", _grad_mod, same,
+                 infix=("%", 5), check=no_complex),
+        ScalarOp("pow", 2, np.power, "pow({0}, {1})", _grad_pow, same, infix=("**", 7)),
+        ScalarOp("maximum", 2, np.maximum, "max({0}, {1})",
+                 lambda i, z, g: [g * _as(E().ge(i[0], i[1]), g), g * _as(E().lt(i[0], i[1]), g)],
+                 same, check=no_complex),
+        ScalarOp("minimum", 2, np.minimum, "min({0}, {1})",
+                 lambda i, z, g: [g * _as(E().le(i[0], i[1]), g), g * _as(E().gt(i[0], i[1]), g)],
+                 same, check=no_complex),
+        # comparisons and logic (discrete outputs carry no gradient) ----------
+        ScalarOp("eq", 2, np.equal, "({0} == {1})", None, to_bool, infix=("==", 3)),
+        ScalarOp("neq", 2, np.not_equal, "({0} != {1})", None, to_bool, infix=("!=", 3)),
+        ScalarOp("lt", 2, np.less, "({0} < {1})", None, to_bool, infix=("<", 3), check=no_complex),
+        ScalarOp("le", 2, np.less_equal, "({0} <= {1})", None, to_bool, infix=("<=", 3),
+                 check=no_complex),
+        ScalarOp("gt", 2, np.greater, "({0} > {1})", None, to_bool, infix=(">", 3),
+                 check=no_complex),
+        ScalarOp("ge", 2, np.greater_equal, "({0} >= {1})", None, to_bool, infix=(">=", 3),
+                 check=no_complex),
+        ScalarOp("and_", 2, np.bitwise_and, "({0} & {1})", None, same, infix=("&", 2),
+                 check=discrete_only),
+        ScalarOp("or_", 2, np.bitwise_or, "({0} | {1})", None, same, infix=("|", 1),
+                 check=discrete_only),
+        ScalarOp("xor", 2, np.bitwise_xor, "({0} ^ {1})", None, same, infix=("^", 2),
+                 check=discrete_only),
+        ScalarOp("invert", 1, np.invert, "(~{0})", None, same, check=discrete_only),
+        ScalarOp("isnan", 1, np.isnan, "isnan({0})", None, to_bool),
+        ScalarOp("isinf", 1, np.isinf, "isinf({0})", None, to_bool),
+        # ternary -------------------------------------------------------------
+        ScalarOp("switch", 3, np.where, "({0} ? {1} : {2})", _grad_switch, of_switch),
+        ScalarOp("clip", 3, np.clip, "clamp({0}, {1}, {2})", _grad_clip, same, check=no_complex),
+        ScalarOp("second", 2, _second, "{1}", _grad_second, of_second),
+        # unary ---------------------------------------------------------------
+        ScalarOp("neg", 1, np.negative, "(-{0})", lambda i, z, g: [-g], same, infix=("-", 6)),
+        ScalarOp("identity", 1, np.array, "{0}", lambda i, z, g: [g], same),
+        _unary("exp", np.exp, "exp({0})", lambda i, z, g: [g * z]),
+        _unary("expm1", np.expm1, "expm1({0})", lambda i, z, g: [g * (z + 1)]),
+        _unary("log", np.log, "log({0})", lambda i, z, g: [g / i[0]]),
+        _unary("log1p", np.log1p, "log1p({0})", lambda i, z, g: [g / (i[0] + 1)]),
+        _unary("log2", np.log2, "log2({0})", lambda i, z, g: [g / (i[0] * LN2)]),
+        _unary("log10", np.log10, "log10({0})", lambda i, z, g: [g / (i[0] * LN10)]),
+        _unary("sqrt", np.sqrt, "sqrt({0})", lambda i, z, g: [g * 0.5 / z]),
+        _unary("reciprocal", np.reciprocal, "(1 / {0})", lambda i, z, g: [-g * z * z]),
+        _unary("sqr", np.square, "({0} * {0})", lambda i, z, g: [g * 2 * i[0]], rule=same,
+               float_inputs=False),
+        _unary("tanh", np.tanh, "tanh({0})", lambda i, z, g: [g * (1 - z * z)]),
+        _unary("sinh", np.sinh, "sinh({0})", lambda i, z, g: [g * E().cosh(i[0])]),
+        _unary("cosh", np.cosh, "cosh({0})", lambda i, z, g: [g * E().sinh(i[0])]),
+        _unary("sin", np.sin, "sin({0})", lambda i, z, g: [g * E().cos(i[0])]),
+        _unary("cos", np.cos, "cos({0})", lambda i, z, g: [-g * E().sin(i[0])]),
+        _unary("tan", np.tan, "tan({0})", lambda i, z, g: [g * (1 + z * z)]),
+        _unary("arctan", np.arctan, "atan({0})", lambda i, z, g: [g / (1 + i[0] * i[0])]),
+        _unary("sigmoid", _sigmoid, "(1 / (1 + exp(-{0})))", lambda i, z, g: [g * z * (1 - z)]),
+        _unary("softplus", lambda x: np.logaddexp(0, x),
+               "(max({0}, 0) + log1p(exp(-fabs({0}))))",
+               lambda i, z, g: [g * E().sigmoid(i[0])]),
+        _unary("abs", np.abs, "fabs({0})", lambda i, z, g: [g * E().sgn(i[0])], rule=to_real,
+               float_inputs=False, check=None),
+        _unary("sgn", np.sign, "sign({0})", _zeros_for_floats, rule=same, float_inputs=False),
+        _unary("floor", np.floor, "floor({0})", _zeros_for_floats, rule=same,
+               float_inputs=False),
+        _unary("ceil", np.ceil, "ceil({0})", _zeros_for_floats, rule=same, float_inputs=False),
+        _unary("trunc", np.trunc, "trunc({0})", _zeros_for_floats, rule=same,
+               float_inputs=False),
+        _unary("round_half_to_even", np.round, "rint({0})", _zeros_for_floats, rule=same,
+               float_inputs=False),
+        _unary("round_half_away_from_zero", _round_half_away, "round({0})", _zeros_for_floats,
+               rule=same, float_inputs=False),
+        # complex -------------------------------------------------------------
+        _unary("real", lambda x: np.array(np.real(x)), "creal({0})", None, rule=to_real,
+               float_inputs=False, check=None),
+        _unary("imag", lambda x: np.array(np.imag(x)), "cimag({0})", None, rule=to_real,
+               float_inputs=False, check=None),
+        _unary("conj", np.conjugate, "conj({0})", None, rule=same, float_inputs=False,
+               check=None),
+        _unary("angle", np.angle, "carg({0})", None, rule=to_real, float_inputs=False,
+               check=None),
+        ScalarOp("complex", 2, _complex, "cmplx({0}, {1})", None, to_complex,
+                 check=no_complex),
+    ]
+    return {row.name: row for row in rows}
+
+
+SCALAR_OPS = _build_table()
+
+
+def scalar_op(name):
+    """The table row called ``name``."""
+    return SCALAR_OPS[name]
