@@ -3,7 +3,8 @@
 Importing this package registers all kernels (one module per Op family).
 """
 from nnframe.backends.numpy.registry import KERNELS, kernel_for, register
-from nnframe.backends.numpy import blas, elemwise, reduce, shape  # noqa: F401  (registration)
+from nnframe.backends.numpy import (blas, conv, elemwise, grad_ops, loop, nnet, pool,  # noqa: F401
+                                   random, reduce, shape, subtensor)  # (registration)
 
 
 class NumpyBackend:

@@ -1,0 +1,2 @@
+"""(placeholder: filled by the conv work)"""
+__all__ = []

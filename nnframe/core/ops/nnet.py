@@ -1,0 +1,2 @@
+"""(placeholder: filled by the nnet work)"""
+__all__ = []

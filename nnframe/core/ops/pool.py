@@ -1,0 +1,2 @@
+"""(placeholder: filled by the pool work)"""
+__all__ = []

@@ -1,0 +1,2 @@
+"""(placeholder: filled by the random work)"""
+__all__ = []

@@ -1,0 +1,2 @@
+"""(placeholder: filled by the subtensor work)"""
+__all__ = []
