@@ -343,7 +343,8 @@ class Function:
                 self._positions.setdefault(spec.name, k)
         self._filters = [self._make_filter(k, spec, allow_input_downcast)
                          for k, spec in enumerate(ins)]
-        self._check_nan = config.on_nan != "ignore"
+        # The NaN policy is fixed when the function is compiled, like its mode.
+        self._on_nan = config.on_nan
 
     def _make_filter(self, k, spec, allow_input_downcast):
         t = spec.variable.type
@@ -403,7 +404,7 @@ class Function:
             if node is None:
                 raise
             raise attach_node_to_exception(exc, node, values, self.name) from exc
-        if self._check_nan:
+        if self._on_nan != "ignore":
             self._nan_guard(outputs, new_values)
         for cell, value in zip(self._update_cells, new_values):
             cell[0] = value
@@ -420,7 +421,7 @@ class Function:
         for what, value in named:
             if (is_float(value.dtype) or is_complex(value.dtype)) and not np.isfinite(value).all():
                 msg = f"function {self.name!r}: {what} contains NaN or Inf"
-                if config.on_nan == "raise":
+                if self._on_nan == "raise":
                     raise FloatingPointError(msg + " (config.on_nan='raise'); updates were not applied")
                 warnings.warn(msg, RuntimeWarning, stacklevel=3)
 

@@ -286,7 +286,9 @@ def verify_grad(fun, pt, n_tests=2, rng=None, eps=None, abs_tol=None, rel_tol=No
     abs_tol = abs_tol if abs_tol is not None else (1e-4 if float64 else 1e-2)
     rel_tol = rel_tol if rel_tol is not None else (1e-4 if float64 else 1e-2)
 
-    inputs = [TensorType(p.dtype, (None,) * p.ndim)(f"input{k}") for k, p in enumerate(pt)]
+    # Length-1 axes of the point are broadcastable, as for constants.
+    inputs = [TensorType(p.dtype, tuple(1 if n == 1 else None for n in p.shape))(f"input{k}")
+              for k, p in enumerate(pt)]
     out = as_tensor_variable(fun(*inputs))
     out_fn = function(inputs, out, mode=mode, on_unused_input="ignore")
     out_value = np.asarray(out_fn(*pt))

@@ -159,8 +159,9 @@ class TensorType:
             source = np.asarray(data)
         except (ValueError, TypeError) as exc:
             raise TypeError(f"{what} cannot be converted to an array for {self}: {exc}") from None
-        if source.dtype == object:
-            raise TypeError(f"{what} is not a numeric array (got {type(data).__name__}) for {self}")
+        if source.dtype.kind not in "biufc":
+            raise TypeError(f"{what} is not a numeric array (got {type(data).__name__} of "
+                            f"{source.dtype}) for {self}")
         if np.can_cast(source.dtype, target, "safe") or allow_downcast:
             return source.astype(target)
         if is_python:

@@ -256,8 +256,7 @@ def constant(value, name=None, dtype=None, shape=None):
         dtype = config.floatX
     if dtype is not None:
         data = data.astype(dtype)
-    # Constants' lengths are known, but only 1-lengths matter for broadcasting;
-    # keeping other lengths static would make types of equal-shaped graphs differ.
-    static = tuple(1 if s == 1 else None for s in data.shape) if shape is None else shape
+    # A constant's lengths are all known: its type says so (as in PyTensor).
+    static = data.shape if shape is None else shape
     data.setflags(write=False)
     return TensorConstant(TensorType(data.dtype, static), data, name=name)
