@@ -207,9 +207,14 @@ class TensorConstant(TensorVariable, Constant):
     def __init__(self, type, data, name=None, weak=False):
         Constant.__init__(self, type, data, name=name)
         self.weak = weak
+        #: the Python scalar a weak constant came from, at full precision
+        #: (``data`` holds it rounded to the default dtype, e.g. float32)
+        self.py_value = None
 
     def clone(self):
-        return TensorConstant(self.type, self.data, name=self.name, weak=self.weak)
+        c = TensorConstant(self.type, self.data, name=self.name, weak=self.weak)
+        c.py_value = self.py_value
+        return c
 
     def signature(self):
         return Constant.signature(self) + (self.weak,)
@@ -243,7 +248,10 @@ def constant(value, name=None, dtype=None, shape=None):
             data = np.asarray(value, dtype=dtype)
         except OverflowError:
             raise TypeError(f"Python value {value!r} does not fit in dtype {dtype}") from None
-        return TensorConstant(TensorType(dtype, ()), data, name=name, weak=weak)
+        const = TensorConstant(TensorType(dtype, ()), data, name=name, weak=weak)
+        if weak:
+            const.py_value = value
+        return const
     if isinstance(value, Variable):
         raise TypeError(f"constant() got the symbolic variable {value!r}; it is already a Variable")
     # Copy: the constant must not change when the caller's array does, and it

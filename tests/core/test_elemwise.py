@@ -228,3 +228,9 @@ def test_static_length_mismatch_is_an_error_at_build_time():
     b = T.tensor("float64", shape=(4,))
     with pytest.raises(ValueError, match="cannot be broadcast"):
         a + b
+
+
+def test_weak_python_floats_keep_full_precision_with_float64_tensors():
+    x = T.dvector('x')
+    out = function([x], x * 0.1)(np.array([1.0]))
+    assert out[0] == 0.1

@@ -105,10 +105,10 @@ def _resolve_weak(inputs):
     out = []
     for x, w in zip(inputs, weak):
         if w:
-            value = x.data.item()
+            value = x.py_value if x.py_value is not None else x.data.item()
             dtype = str(np.result_type(*strong, value))
             try:
-                x = constant(value, dtype=dtype)
+                x = constant(value, dtype=dtype, name=x.name)
             except (OverflowError, TypeError):
                 raise TypeError(f"the Python value {value!r} does not fit in {dtype}, the "
                                 f"dtype of the tensors it is combined with") from None
