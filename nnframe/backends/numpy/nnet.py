@@ -1,1 +1,87 @@
-"""(placeholder: filled by the nnet work)"""
+"""NumPy kernels for the nnet family: stable softmaxes, one-hot and 1-hot crossentropy."""
+import numpy as np
+
+from nnframe.backends.numpy.registry import register
+from nnframe.core.ops import nnet as N
+
+
+def _shifted(x, axis):
+    """``x - max(x, axis)`` (a new array): exp of it cannot overflow."""
+    return x - x.max(axis=axis, keepdims=True)
+
+
+@register(N.Softmax)
+def softmax_kernel(node):
+    axis = node.op.axis
+
+    def run(x):
+        if x.size == 0:
+            return np.empty_like(x)
+        e = _shifted(x, axis)
+        np.exp(e, out=e)
+        e /= e.sum(axis=axis, keepdims=True)
+        return e
+    return run
+
+
+@register(N.LogSoftmax)
+def log_softmax_kernel(node):
+    axis = node.op.axis
+
+    def run(x):
+        if x.size == 0:
+            return np.empty_like(x)
+        out = _shifted(x, axis)
+        out -= np.log(np.exp(out).sum(axis=axis, keepdims=True))
+        return out
+    return run
+
+
+def _check_class_indices(indices, n_classes, what):
+    """Raise IndexError naming the first index outside ``[0, n_classes)``."""
+    bad = (indices < 0) | (indices >= n_classes)
+    if bad.any():
+        pos = int(np.argmax(bad))
+        raise IndexError(f"{what}: class index {int(indices[pos])} (at position {pos}) is out of "
+                         f"range for {n_classes} classes; valid indices are 0..{n_classes - 1}")
+
+
+def _check_rows(coding, indices, what):
+    if indices.shape[0] != coding.shape[0]:
+        raise ValueError(f"{what}: coding_dist has shape {coding.shape} ({coding.shape[0]} rows) "
+                         f"but true_dist has {indices.shape[0]} class indices")
+    _check_class_indices(indices, coding.shape[1], what)
+
+
+@register(N.OneHot)
+def one_hot_kernel(node):
+    dtype = node.outputs[0].dtype
+
+    def run(y, n):
+        n = int(n)
+        if n < 0:
+            raise ValueError(f"one_hot: the number of classes must be >= 0, got {n}")
+        _check_class_indices(y, n, "one_hot")
+        out = np.zeros((y.shape[0], n), dtype=dtype)
+        out[np.arange(y.shape[0]), y] = 1
+        return out
+    return run
+
+
+@register(N.CrossentropyCategorical1Hot)
+def crossentropy_1hot_kernel(node):
+    def run(coding, indices):
+        _check_rows(coding, indices, "categorical_crossentropy")
+        return -np.log(coding[np.arange(coding.shape[0]), indices])
+    return run
+
+
+@register(N.CrossentropyCategorical1HotGrad)
+def crossentropy_1hot_grad_kernel(node):
+    def run(g_y, coding, indices):
+        _check_rows(coding, indices, "categorical_crossentropy gradient")
+        rows = np.arange(coding.shape[0])
+        out = np.zeros_like(coding)
+        out[rows, indices] = -g_y / coding[rows, indices]
+        return out
+    return run

@@ -10,8 +10,9 @@ def dimshuffle_kernel(node):
     op = node.op
     remaining = [a for a in range(op.input_ndim) if a not in op.dropped]
     perm = tuple(remaining.index(o) for o in op.new_order if o != "x")
-    drop_index = tuple(0 if a in op.dropped else slice(None) for a in range(op.input_ndim))
-    expand_index = tuple(None if o == "x" else slice(None) for o in op.new_order)
+    # Trailing Ellipses keep 0-d results 0-d array views (x[()] would be a NumPy scalar).
+    drop_index = tuple(0 if a in op.dropped else slice(None) for a in range(op.input_ndim)) + (Ellipsis,)
+    expand_index = tuple(None if o == "x" else slice(None) for o in op.new_order) + (Ellipsis,)
     identity_perm = perm == tuple(range(len(perm)))
 
     def run(x):
