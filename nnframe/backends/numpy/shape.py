@@ -68,12 +68,14 @@ def join_kernel(node):
 @register(S.Split)
 def split_kernel(node):
     axis = node.op.axis
+    single = node.op.n_splits == 1  # a one-output node returns an array, not a tuple
 
     def run(x, sizes):
         if sizes.sum() != x.shape[axis] or (sizes < 0).any():
             raise ValueError(f"split lengths {sizes.tolist()} do not add up to the length "
                              f"{x.shape[axis]} of axis {axis} of an array of shape {x.shape}")
-        return tuple(np.split(x, np.cumsum(sizes)[:-1], axis=axis))
+        pieces = np.split(x, np.cumsum(sizes)[:-1], axis=axis)
+        return pieces[0] if single else tuple(pieces)
     return run
 
 
