@@ -224,12 +224,11 @@ def test_matmul_operator_and_scalar_dot():
     assert T.dot(T.dscalar(), T.dvector()).ndim == 1
 
 
-@pytest.mark.parametrize("axes", [2, 1, [[1], [0]], [[0, 2], [2, 0]]])
-def test_tensordot(axes):
+@pytest.mark.parametrize("axes, b_shape", [(2, (4, 3, 2)), (1, (3, 2, 2)), ([[1], [0]], (4, 2, 2)),
+                                            ([[0, 2], [2, 0]], (3, 2, 3))])
+def test_tensordot(axes, b_shape):
     a, b = T.dtensor3('a'), T.dtensor3('b')
-    av, bv = rng.normal(size=(3, 4, 3)), rng.normal(size=(3, 4, 3))
-    if axes == 1:
-        bv = rng.normal(size=(3, 2, 2))
+    av, bv = rng.normal(size=(3, 4, 3)), rng.normal(size=b_shape)
     out = run_debug([a, b], T.tensordot(a, b, axes), av, bv)
     np.testing.assert_allclose(out, np.tensordot(av, bv, axes))
     verify_grad(lambda p, q: T.tensordot(p, q, axes), [av, bv])

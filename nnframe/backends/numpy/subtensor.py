@@ -1,1 +1,138 @@
-"""(placeholder: filled by the subtensor work)"""
+"""NumPy kernels for indexing: NumPy's own indexing, ``np.add.at`` for increments.
+
+The index tuple is assembled from the Op's ``idx_list`` and the index inputs;
+when the index holds no symbolic part it is built once, in the factory.
+Increments and sets copy ``x`` first: kernels never write to their inputs.
+"""
+import itertools
+
+import numpy as np
+
+from nnframe.backends.numpy.registry import register
+from nnframe.core.ops import subtensor as S
+
+
+def _index_builder(idx_list):
+    """A function from the index inputs' values to the NumPy index tuple.
+
+    When ``idx_list`` has no symbolic part, the tuple is built here, once.
+    """
+    if S._symbolic_count(idx_list) == 0:
+        idx = tuple(slice(*e) if isinstance(e, S.SliceSpec) else e for e in idx_list)
+        return lambda values: idx
+    position = itertools.count()  # the index inputs, in order
+    getters = []
+    for e in idx_list:
+        if isinstance(e, S.SliceSpec):
+            getters.append(_slice_getter(e, position))
+        elif e == S.SYMBOLIC:
+            getters.append(lambda values, k=next(position): values[k])
+        else:
+            getters.append(lambda values, e=e: e)
+
+    def build(values):
+        return tuple(get(values) for get in getters)
+    return build
+
+
+def _slice_getter(spec, position):
+    parts = []
+    for b in spec:
+        if b == S.SYMBOLIC:
+            parts.append(lambda values, k=next(position): int(values[k]))
+        else:
+            parts.append(lambda values, b=b: b)
+    return lambda values: slice(*(get(values) for get in parts))
+
+
+def _describe(idx):
+    """A short text for an index tuple (arrays by dtype and shape, not values)."""
+    def one(e):
+        if isinstance(e, np.ndarray) and e.ndim:
+            return f"{e.dtype} array of shape {e.shape}"
+        if isinstance(e, slice):
+            return ":".join("" if b is None else str(b) for b in (e.start, e.stop, e.step))
+        return "None" if e is None else "..." if e is Ellipsis else str(e)
+    return "[" + ", ".join(one(e) for e in idx) + "]"
+
+
+def _index_error(exc, idx, shape):
+    return IndexError(f"{exc} (index {_describe(idx)} into an array of shape {shape})")
+
+
+def _broadcast_checker(node, verb):
+    """Check ``y`` against the indexed shape along axes whose type does not broadcast."""
+    y_type = node.inputs[1].type
+    axes = [a for a, n in enumerate(y_type.shape) if n != 1]
+
+    def check(y_shape, target_shape):
+        for a in axes:
+            if y_shape[a] != target_shape[a]:
+                raise ValueError(
+                    f"{verb}: the value has shape {y_shape} but the indexed part has shape "
+                    f"{target_shape}; axis {a} of the value ({y_type}) is not broadcastable. "
+                    "Give a value of the indexed shape, or make that axis broadcastable "
+                    "(T.addbroadcast, dimshuffle with 'x')")
+    return axes, check
+
+
+@register(S.Subtensor, S.AdvancedSubtensor)
+def subtensor_kernel(node):
+    build = _index_builder(node.op.idx_list)
+
+    def run(x, *indices):
+        idx = build(indices)
+        try:
+            out = x[idx]
+        except IndexError as exc:
+            raise _index_error(exc, idx, x.shape) from None
+        return out if type(out) is np.ndarray else np.asarray(out)
+    return run
+
+
+@register(S.IncSubtensor)
+def inc_subtensor_kernel(node):
+    build = _index_builder(node.op.idx_list)
+    set_ = node.op.set_instead_of_inc
+    _, check = _broadcast_checker(node, str(node.op))
+
+    def run(x, y, *indices):
+        idx = build(indices)
+        out = x.copy()
+        try:
+            part = out[idx]
+        except IndexError as exc:
+            raise _index_error(exc, idx, x.shape) from None
+        check(y.shape, np.shape(part))
+        if not isinstance(part, np.ndarray):  # a single entry: NumPy gave a scalar
+            out[idx] = y if set_ else part + y
+        elif set_:
+            part[...] = y
+        else:
+            part += y
+        return out
+    return run
+
+
+@register(S.AdvancedIncSubtensor)
+def advanced_inc_subtensor_kernel(node):
+    build = _index_builder(node.op.idx_list)
+    set_ = node.op.set_instead_of_inc
+    axes, check = _broadcast_checker(node, str(node.op))
+
+    def run(x, y, *indices):
+        idx = build(indices)
+        out = x.copy()
+        try:
+            # Only a length-1 value axis can be wrongly broadcast by NumPy; the
+            # indexed shape is needed (and computed) only then.
+            if any(y.shape[a] == 1 for a in axes):
+                check(y.shape, x[idx].shape)
+            if set_:
+                out[idx] = y
+            else:
+                np.add.at(out, idx, y)
+        except IndexError as exc:
+            raise _index_error(exc, idx, x.shape) from None
+        return out
+    return run

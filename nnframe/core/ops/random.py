@@ -96,12 +96,9 @@ def static_size(size, ndim):
 
 def _symbolic_size(size, ndim):
     """The entries of the int64 vector ``size`` as scalars (for ``infer_shape``)."""
-    from nnframe.core.ops.shape import MakeVector, reshape, split
     if isinstance(size, Constant):
         return [int(v) for v in size.data]
-    if size.owner is not None and isinstance(size.owner.op, MakeVector):
-        return list(size.owner.inputs)
-    return [reshape(piece, ()) for piece in split(size, [1] * ndim)] if ndim else []
+    return [size[i] for i in range(ndim)]  # make_vector(...)[i] folds to its entry
 
 
 def check_broadcast(what, p, shape):
