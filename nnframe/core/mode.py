@@ -23,7 +23,12 @@ class Mode:
             from nnframe.backends.numpy import backend
             return backend
         if self.backend == "opencl":
-            from nnframe.backends import opencl  # raises a clear error until it exists
+            try:
+                from nnframe.backends import opencl
+            except ImportError:
+                raise NotImplementedError(
+                    "the OpenCL backend is not part of this nnframe version yet; use "
+                    "mode='numpy' (or config.device='numpy')") from None
             return opencl.get_backend()
         raise ValueError(f"unknown backend {self.backend!r}")
 
