@@ -62,7 +62,7 @@ def conv_output_length(length, k, pad, stride, dilation):
 
 
 # -- argument checking ----------------------------------------------------------------------
-def _int_pair(value, what, minimum):
+def int_pair(value, what, minimum):
     """``value`` (an int or a pair of ints, each >= minimum) as a pair of ints."""
     pair = (value, value) if isinstance(value, (int, np.integer)) else value
     try:
@@ -86,7 +86,7 @@ def normalize_border_mode(border_mode):
             return border_mode
         raise ValueError(f"border_mode {border_mode!r} is unknown; use {_BORDER_MODES}")
     try:
-        return _int_pair(border_mode, "border_mode", 0)
+        return int_pair(border_mode, "border_mode", 0)
     except ValueError:
         raise ValueError(f"border_mode must be {_BORDER_MODES} (padding >= 0), "
                          f"got {border_mode!r}") from None
@@ -153,9 +153,9 @@ class _ConvBase(Op):
     def __init__(self, border_mode="valid", subsample=(1, 1), filter_flip=True,
                  filter_dilation=(1, 1)):
         self.border_mode = normalize_border_mode(border_mode)
-        self.subsample = _int_pair(subsample, "subsample (the stride)", 1)
+        self.subsample = int_pair(subsample, "subsample (the stride)", 1)
         self.filter_flip = bool(filter_flip)
-        self.filter_dilation = _int_pair(filter_dilation, "filter_dilation", 1)
+        self.filter_dilation = int_pair(filter_dilation, "filter_dilation", 1)
 
     def pads(self, kernel_shape):
         """``(pad_rows, pad_cols)`` for filters of spatial size ``kernel_shape``."""
@@ -319,11 +319,11 @@ def _apply_hint(var, hint, what):
 def _make_props(border_mode, subsample, filter_flip, filter_dilation, kernel_shape):
     """Normalized Op properties; size-dependent modes become pads when the filter size is static."""
     border_mode = normalize_border_mode(border_mode)
-    dilation = _int_pair(filter_dilation, "filter_dilation", 1)
+    dilation = int_pair(filter_dilation, "filter_dilation", 1)
     if isinstance(border_mode, str) and None not in kernel_shape:
         check_same(border_mode, kernel_shape, dilation)
         border_mode = resolve_pad(border_mode, kernel_shape, dilation)
-    return (border_mode, _int_pair(subsample, "subsample (the stride)", 1), bool(filter_flip),
+    return (border_mode, int_pair(subsample, "subsample (the stride)", 1), bool(filter_flip),
             dilation)
 
 

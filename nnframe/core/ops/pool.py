@@ -30,6 +30,7 @@ import numpy as np
 from nnframe.core.graph import Apply, Constant, Variable
 from nnframe.core.op import Op, as_tensor_variable
 from nnframe.core.ops import elemwise as E
+from nnframe.core.ops.conv import int_pair
 from nnframe.core.ops.shape import shape_i
 from nnframe.core.types import TensorType, is_complex, is_discrete, is_float
 
@@ -58,20 +59,6 @@ def pool_output_length(length, ws, stride, pad, ignore_border):
     return _minimum(length, _maximum((length - 1 - ws + stride) // stride, 0) + 1)
 
 
-def _int_pair(value, what, minimum):
-    pair = (value, value) if isinstance(value, (int, np.integer)) else value
-    try:
-        pair = tuple(pair)
-    except TypeError:
-        pair = None
-    if (pair is None or len(pair) != 2 or
-            not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair)):
-        raise ValueError(f"pool_2d: {what} must be an int or a pair of ints, got {value!r}")
-    if any(v < minimum for v in pair):
-        raise ValueError(f"pool_2d: {what} entries must be >= {minimum}, got {value!r}")
-    return tuple(int(v) for v in pair)
-
-
 class _PoolBase(Op):
     """Window geometry shared by the pooling Ops.
 
@@ -86,9 +73,9 @@ class _PoolBase(Op):
     __props__ = ("ws", "stride", "pad", "ignore_border")
 
     def __init__(self, ws, stride=None, pad=(0, 0), ignore_border=True):
-        self.ws = _int_pair(ws, "ws", 1)
-        self.stride = self.ws if stride is None else _int_pair(stride, "stride", 1)
-        self.pad = _int_pair(pad, "pad", 0)
+        self.ws = int_pair(ws, "pool_2d: ws", 1)
+        self.stride = self.ws if stride is None else int_pair(stride, "pool_2d: stride", 1)
+        self.pad = int_pair(pad, "pool_2d: pad", 0)
         self.ignore_border = bool(ignore_border)
         if self.pad != (0, 0) and not self.ignore_border:
             raise ValueError(f"pool_2d: padding {self.pad} needs ignore_border=True")

@@ -76,11 +76,15 @@ class Reduce(Op):
         return dimshuffle(y, pattern)
 
 
-class Sum(Reduce):
-    numpy_name = "sum"
+class _Accumulating(Reduce):
+    """Sum and product: small integers accumulate in 64 bits, as in NumPy."""
 
     def output_dtype(self, dtype):
         return _sum_dtype(dtype)
+
+
+class Sum(_Accumulating):
+    numpy_name = "sum"
 
     def L_op(self, inputs, outputs, output_grads):
         (x,), (g,) = inputs, output_grads
@@ -89,11 +93,8 @@ class Sum(Reduce):
         return [E.cast(E.second(x, self._expand(g, x.ndim)), x.dtype)]
 
 
-class Prod(Reduce):
+class Prod(_Accumulating):
     numpy_name = "prod"
-
-    def output_dtype(self, dtype):
-        return _sum_dtype(dtype)
 
     def L_op(self, inputs, outputs, output_grads):
         # d prod / d x_i is the product of the other entries.  Dividing the
