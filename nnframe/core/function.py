@@ -313,7 +313,7 @@ def function(inputs, outputs=None, updates=(), givens=(), mode=None, name=None,
         stats = ProfileStats(fname)
         inner = wrap
         wrap = (lambda n, k: stats.timing_kernel(n, inner(n, k))) if inner else stats.timing_kernel
-    linked = link(fgraph, input_vars, shared_vars, out_vars, update_vars, backend.make_kernel,
+    linked = link(fgraph, input_vars, shared_vars, out_vars, update_vars, backend,
                   copy_outputs, copy_updates, wrap)
     maker = FunctionMaker(fgraph, linked, mode, ins, update_pairs)
     f = Function(maker, ins, single, update_targets, fname, allow_input_downcast, stats,

@@ -10,6 +10,7 @@ last use so its memory is freed.  The source is kept as
 
     def run(i0, i1, *, _c0=<W's container>, _k0=<Dot kernel>, _k1=<add kernel>):
         s0 = _c0[0]
+        if type(s0) is not _native: s0 = _c0[0] = _to_native(s0)
         v0 = _k0(i0, s0)            # Dot(x, W)
         v1 = _k1(v0, i1)            # Elemwise{add}(Dot.0, b)
         del v0
@@ -47,26 +48,41 @@ class LinkedGraph:
         return None, None
 
 
-def link(fgraph, inputs, shared_vars, outputs, update_values, make_kernel, copy_outputs=(),
+def link(fgraph, inputs, shared_vars, outputs, update_values, backend, copy_outputs=(),
          copy_updates=(), wrap_kernel=None):
-    """Compile ``fgraph`` into a :class:`LinkedGraph`.
+    """Compile ``fgraph`` into a :class:`LinkedGraph` running on ``backend``.
 
-    ``inputs`` become positional arguments; ``shared_vars`` are read from
-    their containers at the start of each call.  The function returns
-    ``(outputs, update_values)`` as tuples; outputs at the positions in
+    ``inputs`` become positional arguments (host arrays, already checked
+    against their types); ``shared_vars`` are read from their containers at
+    the start of each call.  The function returns ``(outputs,
+    update_values)`` as tuples: outputs as host arrays, update values in the
+    backend's own format (they go back into the shared containers, so
+    device-resident state stays on the device).  Outputs at the positions in
     ``copy_outputs`` (and update values in ``copy_updates``) are copied
     because they may alias memory the caller or another variable owns.
     ``wrap_kernel(node, kernel)`` may replace each kernel (profiling, debug).
+
+    The backend protocol (see :class:`nnframe.backends.numpy.NumpyBackend`):
+    ``make_kernel(node)``; ``native_type``, the type of its values;
+    ``to_native(value)``, from a host ndarray (or another backend's value,
+    which has ``.get()``) to its own format; ``to_host(value)``; and
+    ``host``: True when its values are host ndarrays (no conversions needed).
     """
     names = {}
-    defaults = {}
+    defaults = {"_native": backend.native_type, "_to_native": backend.to_native,
+                "_to_host": backend.to_host}
     lines = []
     for k, var in enumerate(inputs):
         names[id(var)] = f"i{k}"
+        if not backend.host:
+            lines.append(f"    i{k} = _to_native(i{k})")
     for k, var in enumerate(shared_vars):
         defaults[f"_c{k}"] = var.container
         names[id(var)] = f"s{k}"
         lines.append(f"    s{k} = _c{k}[0]")
+        # A value left by another backend (or set_value) is converted once and
+        # kept in the container, so device-resident state stays resident.
+        lines.append(f"    if type(s{k}) is not _native: s{k} = _c{k}[0] = _to_native(s{k})")
 
     def name_of(var):
         key = id(var)
@@ -74,7 +90,7 @@ def link(fgraph, inputs, shared_vars, outputs, update_values, make_kernel, copy_
             if not isinstance(var, Constant):
                 raise RuntimeError(f"link: {var} has no value (not an input, shared or computed)")
             cname = f"_const{len(names)}"
-            defaults[cname] = var.data
+            defaults[cname] = var.data if backend.host else backend.to_native(var.data)
             names[key] = cname
         return names[key]
 
@@ -91,7 +107,7 @@ def link(fgraph, inputs, shared_vars, outputs, update_values, make_kernel, copy_
     counter = 0
     for n, node in enumerate(nodes):
         kname = f"_k{n}"
-        kernel = make_kernel(node)
+        kernel = backend.make_kernel(node)
         defaults[kname] = wrap_kernel(node, kernel) if wrap_kernel else kernel
         arg_names = [name_of(i) for i in node.inputs]
         args = ", ".join(arg_names)
@@ -112,10 +128,12 @@ def link(fgraph, inputs, shared_vars, outputs, update_values, make_kernel, copy_
         if dead:
             lines.append(f"    del {', '.join(dead)}")
 
-    def result(var, copy):
+    def result(var, copy, to_host=False):
+        if to_host and not backend.host:
+            return f"_to_host({name_of(var)})"  # a download is a new host array
         return f"{name_of(var)}.copy()" if copy else name_of(var)
 
-    out_expr = "".join(result(v, k in copy_outputs) + ", " for k, v in enumerate(outputs))
+    out_expr = "".join(result(v, k in copy_outputs, True) + ", " for k, v in enumerate(outputs))
     upd_expr = "".join(result(v, k in copy_updates) + ", " for k, v in enumerate(update_values))
     lines.append(f"    return ({out_expr}), ({upd_expr})")
 

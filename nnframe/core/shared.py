@@ -37,8 +37,14 @@ class SharedVariable(TensorVariable):
         return self
 
     def get_value(self, borrow=False):
-        """The current value; a copy unless ``borrow=True``."""
+        """The current value; a copy unless ``borrow=True``.
+
+        A value living on a device (after a function of a device backend
+        updated it) is downloaded: a new host array, whatever ``borrow`` says.
+        """
         value = self.container[0]
+        if not isinstance(value, np.ndarray):
+            return value.get()
         return value if borrow else value.copy()
 
     def set_value(self, value, borrow=False):

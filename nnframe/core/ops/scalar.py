@@ -316,3 +316,70 @@ SCALAR_OPS = _build_table()
 def scalar_op(name):
     """The table row called ``name``."""
     return SCALAR_OPS[name]
+
+
+class Composite(ScalarOp):
+    """Several table rows fused into one elementwise operation.
+
+    ``steps`` is a tuple of ``(row, refs)``: ``row`` is a ScalarOp and
+    ``refs`` are ints, ``k < nin`` meaning input k and ``k >= nin`` meaning
+    the result of step ``k - nin``.  The last step is the output.  Built by
+    the fusion rewrite (gradients are taken before fusing, so a Composite
+    has no gradient); backends read ``steps`` to generate one kernel.
+
+    >>> c = Composite(["float32", "float32"],
+    ...               [(SCALAR_OPS["mul"], (0, 1)), (SCALAR_OPS["tanh"], (2,))])
+    >>> c.name
+    'composite{tanh(mul(i0, i1))}'
+    """
+
+    def __init__(self, input_dtypes, steps):
+        self.input_dtypes = tuple(str(np.dtype(d)) for d in input_dtypes)
+        self.steps = tuple((row, tuple(int(r) for r in refs)) for row, refs in steps)
+        nin = len(self.input_dtypes)
+        dtypes = list(self.input_dtypes)
+        for k, (row, refs) in enumerate(self.steps):
+            if any(not 0 <= r < nin + k for r in refs):
+                raise ValueError(f"Composite step {k} refers to a later value: {refs}")
+            dtypes.append(row.output_dtype([dtypes[r] for r in refs]))
+        #: dtype of every value: the inputs, then each step's result
+        self.value_dtypes = tuple(dtypes)
+        out_dtype = dtypes[-1]
+        super().__init__(f"composite{{{self._text(len(self.steps) - 1 + nin)}}}", nin,
+                         self._evaluate, self._c_expression(), None, lambda *_: out_dtype)
+
+    def _text(self, ref):
+        nin = len(self.input_dtypes)
+        if ref < nin:
+            return f"i{ref}"
+        row, refs = self.steps[ref - nin]
+        return f"{row.name}({', '.join(self._text(r) for r in refs)})"
+
+    def _c_expression(self):
+        """The whole chain as one OpenCL C expression over ``{0}``, ``{1}``..."""
+        nin = len(self.input_dtypes)
+        exprs = [f"{{{k}}}" for k in range(nin)]
+        for row, refs in self.steps:
+            if row.c_expr is None:
+                return None
+            exprs.append("(" + row.c_expr.format(*[exprs[r] for r in refs]) + ")")
+        return exprs[-1]
+
+    def _evaluate(self, *inputs):
+        values = list(inputs)
+        for (row, refs), dtype in zip(self.steps, self.value_dtypes[len(inputs):]):
+            args = [values[r] for r in refs]
+            if row.float_inputs:
+                args = [a.astype(dtype) if a.dtype != dtype else a for a in args]
+            out = np.asarray(row.impl(*args))
+            values.append(out if out.dtype == dtype else out.astype(dtype))
+        return values[-1]
+
+    def output_dtype(self, dtypes):
+        if tuple(dtypes) != self.input_dtypes:
+            raise TypeError(f"{self.name} takes inputs of dtypes {self.input_dtypes}, got "
+                            f"{tuple(dtypes)}")
+        return self.value_dtypes[-1]
+
+    def _key(self):
+        return (Composite, self.input_dtypes, self.steps)
