@@ -63,7 +63,9 @@ def link(fgraph, inputs, shared_vars, outputs, update_values, backend, copy_outp
     ``wrap_kernel(node, kernel)`` may replace each kernel (profiling, debug).
 
     The backend protocol (see :class:`nnframe.backends.numpy.NumpyBackend`):
-    ``make_kernel(node)``; ``native_type``, the type of its values;
+    ``make_kernel(node)``, or ``make_kernels(nodes)`` for a backend that
+    builds all kernels of a function at once (one OpenCL program);
+    ``native_type``, the type of its values;
     ``to_native(value)``, from a host ndarray (or another backend's value,
     which has ``.get()``) to its own format; ``to_host(value)``; and
     ``host``: True when its values are host ndarrays (no conversions needed).
@@ -102,12 +104,15 @@ def link(fgraph, inputs, shared_vars, outputs, update_values, backend, copy_outp
             last_use[id(inp)] = n
     keep = set(final) | {id(v) for v in inputs} | {id(v) for v in shared_vars}
 
+    if hasattr(backend, "make_kernels"):
+        kernels = backend.make_kernels(nodes)
+    else:
+        kernels = [backend.make_kernel(node) for node in nodes]
     line_to_node = {}
     header_lines = 2  # "def run(...)" is line 1 of the source
     counter = 0
-    for n, node in enumerate(nodes):
+    for n, (node, kernel) in enumerate(zip(nodes, kernels)):
         kname = f"_k{n}"
-        kernel = backend.make_kernel(node)
         defaults[kname] = wrap_kernel(node, kernel) if wrap_kernel else kernel
         arg_names = [name_of(i) for i in node.inputs]
         args = ", ".join(arg_names)

@@ -23,12 +23,7 @@ class Mode:
             from nnframe.backends.numpy import backend
             return backend
         if self.backend == "opencl":
-            try:
-                from nnframe.backends import opencl
-            except ImportError:
-                raise NotImplementedError(
-                    "the OpenCL backend is not part of this nnframe version yet; use "
-                    "mode='numpy' (or config.device='numpy')") from None
+            from nnframe.backends import opencl  # imports without pyopencl; errors come later
             return opencl.get_backend()
         raise ValueError(f"unknown backend {self.backend!r}")
 

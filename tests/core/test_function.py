@@ -301,8 +301,3 @@ def test_eval_on_variables():
     assert (x * 3).eval({x: 2.0}) == 6.0
     assert T.constant(4.0).eval() == 4.0
 
-
-def test_opencl_mode_without_the_backend_is_a_clear_error():
-    x = T.dscalar()
-    with pytest.raises(NotImplementedError, match="OpenCL backend"):
-        function([x], x * 2, mode='opencl')
