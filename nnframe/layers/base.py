@@ -1,0 +1,188 @@
+"""The Layer base classes (Lasagne's ``lasagne.layers.base``).
+
+A layer knows its input layer(s), its output shape and its parameters, and
+builds its part of the graph in ``get_output_for``.  Every layer has a name
+that is stable for a given network construction: given (``name='enc1'``) or
+derived from its type and its ancestors (``dense1``, ``dense2`` ...), never
+from a process-wide counter.  Parameters are shared variables named
+``<layer>/<param>`` (``enc1/W``), so checkpoints can address them by name.
+
+>>> from nnframe.layers import InputLayer, DenseLayer
+>>> l_in = InputLayer((None, 784))
+>>> l_hid = DenseLayer(l_in, num_units=512, name='enc1')
+>>> l_hid.W.name, l_hid.output_shape
+('enc1/W', (None, 512))
+"""
+from collections import OrderedDict
+
+import numpy as np
+
+from nnframe.config import config
+from nnframe.core.shared import SharedVariable, shared
+
+__all__ = ["Layer", "MergeLayer", "LayerError"]
+
+
+class LayerError(ValueError):
+    """A layer cannot be built as asked: wrong shapes, names or parameters."""
+
+
+def _ancestors(incomings):
+    """Every layer feeding ``incomings`` (themselves included), without repeats."""
+    seen, order, stack = set(), [], list(incomings)
+    while stack:
+        layer = stack.pop()
+        if layer is None or id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        order.append(layer)
+        stack.extend(layer.input_layers)
+    return order
+
+
+def _is_shape(obj):
+    return isinstance(obj, (tuple, list)) and all(
+        s is None or isinstance(s, (int, np.integer)) for s in obj)
+
+
+class Layer:
+    """A layer with one input: a layer, or a shape tuple (``None`` = any length).
+
+    Subclasses implement ``get_output_shape_for(input_shape)`` and
+    ``get_output_for(input, **kwargs)``, and create parameters with
+    :meth:`add_param`.  ``default_name`` is the stem of automatic names.
+    """
+
+    default_name = "layer"
+
+    def __init__(self, incoming, name=None):
+        if _is_shape(incoming):
+            self.input_shape = tuple(None if s is None else int(s) for s in incoming)
+            self.input_layer = None
+        elif isinstance(incoming, Layer):
+            self.input_layer = incoming
+            self.input_shape = incoming.output_shape
+        else:
+            raise LayerError(f"{type(self).__name__}: incoming must be a layer or a shape tuple, "
+                             f"got {type(incoming).__name__} {incoming!r}")
+        self.params = OrderedDict()
+        self.name = self._choose_name(name)
+
+    # -- structure ------------------------------------------------------------------
+    @property
+    def input_layers(self):
+        return [self.input_layer] if self.input_layer is not None else []
+
+    def _choose_name(self, name):
+        taken = {layer.name for layer in _ancestors(self.input_layers)}
+        if name is not None:
+            if not isinstance(name, str) or not name or "/" in name:
+                raise LayerError(f"{type(self).__name__}: name must be a non-empty string "
+                                 f"without '/', got {name!r}")
+            if name in taken:
+                owner = next(l for l in _ancestors(self.input_layers) if l.name == name)
+                raise LayerError(f"duplicate layer name {name!r}: {type(owner).__name__} "
+                                 f"{name!r} already uses it; give each layer its own name")
+            return name
+        k = 1
+        while f"{self.default_name}{k}" in taken:
+            k += 1
+        return f"{self.default_name}{k}"
+
+    def describe(self):
+        """``DenseLayer 'enc1'``: how errors name this layer."""
+        return f"{type(self).__name__} {self.name!r}"
+
+    def fail(self, message):
+        """A :class:`LayerError` that starts with this layer's description."""
+        return LayerError(f"{self.describe()}: {message}")
+
+    # -- shapes ----------------------------------------------------------------------
+    @property
+    def output_shape(self):
+        return self.get_output_shape_for(self.input_shape)
+
+    def get_output_shape_for(self, input_shape):
+        return input_shape
+
+    def get_output_for(self, input, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__}.get_output_for")
+
+    # -- parameters ------------------------------------------------------------------
+    def add_param(self, spec, shape, name, **tags):
+        """Create (or adopt) the parameter ``<layer name>/<name>`` of ``shape``.
+
+        ``spec`` is an initialiser or any callable ``f(shape) -> array``, a
+        NumPy array, or an existing shared variable (shared between layers).
+        Tags default to ``trainable=True, regularizable=True``.
+        """
+        shape = tuple(int(s) for s in shape)
+        full_name = f"{self.name}/{name}"
+        if isinstance(spec, SharedVariable):
+            have = spec.get_value(borrow=True).shape
+            if have != shape:
+                raise self.fail(f"parameter {name} is a shared variable of shape {have}, but "
+                                f"the layer needs {shape} (input shape {self.input_shape})")
+            param = spec
+        else:
+            value = spec(shape) if callable(spec) else np.asarray(spec)
+            value = np.asarray(value, dtype=config.floatX)
+            if value.shape != shape:
+                raise self.fail(f"parameter {name} has shape {value.shape}, but the layer needs "
+                                f"{shape} (input shape {self.input_shape})")
+            param = shared(value, name=full_name)
+        tags.setdefault("trainable", True)
+        tags.setdefault("regularizable", True)
+        self.params[param] = {t for t, on in tags.items() if on}
+        return param
+
+    def get_params(self, unwrap_shared=True, **tags):
+        """This layer's parameters whose tags match: ``trainable=True`` keeps the
+        trainable ones, ``regularizable=False`` drops the regularizable ones."""
+        return [p for p, have in self.params.items()
+                if all((tag in have) == wanted for tag, wanted in tags.items())]
+
+    def __repr__(self):
+        return f"<{self.describe()} output_shape={self.output_shape}>"
+
+
+class MergeLayer(Layer):
+    """A layer with several inputs (layers or shape tuples)."""
+
+    def __init__(self, incomings, name=None):
+        if not isinstance(incomings, (list, tuple)) or not incomings:
+            raise LayerError(f"{type(self).__name__}: incomings must be a non-empty list of "
+                             "layers or shape tuples")
+        self.input_shapes = []
+        self._input_layers = []
+        for k, incoming in enumerate(incomings):
+            if _is_shape(incoming):
+                self.input_shapes.append(tuple(incoming))
+                self._input_layers.append(None)
+            elif isinstance(incoming, Layer):
+                self.input_shapes.append(incoming.output_shape)
+                self._input_layers.append(incoming)
+            else:
+                raise LayerError(f"{type(self).__name__}: incoming {k} must be a layer or a "
+                                 f"shape tuple, got {type(incoming).__name__}")
+        self.params = OrderedDict()
+        self.name = self._choose_name(name)
+
+    @property
+    def input_layers(self):
+        return [l for l in self._input_layers if l is not None]
+
+    @property
+    def output_shape(self):
+        return self.get_output_shape_for(self.input_shapes)
+
+    def get_output_shape_for(self, input_shapes):
+        raise NotImplementedError(f"{type(self).__name__}.get_output_shape_for")
+
+    def get_output_for(self, inputs, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__}.get_output_for")
+
+    def describe_inputs(self):
+        """``'a' (None, 3), 'b' (None, 4)``: the incoming layers and shapes, for errors."""
+        return ", ".join(f"{l.name!r} {s}" if l is not None else f"{s}"
+                         for l, s in zip(self._input_layers, self.input_shapes))
