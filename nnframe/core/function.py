@@ -28,7 +28,7 @@ from nnframe.core.op import as_tensor_variable
 from nnframe.core.shared import SharedVariable
 from nnframe.core.types import is_complex, is_float
 
-__all__ = ["function", "Function", "In", "MissingInputError", "UnusedInputError"]
+__all__ = ["function", "Function", "In", "Out", "MissingInputError", "UnusedInputError"]
 
 _MISSING = object()
 
@@ -64,6 +64,29 @@ class In:
         return f"In({self.variable!r})"
 
 
+class Out:
+    """An output that may be returned without a defensive copy (``borrow=True``).
+
+    By default an output that could share memory with an input, a shared
+    variable or another output is copied.  With ``borrow=True`` it is not, and
+    its buffer may be reused by the next call: the caller must not keep the
+    array across calls (Theano's ``Out(borrow=True)``).
+
+    >>> import nnframe.tensor as T
+    >>> x = T.dvector('x')
+    >>> f = function([x], Out(x * 2, borrow=True))
+    """
+
+    def __init__(self, variable, borrow=False):
+        if not isinstance(variable, Variable):
+            variable = as_tensor_variable(variable)
+        self.variable = variable
+        self.borrow = borrow
+
+    def __repr__(self):
+        return f"Out({self.variable!r}, borrow={self.borrow})"
+
+
 def _as_list_of_pairs(pairs, what):
     if pairs is None:
         return []
@@ -93,24 +116,6 @@ def _fit_type(target, value, what, fix):
             raise TypeError(f"{what}: {target!r} has type {target.type} but the expression "
                             f"has type {value.type} (static length on axis {axis} differs)")
     return specify_shape(value, target.type.shape)
-
-
-def _alias_roots(var, cache):
-    """Ids of the variables whose memory ``var`` may share (through view ops)."""
-    key = id(var)
-    if key in cache:
-        return cache[key]
-    node = var.owner
-    if node is None:
-        roots = {key}
-    else:
-        viewed = node.op.view_map.get(var.index)
-        if viewed:
-            roots = set().union(*(_alias_roots(node.inputs[j], cache) for j in viewed))
-        else:
-            roots = {key}
-    cache[key] = roots
-    return roots
 
 
 class FunctionMaker:
@@ -200,7 +205,8 @@ def function(inputs, outputs=None, updates=(), givens=(), mode=None, name=None,
     # -- outputs ----------------------------------------------------------------
     single = not isinstance(outputs, (list, tuple))
     outs = [] if outputs is None else [outputs] if single else list(outputs)
-    outs = [as_tensor_variable(o) for o in outs]
+    borrowed = {k for k, o in enumerate(outs) if isinstance(o, Out) and o.borrow}
+    outs = [o.variable if isinstance(o, Out) else as_tensor_variable(o) for o in outs]
 
     # -- updates ----------------------------------------------------------------
     update_pairs = []
@@ -277,7 +283,7 @@ def function(inputs, outputs=None, updates=(), givens=(), mode=None, name=None,
     # -- rewrite ------------------------------------------------------------------
     if mode.rewrite:
         from nnframe.core.rewrite import rewrite_graph
-        rewrite_graph(fgraph)
+        rewrite_graph(fgraph, exclude=mode.exclude)
     out_vars = fgraph.outputs[:len(outs)]
     update_vars = fgraph.outputs[len(outs):]
 
@@ -288,14 +294,16 @@ def function(inputs, outputs=None, updates=(), givens=(), mode=None, name=None,
     claimed = set()
     copy_outputs, copy_updates = set(), set()
     for k, var in enumerate(out_vars):
-        roots = _alias_roots(var, cache)
-        if roots & owned or roots & claimed:
+        roots = fgraph.alias_roots(var, cache)
+        if k not in borrowed and (roots & owned or roots & claimed):
             copy_outputs.add(k)
         else:
             claimed |= roots
-    for k, var in enumerate(update_vars):
-        roots = _alias_roots(var, cache)
-        if roots & owned or roots & claimed:
+    for k, (var, target) in enumerate(zip(update_vars, update_targets)):
+        # An update written in place into its own shared variable's buffer
+        # needs no copy: the old value is gone anyway.
+        roots = fgraph.alias_roots(var, cache)
+        if roots & (owned - {id(target)}) or roots & claimed:
             copy_updates.add(k)
         else:
             claimed |= roots

@@ -88,7 +88,9 @@ class Constant(Variable):
     def __repr__(self):
         if self.name:
             return self.name
-        if self.data.ndim == 0 or self.data.size <= 4:
+        if self.data.size == 1:  # scalars and their broadcastable reshapes
+            return str(self.data.item())
+        if self.data.size <= 4:
             text = str(self.data.tolist())
             return text if len(text) <= 24 else f"Constant{{{self.type}}}"
         return f"Constant{{{self.type}}}"

@@ -10,13 +10,15 @@ __all__ = ["Mode", "get_mode"]
 
 
 class Mode:
-    """``backend`` name, whether to ``rewrite`` the graph, and ``debug`` checks."""
+    """``backend`` name, whether to ``rewrite`` the graph (and which passes to
+    ``exclude``, see :mod:`nnframe.core.rewrite`), and ``debug`` checks."""
 
-    def __init__(self, backend="numpy", rewrite=True, debug=False, name=None):
+    def __init__(self, backend="numpy", rewrite=True, debug=False, name=None, exclude=()):
         self.backend = backend
         self.rewrite = rewrite
         self.debug = debug
         self.name = name or backend
+        self.exclude = tuple(exclude)
 
     def get_backend(self):
         if self.backend == "numpy":

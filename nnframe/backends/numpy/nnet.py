@@ -85,3 +85,37 @@ def crossentropy_1hot_grad_kernel(node):
         out[rows, indices] = -g_y / coding[rows, indices]
         return out
     return run
+
+
+@register(N.SoftmaxGrad)
+def softmax_grad_kernel(node):
+    axis = node.op.axis
+
+    def run(g, s):
+        out = g * s
+        total = out.sum(axis=axis, keepdims=True)
+        out -= s * total
+        return out
+    return run
+
+
+@register(N.CrossentropySoftmax1Hot)
+def crossentropy_softmax_1hot_kernel(node):
+    def run(logits, indices):
+        _check_rows(logits, indices, "categorical_crossentropy_from_logits")
+        rows = np.arange(logits.shape[0])
+        top = logits.max(axis=1)
+        shifted = logits - top[:, None]
+        log_norm = np.log(np.exp(shifted).sum(axis=1))
+        return log_norm - shifted[rows, indices]
+    return run
+
+
+@register(N.CrossentropySoftmax1HotDx)
+def crossentropy_softmax_1hot_dx_kernel(node):
+    def run(g_y, sm, indices):
+        _check_rows(sm, indices, "categorical_crossentropy gradient")
+        out = sm * g_y[:, None]
+        out[np.arange(sm.shape[0]), indices] -= g_y
+        return out
+    return run

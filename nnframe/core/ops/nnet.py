@@ -26,7 +26,8 @@ from nnframe.core.ops.shape import dimshuffle, shape_i
 from nnframe.core.types import TensorType, is_complex, is_discrete, upgrade_to_float
 from nnframe.core.variable import constant
 
-__all__ = ["Softmax", "LogSoftmax", "OneHot", "CrossentropyCategorical1Hot",
+__all__ = ["Softmax", "SoftmaxGrad", "LogSoftmax", "OneHot", "CrossentropyCategorical1Hot",
+           "CrossentropySoftmax1Hot", "CrossentropySoftmax1HotDx",
            "CrossentropyCategorical1HotGrad", "relu", "elu", "softsign", "hard_sigmoid",
            "sigmoid", "softplus", "tanh", "softmax", "log_softmax", "logsumexp", "one_hot",
            "to_one_hot", "categorical_crossentropy", "crossentropy_categorical_1hot",
@@ -84,7 +85,37 @@ class Softmax(_SoftmaxBase):
 
     def L_op(self, inputs, outputs, output_grads):
         (s,), (g,) = outputs, output_grads
-        return [s * (g - sum_(g * s, axis=self.axis, keepdims=True))]
+        return [SoftmaxGrad(self.axis)(g, s)]
+
+
+class SoftmaxGrad(Op):
+    """The gradient of a softmax: ``s * (g - sum(g * s, axis))`` for output ``s``.
+
+    One Op rather than five elementwise nodes, so that rewrites can recognise
+    it (a crossentropy of a softmax becomes ``softmax - one_hot``).
+    """
+
+    __props__ = ("axis",)
+
+    def __init__(self, axis):
+        self.axis = None if axis is None else int(axis)
+
+    def make_node(self, g, s):
+        g, s = as_tensor_variable(g), as_tensor_variable(s)
+        if g.ndim != s.ndim:
+            raise TypeError(f"SoftmaxGrad: gradient {g.type} and softmax {s.type} differ in rank")
+        return Apply(self, [E.cast(g, s.dtype), s], [s.type])
+
+    def infer_shape(self, node, input_shapes):
+        return [input_shapes[1]]
+
+    def L_op(self, inputs, outputs, output_grads):
+        # out = s*g - s*sum(g*s): linear and symmetric in g; d/ds gives
+        # gg*(g - sum(g*s)) - g*sum(gg*s).
+        (g, s), (gg,) = inputs, output_grads
+        sum_gs = sum_(g * s, axis=self.axis, keepdims=True)
+        sum_ggs = sum_(gg * s, axis=self.axis, keepdims=True)
+        return [SoftmaxGrad(self.axis)(gg, s), gg * (g - sum_gs) - g * sum_ggs]
 
 
 class LogSoftmax(_SoftmaxBase):
@@ -372,6 +403,59 @@ class CrossentropyCategorical1HotGrad(Op):
         return [d_g_y, d_coding, None]
 
 
+class CrossentropySoftmax1Hot(Op):
+    """``-log(softmax(logits)[i, y[i]])`` per row, computed from the logits.
+
+    What ``categorical_crossentropy(softmax(z), y)`` becomes after the
+    stabilising rewrite (Theano's ``crossentropy_softmax_1hot``): finite for
+    any finite logits, and its gradient is ``(softmax(z) - one_hot(y)) * g``.
+    """
+
+    __props__ = ()
+
+    def make_node(self, logits, true_one_of_n):
+        logits = _float_input(logits, "categorical_crossentropy_from_logits")
+        true_one_of_n = as_tensor_variable(true_one_of_n)
+        _check_index_targets(logits, true_one_of_n, "categorical_crossentropy_from_logits")
+        rows = logits.type.shape[0]
+        if rows is None:
+            rows = true_one_of_n.type.shape[0]
+        return Apply(self, [logits, true_one_of_n], [TensorType(logits.dtype, (rows,))])
+
+    def infer_shape(self, node, input_shapes):
+        return [(input_shapes[0][0],)]
+
+    def L_op(self, inputs, outputs, output_grads):
+        logits, y = inputs
+        return [CrossentropySoftmax1HotDx()(output_grads[0], softmax(logits), y), None]
+
+
+class CrossentropySoftmax1HotDx(Op):
+    """Gradient of :class:`CrossentropySoftmax1Hot`: ``(sm - one_hot(y)) * g[:, None]``
+    where ``sm`` is the softmax of the logits."""
+
+    __props__ = ()
+
+    def make_node(self, g_y, sm, true_one_of_n):
+        sm = _float_input(sm, "CrossentropySoftmax1HotDx")
+        true_one_of_n = as_tensor_variable(true_one_of_n)
+        _check_index_targets(sm, true_one_of_n, "CrossentropySoftmax1HotDx")
+        g_y = E.cast(as_tensor_variable(g_y), sm.dtype)
+        if g_y.ndim != 1:
+            raise TypeError(f"CrossentropySoftmax1HotDx: g_y must be a vector, got {g_y.type}")
+        return Apply(self, [g_y, sm, true_one_of_n], [sm.type])
+
+    def infer_shape(self, node, input_shapes):
+        return [input_shapes[1]]
+
+    def L_op(self, inputs, outputs, output_grads):
+        g_y, sm, y = inputs
+        (gz,) = output_grads
+        mask = OneHot(sm.dtype)(y, shape_i(sm, 1))
+        d_g = sum_(gz * sm, axis=1) - _picked(mask, gz)
+        return [d_g, gz * _column(g_y), None]
+
+
 def crossentropy_categorical_1hot(coding_dist, true_one_of_n):
     """``-log(coding_dist[i, true_one_of_n[i]])`` per row (Theano's Op as a function)."""
     return CrossentropyCategorical1Hot()(coding_dist, true_one_of_n)
@@ -447,11 +531,9 @@ def categorical_crossentropy_from_logits(logits, targets):
     logits = _float_input(logits, name)
     targets = as_tensor_variable(targets)
     kind = _target_kind(logits, targets, name)
-    logp = log_softmax(logits, axis=-1)
     if kind == "index":
-        mask = OneHot(logits.dtype)(targets, shape_i(logits, 1))
-        return -_picked(mask, logp)
-    return -sum_(targets * logp, axis=-1)
+        return CrossentropySoftmax1Hot()(logits, targets)
+    return -sum_(targets * log_softmax(logits, axis=-1), axis=-1)
 
 
 def _binary_target(output, target):

@@ -1,8 +1,32 @@
-"""Graph rewrites applied by ``function()`` (unless the mode turns them off)."""
+"""Graph rewrites applied by ``function()``, each a small pass of its own.
 
-__all__ = ["rewrite_graph"]
+The pipeline, in order: ``merge`` (common subexpressions), ``constant_folding``,
+``canonicalize``, ``stabilize``, ``specialize`` (GEMM), ``fusion`` (elementwise
+chains into one node), ``inplace`` (reuse dead buffers), then ``merge`` again.
+A :class:`~nnframe.core.mode.Mode` can leave any of them out:
+``function(..., mode=Mode(exclude=['fusion']))``.
+"""
+from nnframe.core.rewrite.canonicalize import canonicalize
+from nnframe.core.rewrite.constant_folding import fold_constants
+from nnframe.core.rewrite.merge import merge
+from nnframe.core.rewrite.stabilize import stabilize
+
+__all__ = ["rewrite_graph", "PASSES"]
+
+PASSES = [
+    ("merge", merge),
+    ("constant_folding", fold_constants),
+    ("canonicalize", canonicalize),
+    ("stabilize", stabilize),
+    ("merge", merge),
+    ("constant_folding", fold_constants),
+    ("canonicalize", canonicalize),
+]
 
 
-def rewrite_graph(fgraph):
-    """Rewrite ``fgraph`` in place (the pass list grows with the rewrite issue)."""
+def rewrite_graph(fgraph, exclude=()):
+    """Run the pipeline on ``fgraph`` in place, leaving out the passes named in ``exclude``."""
+    for name, rewrite in PASSES:
+        if name not in exclude:
+            rewrite(fgraph)
     return fgraph

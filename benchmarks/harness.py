@@ -1,0 +1,61 @@
+"""Timing helpers: alternating rounds, medians, and a description of the machine."""
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+
+def time_calls(fn, calls):
+    """Seconds per call of ``fn()`` over ``calls`` calls."""
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) / calls
+
+
+def race(contestants, rounds, calls):
+    """Median seconds per call of each contestant, timed in alternating rounds.
+
+    ``contestants`` maps a name to a zero-argument callable.  Every round times
+    each contestant once, in turn, so slow drifts of the machine hit all alike.
+    """
+    samples = {name: [] for name in contestants}
+    for fn in contestants.values():     # warm up caches and buffers
+        fn()
+    for _ in range(rounds):
+        for name, fn in contestants.items():
+            samples[name].append(time_calls(fn, calls))
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def median_of_processes(code, runs, env=None):
+    """Median of the float each fresh ``python -c code`` process prints."""
+    values = []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env=env, check=True)
+        values.append(float(out.stdout.strip().splitlines()[-1]))
+    return statistics.median(values)
+
+
+def machine():
+    """A short description of where the numbers come from."""
+    import numpy as np
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
+    }
