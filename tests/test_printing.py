@@ -237,7 +237,8 @@ def test_debugprint_function_with_updates():
     f = function([x], T.sum(x * w), updates=[(w, w - x)])
     assert debugprint(f, file="str").splitlines() == [
         "Sum{axis=(0,)} [id A] ''",
-        " |Elemwise{mul} [id B] ''",
+        # x * w is written into w's old buffer: w - x (the update) reads it first
+        " |Elemwise{mul,inplace=1} [id B] ''",
         " | |x [id C]",
         " | |w [id D]",
         "Elemwise{sub} [id E] '' -> update of w",

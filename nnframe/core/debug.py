@@ -3,8 +3,8 @@
 ``function(..., mode='debug')`` runs the NumPy kernels unrewritten and, after
 each node, checks that every output is an ndarray of the declared dtype,
 number of dimensions and static lengths, that its shape equals what the Op's
-``infer_shape`` predicts, that it holds no NaN or Inf, and that the kernel
-left its inputs unchanged.  A failure raises :class:`DebugModeError` naming
+``infer_shape`` predicts, that it holds no NaN or Inf, that the kernel left
+its inputs unchanged, and that no output is an undeclared view of an input.  A failure raises :class:`DebugModeError` naming
 the node and the line that created it.
 """
 import numpy as np
@@ -83,6 +83,15 @@ def checking_kernel(node, kernel):
         for k, (old, new) in enumerate(zip(before, inputs)):
             if not np.array_equal(old, new, equal_nan=old.dtype.kind in "fc"):
                 raise DebugModeError(f"{node.op}{_where(node)} modified its input {k} in place")
+        # An output sharing memory with an input must be declared in view_map,
+        # or in-place rewrites could overwrite the caller's data through it.
+        for k, value in enumerate(values):
+            declared = set(node.op.view_map.get(k, ()))
+            for j, inp in enumerate(inputs):
+                if (j not in declared and isinstance(inp, np.ndarray) and inp.size
+                        and np.may_share_memory(value, inp)):
+                    raise DebugModeError(f"output {k} of {node.op}{_where(node)} is a view of "
+                                         f"input {j}, but the Op's view_map does not say so")
         if not shape_fn:
             shape_fn.append(_shape_function(node))
         if shape_fn[0] is not None:

@@ -79,19 +79,16 @@ class FunctionGraph:
 
     # -- aliasing and in-place safety ---------------------------------------------------
     def alias_roots(self, var, cache=None):
-        """Ids of the variables whose buffers ``var`` may share.
+        """Ids of the variables whose buffers ``var`` is a view of (through ``view_map``).
 
-        An output shares its input's buffer when the Op says so in
-        ``view_map`` (a view) or ``destroy_map`` (written in place).
+        The output of an in-place Op counts as a new buffer: it holds a new
+        value, and whoever reads it depends on that Op anyway.
         """
         cache = {} if cache is None else cache
         key = id(var)
         if key not in cache:
             node = var.owner
-            viewed = None
-            if node is not None:
-                viewed = (node.op.view_map.get(var.index) or
-                          getattr(node.op, "destroy_map", {}).get(var.index))
+            viewed = node.op.view_map.get(var.index) if node is not None else None
             if viewed:
                 roots = set()
                 for j in viewed:
@@ -119,7 +116,7 @@ class FunctionGraph:
             if root in constants or (root in leaves and root not in self.destroyable_leaves):
                 return False
         for out in self.outputs:
-            if self.alias_roots(out, cache) & roots and out is not node.outputs[0]:
+            if self.alias_roots(out, cache) & roots:
                 return False
         for other in self.nodes():
             for o, ins in getattr(other.op, "destroy_map", {}).items():

@@ -279,6 +279,14 @@ def function(inputs, outputs=None, updates=(), givens=(), mode=None, name=None,
         if id(t) not in {id(v) for v in shared_vars}:
             shared_vars.append(t)
     fgraph = FunctionGraph(input_vars + shared_vars, out_vars + update_vars)
+    # A shared variable's buffer may be overwritten only by a function that
+    # replaces its value, and only if no other shared variable in the graph
+    # shares the same storage (aliases made by layers such as batch norm).
+    container_users = {}
+    for v in shared_vars:
+        container_users.setdefault(id(v.container), []).append(v)
+    fgraph.destroyable_leaves = {id(t) for t in update_targets
+                                 if len(container_users[id(t.container)]) == 1}
 
     # -- rewrite ------------------------------------------------------------------
     if mode.rewrite:
@@ -324,8 +332,14 @@ def function(inputs, outputs=None, updates=(), givens=(), mode=None, name=None,
     linked = link(fgraph, input_vars, shared_vars, out_vars, update_vars, backend,
                   copy_outputs, copy_updates, wrap)
     maker = FunctionMaker(fgraph, linked, mode, ins, update_pairs)
+    destroyed = set()
+    for node in fgraph.toposort():
+        for inputs in getattr(node.op, "destroy_map", {}).values():
+            for j in inputs:
+                destroyed |= fgraph.alias_roots(node.inputs[j])
+    destroyed_containers = [v.container for v in shared_vars if id(v) in destroyed]
     f = Function(maker, ins, single, update_targets, fname, allow_input_downcast, stats,
-                 trust_input)
+                 trust_input, destroyed_containers)
     maker.compile_time = time.perf_counter() - start
     return f
 
@@ -334,8 +348,10 @@ class Function:
     """A compiled function; call it with the input values (positional or by name)."""
 
     def __init__(self, maker, ins, single, update_targets, name, allow_input_downcast, profile,
-                 trust_input):
+                 trust_input, destroyed_containers=()):
         self.maker = maker
+        #: containers of shared variables whose buffers this function overwrites
+        self._destroyed = list(destroyed_containers)
         self.name = name
         self.inputs = ins
         self.profile = profile
@@ -402,6 +418,10 @@ class Function:
             args = self._bind(args, kwargs)
         if not self.trust_input:
             args = [f(a) for f, a in zip(self._filters, args)]
+        for container in self._destroyed:
+            if container.exposed:  # a caller may hold this array: work on a copy
+                container[0] = container[0].copy()
+                container.exposed = False
         profile = self.profile
         if profile is not None:
             start = time.perf_counter()
@@ -416,6 +436,7 @@ class Function:
             self._nan_guard(outputs, new_values)
         for cell, value in zip(self._update_cells, new_values):
             cell[0] = value
+            cell.exposed = False
         if profile is not None:
             profile.calls += 1
             profile.call_time += time.perf_counter() - start

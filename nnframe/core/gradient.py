@@ -113,6 +113,16 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", known_g
     if not start:
         raise ValueError("T.grad needs a cost or known_grads")
 
+    # Differentiate the stable forms (log(sigmoid) -> -softplus(-x), ...): the
+    # gradient of an unstable expression stays unstable whatever rewrites run
+    # on it later.  wrt, constants and known-gradient variables are kept.
+    protected = wrt_list + list(consider_constant or []) + [v for v, _ in start.values()]
+    if cost is not None:
+        from nnframe.core.rewrite.stabilize import stable_clone
+        stable_cost = stable_clone([cost], protected)[0]
+        if stable_cost is not cost:
+            start.pop(id(cost))
+            start[id(stable_cost)] = (stable_cost, E.ones_like(stable_cost))
     roots = [v for v, _ in start.values()]
     constants = {id(c) for c in (consider_constant or [])}
     nodes = toposort(roots)

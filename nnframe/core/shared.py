@@ -15,7 +15,22 @@ import numpy as np
 from nnframe.core.types import TensorType
 from nnframe.core.variable import TensorVariable
 
-__all__ = ["SharedVariable", "shared"]
+__all__ = ["SharedVariable", "Container", "shared"]
+
+
+class Container(list):
+    """The one-element list holding a shared variable's value.
+
+    ``exposed`` is True while someone outside nnframe may hold the stored
+    array itself (``borrow=True`` in ``shared``, ``set_value`` or
+    ``get_value``).  A compiled function that updates the variable in place
+    first replaces an exposed array by a private copy, so the caller's array
+    is never overwritten.
+    """
+
+    def __init__(self, value, exposed=False):
+        super().__init__([value])
+        self.exposed = exposed
 
 
 class SharedVariable(TensorVariable):
@@ -25,9 +40,9 @@ class SharedVariable(TensorVariable):
     by every function that uses the variable.
     """
 
-    def __init__(self, type, value, name=None):
+    def __init__(self, type, value, name=None, exposed=False):
         super().__init__(type, name=name)
-        self.container = [value]
+        self.container = Container(value, exposed)
         #: an expression applied as an update whenever a function uses this
         #: variable and lists no update for it (used by random streams only)
         self.default_update = None
@@ -45,7 +60,10 @@ class SharedVariable(TensorVariable):
         value = self.container[0]
         if not isinstance(value, np.ndarray):
             return value.get()
-        return value if borrow else value.copy()
+        if borrow:
+            self.container.exposed = True
+            return value
+        return value.copy()
 
     def set_value(self, value, borrow=False):
         """Store ``value``, which must fit this variable's type.
@@ -60,6 +78,7 @@ class SharedVariable(TensorVariable):
         if filtered is value and not borrow:
             filtered = filtered.copy()
         self.container[0] = filtered
+        self.container.exposed = filtered is value
 
     def __repr__(self):
         return self.name or f"<shared {self.type}>"
@@ -92,5 +111,5 @@ def shared(value, name=None, borrow=False, shape=None):
     arr = _initial_array(value, borrow)
     static = tuple(shape) if shape is not None else (None,) * arr.ndim
     type_ = TensorType(arr.dtype, static)
-    arr = type_.filter(arr, what=f"initial value of shared variable {name or ''}".rstrip())
-    return SharedVariable(type_, arr, name=name)
+    kept = type_.filter(arr, what=f"initial value of shared variable {name or ''}".rstrip())
+    return SharedVariable(type_, kept, name=name, exposed=kept is value)

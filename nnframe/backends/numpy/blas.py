@@ -2,7 +2,8 @@
 import numpy as np
 
 from nnframe.backends.numpy.registry import register
-from nnframe.core.ops.blas import BatchedDot, Dot
+from nnframe.backends.numpy import cblas
+from nnframe.core.ops.blas import BatchedDot, Dot, Gemm
 
 
 @register(Dot)
@@ -21,3 +22,23 @@ def dot_kernel(node):
 @register(BatchedDot)
 def batched_dot_kernel(node):
     return np.matmul
+
+
+@register(Gemm)
+def gemm_kernel(node):
+    inplace = node.op.inplace
+
+    def run(z, alpha, x, y, beta):
+        if x.shape[1] != y.shape[0] or z.shape != (x.shape[0], y.shape[1]):
+            raise ValueError(f"gemm: shapes {z.shape} + {x.shape} x {y.shape} do not match")
+        out = z if inplace else z.copy()
+        if cblas.gemm_into(out, alpha, x, y, beta):
+            return out
+        product = np.dot(x, y)
+        if beta != 1:
+            out *= beta
+        if alpha != 1:
+            product *= alpha
+        out += product
+        return out
+    return run

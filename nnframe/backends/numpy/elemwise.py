@@ -27,6 +27,9 @@ def elemwise_kernel(node):
     to_cast = [k for k, x in enumerate(node.inputs)
                if row.float_inputs and np.dtype(x.dtype) != out_dtype]
     scalar_out = node.outputs[0].ndim == 0
+    target = node.op.inplace
+    if target is not None:
+        return _inplace_kernel(node, impl, target, to_cast, out_dtype)
 
     def run(*inputs):
         if to_cast:
@@ -41,4 +44,19 @@ def elemwise_kernel(node):
         if len(inputs) > 1:
             _check_runtime_broadcast(node, inputs, result)
         return result
+    return run
+
+
+def _inplace_kernel(node, impl, target, to_cast, out_dtype):
+    """The result written into input ``target``'s buffer (same dtype and shape)."""
+    def run(*inputs):
+        if to_cast:
+            inputs = list(inputs)
+            for k in to_cast:
+                inputs[k] = inputs[k].astype(out_dtype)
+        out = inputs[target]
+        impl(*inputs, out=out)
+        if len(inputs) > 1:
+            _check_runtime_broadcast(node, inputs, out)
+        return out
     return run

@@ -12,7 +12,7 @@ from nnframe.core.ops import elemwise as E
 from nnframe.core.ops.shape import dimshuffle, make_vector, normalize_axis, reshape, shape_i
 from nnframe.core.types import TensorType, is_discrete, upcast
 
-__all__ = ["Dot", "BatchedDot", "dot", "tensordot", "batched_dot", "outer"]
+__all__ = ["Dot", "BatchedDot", "Gemm", "dot", "tensordot", "batched_dot", "outer"]
 
 
 def _check_inner(x, y, ax, ay, what):
@@ -159,3 +159,44 @@ def batched_dot(x, y):
     out = _batched_dot(x3, y3)
     keep = [0] + ([1] if x.ndim == 3 else []) + ([2] if y.ndim == 3 else [])
     return dimshuffle(out, keep)
+
+
+class Gemm(Op):
+    """``beta * z + alpha * dot(x, y)`` for matrices (BLAS's GEMM).
+
+    Made by the ``specialize`` rewrite from ``z - lr * dot(x, y)`` and friends;
+    with ``inplace=True`` (the ``inplace`` rewrite) it overwrites ``z``'s
+    buffer, which turns an SGD update into one BLAS call on the weights.
+    """
+
+    __props__ = ("inplace",)
+
+    def __init__(self, inplace=False):
+        self.inplace = bool(inplace)
+        self.destroy_map = {0: [0]} if self.inplace else {}
+
+    def __str__(self):
+        return "Gemm{inplace}" if self.inplace else "Gemm{no_inplace}"
+
+    def make_node(self, z, alpha, x, y, beta):
+        z, x, y = (as_tensor_variable(v) for v in (z, x, y))
+        alpha, beta = as_tensor_variable(alpha), as_tensor_variable(beta)
+        if z.ndim != 2 or x.ndim != 2 or y.ndim != 2:
+            raise TypeError(f"Gemm takes matrices, got {z.type}, {x.type}, {y.type}")
+        if alpha.ndim != 0 or beta.ndim != 0:
+            raise TypeError(f"Gemm: alpha and beta must be scalars, got {alpha.type}, {beta.type}")
+        _check_inner(x, y, 1, 0, "gemm")
+        dtype = upcast(z.dtype, x.dtype, y.dtype)
+        if dtype != z.dtype:
+            raise TypeError(f"Gemm: the product of {x.type} and {y.type} does not fit {z.type}")
+        return Apply(self, [z, E.cast(alpha, dtype), x, y, E.cast(beta, dtype)], [z.type])
+
+    def infer_shape(self, node, input_shapes):
+        return [input_shapes[0]]
+
+    def L_op(self, inputs, outputs, output_grads):
+        z, alpha, x, y, beta = inputs
+        (g,) = output_grads
+        prod = dot(x, y)
+        return [g * beta, (g * prod).sum(), dot(g, y.T) * alpha, dot(x.T, g) * alpha,
+                (g * z).sum()]

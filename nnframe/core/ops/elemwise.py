@@ -24,16 +24,24 @@ __all__ = ["Elemwise", "elemwise", "cast", "zeros_like", "ones_like", "fill"] + 
 
 
 class Elemwise(Op):
-    """Apply ``scalar_op`` elementwise over broadcast inputs."""
+    """Apply ``scalar_op`` elementwise over broadcast inputs.
 
-    __props__ = ("scalar_op",)
+    ``inplace=k`` (set by the ``inplace`` rewrite) writes the result into
+    input k's buffer, which must have the output's dtype and shape.
+    """
 
-    def __init__(self, scalar_op):
+    __props__ = ("scalar_op", "inplace")
+
+    def __init__(self, scalar_op, inplace=None):
         if not isinstance(scalar_op, ScalarOp):
             raise TypeError(f"Elemwise needs a ScalarOp, got {scalar_op!r}")
         self.scalar_op = scalar_op
+        self.inplace = inplace
+        self.destroy_map = {0: [inplace]} if inplace is not None else {}
 
     def __str__(self):
+        if self.inplace is not None:
+            return f"Elemwise{{{self.scalar_op.name},inplace={self.inplace}}}"
         return f"Elemwise{{{self.scalar_op.name}}}"
 
     def make_node(self, *inputs):

@@ -81,6 +81,8 @@ class ScalarOp:
         # Compute in the output dtype: ints are cast to float *before* the call,
         # so exp(int8) is float32 math, not NumPy's float16.
         self.float_inputs = float_inputs
+        #: the NumPy implementation can write into a given buffer (``out=``)
+        self.accepts_out = isinstance(impl, np.ufunc) or getattr(impl, "accepts_out", False)
 
     def output_dtype(self, dtypes):
         if len(dtypes) != self.nin:
@@ -184,23 +186,31 @@ def _unary(name, impl, c_expr, grad, rule=to_float, float_inputs=True, check=no_
     return ScalarOp(name, 1, impl, c_expr, grad, rule, check=check, float_inputs=float_inputs)
 
 
-def _sigmoid(x):
+def _sigmoid(x, out=None):
     # tanh form: no overflow warnings, absolute error ~1e-16 (relative
     # accuracy of tiny outputs is lost; use -softplus(-x) for log-sigmoid).
-    out = np.tanh(x * 0.5)
+    out = np.multiply(x, 0.5, out=out)
+    np.tanh(out, out=out)
     out *= 0.5
     out += 0.5
     return out
+
+
+_sigmoid.accepts_out = True
 
 
 def _round_half_away(x):
     return np.sign(x) * np.floor(np.abs(x) + 0.5)
 
 
-def _second(x, y):
-    out = np.empty(np.broadcast_shapes(x.shape, y.shape), dtype=y.dtype)
+def _second(x, y, out=None):
+    if out is None:
+        out = np.empty(np.broadcast_shapes(x.shape, y.shape), dtype=y.dtype)
     out[...] = y
     return out
+
+
+_second.accepts_out = True
 
 
 def _complex(re, im):

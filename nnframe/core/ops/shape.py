@@ -386,6 +386,8 @@ class Split(Op):
     def __init__(self, n_splits, axis):
         self.n_splits = int(n_splits)
         self.axis = int(axis)
+        # np.split returns views of the input
+        self.view_map = {k: [0] for k in range(self.n_splits)}
 
     def make_node(self, x, sizes):
         x = as_tensor_variable(x)

@@ -6,8 +6,10 @@ chains into one node), ``inplace`` (reuse dead buffers), then ``merge`` again.
 A :class:`~nnframe.core.mode.Mode` can leave any of them out:
 ``function(..., mode=Mode(exclude=['fusion']))``.
 """
+from nnframe.core.rewrite.blas import specialize
 from nnframe.core.rewrite.canonicalize import canonicalize
 from nnframe.core.rewrite.constant_folding import fold_constants
+from nnframe.core.rewrite.inplace import make_inplace
 from nnframe.core.rewrite.merge import merge
 from nnframe.core.rewrite.stabilize import stabilize
 
@@ -21,6 +23,8 @@ PASSES = [
     ("merge", merge),
     ("constant_folding", fold_constants),
     ("canonicalize", canonicalize),
+    ("specialize", specialize),
+    ("inplace", make_inplace),
 ]
 
 
