@@ -63,6 +63,7 @@ GRAD_CASES = {
     "sigmoid": (lambda x: T.sigmoid(x), [anywhere(5) * 3]),
     "softplus": (lambda x: T.softplus(x), [anywhere(5) * 3]),
     "abs": (lambda x: T.abs(x), [away_from_zero(5)]),
+    "relu": (lambda x: T.relu(x), [away_from_zero(5)]),
     "sgn": (lambda x: T.sgn(x) * x, [away_from_zero(5)]),
     "floor": (lambda x: T.floor(x) * x, [away_from_integers(5)]),
     "ceil": (lambda x: T.ceil(x) * x, [away_from_integers(5)]),

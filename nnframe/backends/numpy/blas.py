@@ -24,6 +24,11 @@ def batched_dot_kernel(node):
     return np.matmul
 
 
+#: below this many multiply-adds, NumPy's dot plus two in-place passes beats
+#: the few microseconds a ctypes call into BLAS costs
+_BLAS_MIN_WORK = 1 << 20
+
+
 @register(Gemm)
 def gemm_kernel(node):
     inplace = node.op.inplace
@@ -32,7 +37,7 @@ def gemm_kernel(node):
         if x.shape[1] != y.shape[0] or z.shape != (x.shape[0], y.shape[1]):
             raise ValueError(f"gemm: shapes {z.shape} + {x.shape} x {y.shape} do not match")
         out = z if inplace else z.copy()
-        if cblas.gemm_into(out, alpha, x, y, beta):
+        if z.size * x.shape[1] >= _BLAS_MIN_WORK and cblas.gemm_into(out, alpha, x, y, beta):
             return out
         product = np.dot(x, y)
         if beta != 1:

@@ -37,8 +37,15 @@ def log_softmax_kernel(node):
     return run
 
 
-def _check_class_indices(indices, n_classes, what):
-    """Raise IndexError naming the first index outside ``[0, n_classes)``."""
+def _check_class_indices(indices, n_classes, what, upper_checked=False):
+    """Raise IndexError naming the first index outside ``[0, n_classes)``.
+
+    ``upper_checked``: NumPy's fancy indexing will reject too large indices
+    anyway, so only negative ones (which NumPy would wrap) are looked for.
+    """
+    if indices.size == 0 or (indices.min() >= 0 and
+                             (upper_checked or indices.max() < n_classes)):
+        return
     bad = (indices < 0) | (indices >= n_classes)
     if bad.any():
         pos = int(np.argmax(bad))
@@ -46,11 +53,20 @@ def _check_class_indices(indices, n_classes, what):
                          f"range for {n_classes} classes; valid indices are 0..{n_classes - 1}")
 
 
-def _check_rows(coding, indices, what):
+def _check_rows(coding, indices, what, upper_checked=False):
     if indices.shape[0] != coding.shape[0]:
         raise ValueError(f"{what}: coding_dist has shape {coding.shape} ({coding.shape[0]} rows) "
                          f"but true_dist has {indices.shape[0]} class indices")
-    _check_class_indices(indices, coding.shape[1], what)
+    _check_class_indices(indices, coding.shape[1], what, upper_checked)
+
+
+def _pick(matrix, indices, what):
+    """``matrix[i, indices[i]]`` for each row, with a clear error for bad indices."""
+    try:
+        return matrix[np.arange(matrix.shape[0]), indices]
+    except IndexError:
+        _check_class_indices(indices, matrix.shape[1], what)
+        raise
 
 
 @register(N.OneHot)
@@ -101,21 +117,30 @@ def softmax_grad_kernel(node):
 
 @register(N.CrossentropySoftmax1Hot)
 def crossentropy_softmax_1hot_kernel(node):
+    what = "categorical_crossentropy_from_logits"
+
     def run(logits, indices):
-        _check_rows(logits, indices, "categorical_crossentropy_from_logits")
-        rows = np.arange(logits.shape[0])
-        top = logits.max(axis=1)
-        shifted = logits - top[:, None]
-        log_norm = np.log(np.exp(shifted).sum(axis=1))
-        return log_norm - shifted[rows, indices]
+        _check_rows(logits, indices, what, upper_checked=True)
+        shifted = logits - np.maximum.reduce(logits, axis=1, keepdims=True)
+        picked = _pick(shifted, indices, what)
+        np.exp(shifted, out=shifted)
+        norm = np.add.reduce(shifted, axis=1)
+        shifted /= norm[:, None]              # now the softmax
+        loss = np.log(norm)
+        loss -= picked
+        return loss, shifted
     return run
 
 
 @register(N.CrossentropySoftmax1HotDx)
 def crossentropy_softmax_1hot_dx_kernel(node):
     def run(g_y, sm, indices):
-        _check_rows(sm, indices, "categorical_crossentropy gradient")
+        _check_rows(sm, indices, "categorical_crossentropy gradient", upper_checked=True)
         out = sm * g_y[:, None]
-        out[np.arange(sm.shape[0]), indices] -= g_y
+        try:
+            out[np.arange(sm.shape[0]), indices] -= g_y
+        except IndexError:
+            _check_class_indices(indices, sm.shape[1], "categorical_crossentropy gradient")
+            raise
         return out
     return run

@@ -1,28 +1,35 @@
-"""NumPy kernels for reductions."""
+"""NumPy kernels for reductions (``ufunc.reduce``: less overhead than ``np.sum``)."""
 import numpy as np
 
 from nnframe.backends.numpy.registry import register
 from nnframe.core.ops import reduce as R
 
+_UFUNCS = {"sum": np.add, "prod": np.multiply, "max": np.maximum, "min": np.minimum,
+           "all": np.logical_and, "any": np.logical_or}
+
 
 @register(R.Sum, R.Prod)
 def sum_prod_kernel(node):
-    func = getattr(np, node.op.numpy_name)
+    reduce = _UFUNCS[node.op.numpy_name].reduce
     axis = node.op.axis
-    dtype = node.outputs[0].dtype
-    return lambda x: np.asarray(func(x, axis=axis, dtype=dtype))
+    dtype = np.dtype(node.outputs[0].dtype)
+    if node.outputs[0].ndim == 0:
+        return lambda x: np.asarray(reduce(x, axis=axis, dtype=dtype))
+    return lambda x: reduce(x, axis=axis, dtype=dtype)
 
 
 @register(R.Max, R.Min, R.All, R.Any)
 def extremum_kernel(node):
-    func = getattr(np, node.op.numpy_name)
+    reduce = _UFUNCS[node.op.numpy_name].reduce
     axis = node.op.axis
     name = node.op.numpy_name
+    scalar_out = node.outputs[0].ndim == 0
 
     def run(x):
         if x.size == 0 and name in ("max", "min"):
             raise ValueError(f"{name} of an empty array (shape {x.shape}) has no value")
-        return np.asarray(func(x, axis=axis))
+        out = reduce(x, axis=axis)
+        return np.asarray(out) if scalar_out else out
     return run
 
 

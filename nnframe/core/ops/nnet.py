@@ -217,7 +217,7 @@ def relu(x, alpha=0):
     """
     x = as_tensor_variable(x)
     if isinstance(alpha, (int, float)) and alpha == 0:
-        return E.maximum(x, 0)
+        return E.relu(x)
     return E.switch(E.gt(x, 0), x, alpha * x)
 
 
@@ -408,7 +408,8 @@ class CrossentropySoftmax1Hot(Op):
 
     What ``categorical_crossentropy(softmax(z), y)`` becomes after the
     stabilising rewrite (Theano's ``crossentropy_softmax_1hot``): finite for
-    any finite logits, and its gradient is ``(softmax(z) - one_hot(y)) * g``.
+    any finite logits.  Outputs the losses and the softmax itself, which the
+    gradient ``(softmax(z) - one_hot(y)) * g`` reuses.
     """
 
     __props__ = ()
@@ -420,14 +421,24 @@ class CrossentropySoftmax1Hot(Op):
         rows = logits.type.shape[0]
         if rows is None:
             rows = true_one_of_n.type.shape[0]
-        return Apply(self, [logits, true_one_of_n], [TensorType(logits.dtype, (rows,))])
+        return Apply(self, [logits, true_one_of_n],
+                     [TensorType(logits.dtype, (rows,)), logits.type])
 
     def infer_shape(self, node, input_shapes):
-        return [(input_shapes[0][0],)]
+        return [(input_shapes[0][0],), input_shapes[0]]
 
     def L_op(self, inputs, outputs, output_grads):
         logits, y = inputs
-        return [CrossentropySoftmax1HotDx()(output_grads[0], softmax(logits), y), None]
+        g_loss, g_softmax = output_grads
+        grads = []
+        if g_loss is not None:
+            grads.append(CrossentropySoftmax1HotDx()(g_loss, outputs[1], y))
+        if g_softmax is not None:
+            grads.append(SoftmaxGrad(1)(g_softmax, outputs[1]))
+        total = grads[0]
+        for extra in grads[1:]:
+            total = total + extra
+        return [total, None]
 
 
 class CrossentropySoftmax1HotDx(Op):
@@ -532,7 +543,7 @@ def categorical_crossentropy_from_logits(logits, targets):
     targets = as_tensor_variable(targets)
     kind = _target_kind(logits, targets, name)
     if kind == "index":
-        return CrossentropySoftmax1Hot()(logits, targets)
+        return CrossentropySoftmax1Hot()(logits, targets)[0]
     return -sum_(targets * log_softmax(logits, axis=-1), axis=-1)
 
 

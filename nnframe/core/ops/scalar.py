@@ -199,6 +199,19 @@ def _sigmoid(x, out=None):
 _sigmoid.accepts_out = True
 
 
+def _relu(x, out=None):
+    return np.maximum(x, 0, out=out)
+
+
+_relu.accepts_out = True
+
+
+def _grad_relu(inputs, z, g):
+    # The mask comes from the output, so the input (often a bias sum) is
+    # dead after the ReLU and both fuse into one node.  At 0 the gradient is 0.
+    return [g * _as(_E().gt(z, 0), g)]
+
+
 def _round_half_away(x):
     return np.sign(x) * np.floor(np.abs(x) + 0.5)
 
@@ -293,6 +306,7 @@ def _build_table():
         _unary("softplus", lambda x: np.logaddexp(0, x),
                "(max({0}, 0) + log1p(exp(-fabs({0}))))",
                lambda i, z, g: [g * E().sigmoid(i[0])]),
+        _unary("relu", _relu, "max({0}, 0)", _grad_relu, rule=same, float_inputs=False),
         _unary("abs", np.abs, "fabs({0})", lambda i, z, g: [g * E().sgn(i[0])], rule=to_real,
                float_inputs=False, check=None),
         _unary("sgn", np.sign, "sign({0})", _zeros_for_floats, rule=same, float_inputs=False),
@@ -343,8 +357,13 @@ class Composite(ScalarOp):
     'composite{tanh(mul(i0, i1))}'
     """
 
-    def __init__(self, input_dtypes, steps):
+    def __init__(self, input_dtypes, steps, value_broadcastable=None):
         self.input_dtypes = tuple(str(np.dtype(d)) for d in input_dtypes)
+        #: for each value (inputs, then steps), which axes are broadcastable
+        #: (static length 1); None when unknown.  Lets a backend reuse a
+        #: buffer for a later step of the same shape.
+        self.value_broadcastable = (None if value_broadcastable is None else
+                                    tuple(tuple(bool(b) for b in v) for v in value_broadcastable))
         self.steps = tuple((row, tuple(int(r) for r in refs)) for row, refs in steps)
         nin = len(self.input_dtypes)
         dtypes = list(self.input_dtypes)
@@ -357,6 +376,7 @@ class Composite(ScalarOp):
         out_dtype = dtypes[-1]
         super().__init__(f"composite{{{self._text(len(self.steps) - 1 + nin)}}}", nin,
                          self._evaluate, self._c_expression(), None, lambda *_: out_dtype)
+        self.accepts_out = self.steps[-1][0].accepts_out
 
     def _text(self, ref):
         nin = len(self.input_dtypes)
@@ -375,14 +395,17 @@ class Composite(ScalarOp):
             exprs.append("(" + row.c_expr.format(*[exprs[r] for r in refs]) + ")")
         return exprs[-1]
 
-    def _evaluate(self, *inputs):
+    def _evaluate(self, *inputs, out=None):
         values = list(inputs)
         for (row, refs), dtype in zip(self.steps, self.value_dtypes[len(inputs):]):
             args = [values[r] for r in refs]
             if row.float_inputs:
                 args = [a.astype(dtype) if a.dtype != dtype else a for a in args]
-            out = np.asarray(row.impl(*args))
-            values.append(out if out.dtype == dtype else out.astype(dtype))
+            result = np.asarray(row.impl(*args))
+            values.append(result if result.dtype == dtype else result.astype(dtype))
+        if out is not None:
+            out[...] = values[-1]
+            return out
         return values[-1]
 
     def output_dtype(self, dtypes):
@@ -392,4 +415,4 @@ class Composite(ScalarOp):
         return self.value_dtypes[-1]
 
     def _key(self):
-        return (Composite, self.input_dtypes, self.steps)
+        return (Composite, self.input_dtypes, self.steps, self.value_broadcastable)

@@ -9,6 +9,7 @@ A :class:`~nnframe.core.mode.Mode` can leave any of them out:
 from nnframe.core.rewrite.blas import specialize
 from nnframe.core.rewrite.canonicalize import canonicalize
 from nnframe.core.rewrite.constant_folding import fold_constants
+from nnframe.core.rewrite.fusion import fuse_elemwise
 from nnframe.core.rewrite.inplace import make_inplace
 from nnframe.core.rewrite.merge import merge
 from nnframe.core.rewrite.stabilize import stabilize
@@ -24,6 +25,8 @@ PASSES = [
     ("constant_folding", fold_constants),
     ("canonicalize", canonicalize),
     ("specialize", specialize),
+    ("constant_folding", fold_constants),
+    ("fusion", fuse_elemwise),
     ("inplace", make_inplace),
 ]
 

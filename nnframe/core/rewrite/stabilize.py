@@ -81,7 +81,7 @@ def crossentropy_of_softmax(node):
     """``crossentropy(softmax(z), y)`` -> computed from the logits ``z``."""
     coding, y = node.inputs
     if _owner_op(coding, N.Softmax) and coding.owner.op.axis in (1, -1):
-        return [N.CrossentropySoftmax1Hot()(coding.owner.inputs[0], y)]
+        return [N.CrossentropySoftmax1Hot()(coding.owner.inputs[0], y)[0]]
     return None
 
 
