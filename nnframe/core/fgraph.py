@@ -98,6 +98,29 @@ class FunctionGraph:
             cache[key] = roots
         return cache[key]
 
+    def buffer_roots(self, var, cache=None):
+        """Ids of the variables whose *memory* ``var`` may occupy.
+
+        Unlike :meth:`alias_roots`, this follows in-place writes too: the
+        output of an in-place Op lives in its input's buffer.
+        """
+        cache = {} if cache is None else cache
+        key = id(var)
+        if key not in cache:
+            node = var.owner
+            shared_with = None
+            if node is not None:
+                shared_with = (node.op.view_map.get(var.index) or
+                               getattr(node.op, "destroy_map", {}).get(var.index))
+            if shared_with:
+                roots = set()
+                for j in shared_with:
+                    roots |= self.buffer_roots(node.inputs[j], cache)
+            else:
+                roots = {key}
+            cache[key] = roots
+        return cache[key]
+
     def can_destroy(self, node, index):
         """May ``node`` overwrite the buffer of its input ``index``?
 

@@ -316,6 +316,21 @@ def function(inputs, outputs=None, updates=(), givens=(), mode=None, name=None,
         else:
             claimed |= roots
 
+    # -- which nodes may keep their output buffer from one call to the next ------------
+    # Only values that never outlive a call: not update values, not outputs
+    # handed to the caller as they are (copied ones and Out(borrow=True) ones
+    # are fine).  Kernels that can write into a buffer reuse it.
+    escaping = set()
+    roots_cache = {}
+    for k, var in enumerate(out_vars):
+        if k not in copy_outputs and k not in borrowed:
+            escaping |= fgraph.buffer_roots(var, roots_cache)
+    for k, var in enumerate(update_vars):
+        if k not in copy_updates:
+            escaping |= fgraph.buffer_roots(var, roots_cache)
+    for node in fgraph.toposort():
+        node.tag["reuse_output"] = all(id(o) not in escaping for o in node.outputs)
+
     # -- link -----------------------------------------------------------------------
     backend = mode.get_backend()
     profile = config.profile if profile is None else profile

@@ -124,6 +124,17 @@ def composite_kernel(node):
         lines.append(f"    if {condition}: raise _error(_node, [{', '.join(names)}])")
     free = set()     # intermediates whose buffers may be taken over
     final = len(comp.steps) - 1
+    # A new array is needed for a step: keep it from call to call when its
+    # shape is that of an input of the same broadcast pattern (so known
+    # cheaply) and, for the result, when the function lets it outlive no call.
+    same_shape_input = {}
+    if bcast is not None:
+        for v in range(nin, nin + len(comp.steps)):
+            same_shape_input[v] = next((k for k in range(nin) if bcast[k] == bcast[v]), None)
+    keep_result = node.tag.get("reuse_output", False)
+    buffers = []
+    namespace["_buffers"] = buffers
+    namespace["_empty"] = np.empty
     for j, (row, refs) in enumerate(comp.steps):
         v = nin + j
         dtype = np.dtype(dtypes[v])
@@ -147,10 +158,20 @@ def composite_kernel(node):
             names.append(buf)
         else:
             name = f"t{j}"
-            lines.append(f"    {name} = {call})")
-            sample = _numpy_step_dtype(row, [np.dtype(dtypes[r]) for r in refs], dtype)
-            if sample != dtype or node.outputs[0].ndim == 0:
-                lines.append(f"    {name} = _asarray({name}, dtype=_d{j})")
+            ref = same_shape_input.get(v)
+            if (row.accepts_out and ref is not None and node.outputs[0].ndim > 0
+                    and (j != final or keep_result)):
+                slot = len(buffers)
+                buffers.append(None)
+                lines.append(f"    {name} = _buffers[{slot}]")
+                lines.append(f"    if {name} is None or {name}.shape != i{ref}.shape: "
+                             f"{name} = _buffers[{slot}] = _empty(i{ref}.shape, _d{j})")
+                lines.append(f"    {call}, out={name})")
+            else:
+                lines.append(f"    {name} = {call})")
+                sample = _numpy_step_dtype(row, [np.dtype(dtypes[r]) for r in refs], dtype)
+                if sample != dtype or node.outputs[0].ndim == 0:
+                    lines.append(f"    {name} = _asarray({name}, dtype=_d{j})")
             names.append(name)
         if bcast is not None and not (j == final and node.op.inplace is not None):
             free.add(v)

@@ -1,0 +1,245 @@
+"""Device arrays: an OpenCL buffer seen through a shape, element strides and an offset.
+
+A :class:`DeviceArray` is the value type of the OpenCL backend.  Arrays are
+immutable (no kernel writes into its inputs), so views (transposes, slices,
+reshapes of contiguous data) share the buffer without copying.
+
+A value may also hold a *host copy*: arrays made from host data (function
+inputs, constants, shared values set from NumPy) keep it until their first
+use on the device uploads them, and small results of shape arithmetic
+(``Shape``, ``ShapeI`` and elementwise ops on them) live on the host only.
+Kernels ask for a buffer with :func:`device_args` (uploading if needed) and
+for values with :func:`host_view` (downloading if needed).  Every upload
+and download is counted in :data:`TRANSFERS`.
+
+>>> import numpy as np
+>>> a = to_native(np.arange(6.0).reshape(2, 3))   # doctest: +SKIP
+>>> a.T.get()                                      # doctest: +SKIP
+array([[0., 3.], [1., 4.], [2., 5.]])
+"""
+from collections import Counter
+
+import numpy as np
+
+__all__ = ["DeviceArray", "TRANSFERS", "to_native", "to_host", "empty", "device_args",
+           "host_view", "contiguous_strides", "SMALL"]
+
+#: uploads / downloads (counts and bytes) and error-flag checks since the last reset
+TRANSFERS = Counter()
+
+#: Arrays of at most this many elements keep their host copy after an upload
+#: (shape vectors, scalars), so host-side shape arithmetic needs no download.
+SMALL = 64
+
+
+def contiguous_strides(shape):
+    """Row-major element strides of ``shape``."""
+    strides = []
+    step = 1
+    for n in reversed(shape):
+        strides.append(step)
+        step *= max(int(n), 1)
+    return tuple(reversed(strides))
+
+
+class DeviceArray:
+    """An n-d array in a device buffer (``data``) and/or on the host (``host``).
+
+    ``strides`` and ``offset`` count elements, not bytes; strides may be 0
+    (broadcast) or negative (reversed slices).
+    """
+
+    __slots__ = ("ctx", "shape", "dtype", "strides", "offset", "data", "host", "base",
+                 "__weakref__")
+
+    def __init__(self, ctx, shape, dtype, strides=None, offset=0, data=None, host=None):
+        self.ctx = ctx
+        self.shape = tuple(int(n) for n in shape)
+        self.dtype = np.dtype(dtype)
+        self.strides = contiguous_strides(self.shape) if strides is None else tuple(strides)
+        self.offset = int(offset)
+        self.data = data
+        self.host = host
+        self.base = None  # the host-only root array this view is of (see view())
+
+    # -- NumPy-like attributes ----------------------------------------------
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+    @property
+    def nbytes(self):
+        return self.size * self.dtype.itemsize
+
+    @property
+    def T(self):
+        return self.transpose(tuple(reversed(range(self.ndim))))
+
+    def is_contiguous(self):
+        """Row-major contiguous (length-1 axes may have any stride)."""
+        expected = 1
+        for n, s in zip(reversed(self.shape), reversed(self.strides)):
+            if n != 1 and s != expected:
+                return False
+            expected *= n
+        return True
+
+    def __repr__(self):
+        where = "device" if self.data is not None else "host"
+        return f"DeviceArray(shape={self.shape}, dtype={self.dtype}, on {where})"
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of a 0-d array")
+        return self.shape[0]
+
+    def __array__(self, dtype=None, copy=None):
+        out = self.get()
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    # -- views ------------------------------------------------------------------
+    def view(self, shape, strides, offset, host_fn):
+        """A view sharing this array's memory; ``host_fn`` makes the same view of the host copy.
+
+        A view of a host-only array remembers its root, so uploading the view
+        uploads the root once and every view of it shares that buffer.  Without
+        ``host_fn`` the view is for device kernels: a host-only array is uploaded.
+        """
+        if host_fn is None and self.data is None:
+            device_args(self)
+        out = DeviceArray(self.ctx, shape, self.dtype, strides, offset, self.data)
+        if self.host is not None and host_fn is not None:
+            out.host = host_fn(self.host)
+        if self.data is None:
+            out.base = self.base if self.base is not None else self
+        return out
+
+    def transpose(self, perm):
+        perm = tuple(perm)
+        return self.view([self.shape[p] for p in perm], [self.strides[p] for p in perm],
+                         self.offset, lambda h: h.transpose(perm))
+
+    # -- transfers ----------------------------------------------------------------
+    def get(self):
+        """A new host ndarray with the values (a download unless a host copy exists)."""
+        if self.host is not None:
+            return np.array(self.host, dtype=self.dtype, copy=True)
+        return _download(self)
+
+    def copy(self):
+        """An array whose values cannot change when this one's host copy is modified.
+
+        Device memory is never written after a kernel fills it (kernels make
+        new arrays), so the buffer is shared; only the host copy, which may be
+        the caller's ndarray, is copied.
+        """
+        out = DeviceArray(self.ctx, self.shape, self.dtype, self.strides, self.offset, self.data)
+        if self.host is not None:
+            out.host = np.array(self.host, copy=True)
+            if self.data is None:
+                out.strides = contiguous_strides(self.shape)
+                out.offset = 0
+        return out
+
+
+def empty(ctx, shape, dtype):
+    """A new contiguous device array (uninitialised)."""
+    out = DeviceArray(ctx, shape, dtype)
+    out.data = ctx.allocate(out.nbytes)
+    return out
+
+
+def _span(a):
+    """(first, last + 1) element positions the array touches in its buffer."""
+    lo = hi = a.offset
+    for n, s in zip(a.shape, a.strides):
+        if n > 1:
+            if s > 0:
+                hi += (n - 1) * s
+            else:
+                lo += (n - 1) * s
+    return lo, hi + 1
+
+
+def _download(a):
+    ctx = a.ctx
+    ctx.check_errors(TRANSFERS)
+    if a.size == 0:
+        return np.zeros(a.shape, a.dtype)
+    lo, hi = _span(a)
+    flat = np.empty(hi - lo, a.dtype)
+    item = a.dtype.itemsize
+    ctx.cl.enqueue_copy(ctx.queue, flat, a.data, src_offset=lo * item, is_blocking=True)
+    TRANSFERS["download"] += 1
+    TRANSFERS["download_bytes"] += flat.nbytes
+    if a.is_contiguous() and flat.size == a.size:
+        return flat.reshape(a.shape)
+    # A strided view: the touched span came down in one transfer; pick the entries.
+    view = np.lib.stride_tricks.as_strided(flat[a.offset - lo:], a.shape,
+                                           [s * item for s in a.strides])
+    return np.array(view, copy=True)
+
+
+def _upload(a):
+    """Give a host-only array a device buffer (a view's root is uploaded, once)."""
+    if a.base is not None:
+        a.data = device_args(a.base)[0]
+        a.base = None
+        if a.size > SMALL:
+            a.host = None
+        return
+    ctx = a.ctx
+    host = np.ascontiguousarray(a.host, dtype=a.dtype)
+    a.data = ctx.allocate(host.nbytes)
+    a.strides = contiguous_strides(a.shape)
+    a.offset = 0
+    if host.size:
+        ctx.cl.enqueue_copy(ctx.queue, a.data, host, is_blocking=True)
+        TRANSFERS["upload"] += 1
+        TRANSFERS["upload_bytes"] += host.nbytes
+    if a.size > SMALL:
+        a.host = None  # the device copy is the value now; don't keep two big copies
+
+
+def device_args(a):
+    """``(buffer, offset)`` of ``a`` on the device, uploading a host-only array."""
+    if a.data is None:
+        _upload(a)
+    return a.data, a.offset
+
+
+def host_view(a):
+    """The values of ``a`` as a (read-only) ndarray: the host copy, or a download."""
+    if a.host is None:
+        a.host = _download(a)
+    return a.host
+
+
+def to_native(ctx, value):
+    """``value`` (ndarray, DeviceArray, or another backend's value) as a DeviceArray.
+
+    Host data is not uploaded here but at its first use by a kernel, so
+    values that only feed shape arithmetic never cross to the device.
+    """
+    if isinstance(value, DeviceArray):
+        if value.ctx is ctx:
+            return value
+        value = value.get()
+    elif not isinstance(value, np.ndarray):
+        value = value.get() if hasattr(value, "get") else np.asarray(value)
+    return DeviceArray(ctx, value.shape, value.dtype, host=value)
+
+
+def to_host(value):
+    """A new ndarray with the values of ``value``."""
+    if value.host is not None:
+        value.ctx.check_errors(TRANSFERS)
+        return np.array(value.host, copy=True)
+    return _download(value)

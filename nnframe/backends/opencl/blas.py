@@ -1,0 +1,266 @@
+"""Matrix products on the device: a register-blocked GEMM for Dot, BatchedDot and Gemm.
+
+Each work-item computes an ``RM x W`` tile of the result (8 x 16 for float32:
+eight ``float16`` accumulators), reading one row segment of B as a vector
+and one entry of A per tile row for every k.  On PoCL's CPU device this
+reaches ~70 GFLOP/s on 1024^2 float32 (a local-memory tiled kernel gets 3;
+see benchmarks/RESULTS-opencl.md).  A is read through any strides (so
+transposed operands cost nothing); B needs unit stride along its rows and is
+copied otherwise.  Tiles at the right and bottom edges take a scalar path.
+``alpha``, ``beta`` and ``z`` (for Gemm) are applied in the epilogue.
+
+Products with a vector operand use a matrix-vector kernel (one work-item
+per output, float32 accumulated in double where the device has fp64).
+"""
+import numpy as np
+
+from nnframe.backends.opencl import elemwise as EW
+from nnframe.backends.opencl.array import device_args, empty
+from nnframe.backends.opencl.codegen import ctype, kernel_name
+from nnframe.backends.opencl.registry import register
+from nnframe.core.ops.blas import BatchedDot, Dot, Gemm
+
+__all__ = ["GemmCode", "GemvCode", "tile_shape"]
+
+
+def tile_shape(dtype):
+    """Rows and vector width of the register tile for ``dtype``."""
+    return {"float32": (8, 16), "float64": (8, 8)}.get(str(np.dtype(dtype)), (4, 8))
+
+
+def _scalar_param(name, t):
+    return f"__global const {t}* p{name}, long o{name}, {t} s{name}, int f{name}"
+
+
+def _np_scalar(dtype):
+    return np.uint8 if dtype == "bool" else np.dtype(dtype).type
+
+
+def scalar_args(ctx, value, default):
+    """Arguments of a one-element operand: by value from the host, else from its buffer."""
+    if value is None:
+        return [ctx.err, 0, default, 0]
+    if value.data is None:
+        return [ctx.err, 0, value.host.reshape(-1)[0], 0]
+    return [value.data, value.offset, 0, 1]
+
+
+class GemmCode:
+    """``C[b] = alpha * A[b] @ B[b] (+ beta * Z)`` for contiguous-row B, any-strided A."""
+
+    def __init__(self, builder, dtype):
+        self.ctx = builder.ctx
+        self.dtype = str(np.dtype(dtype))
+        rm, w = tile_shape(dtype)
+        self.rm, self.w = rm, w
+        t = ctype(dtype)
+        vt = f"{t}{w}"
+        isf = np.dtype(dtype).kind == "f"
+        acc = [f"{vt} c{r} = 0;" for r in range(rm)]
+        rows = [f"const __global {t}* a{r} = A + (i0 + {r}) * as0;" for r in range(rm)]
+        update = [(f"c{r} = fma(({vt})(a{r}[k * as1]), bv, c{r});" if isf
+                   else f"c{r} += ({vt})(a{r}[k * as1]) * bv;") for r in range(rm)]
+        store = [f"vstore{w}(c{r}, 0, C + (i0 + {r}) * N + j0);" for r in range(rm)]
+        lines = [
+            f"long j0 = get_global_id(0) * {w}, i0 = get_global_id(1) * {rm}, bt = get_global_id(2);",
+            "if (i0 >= M || j0 >= N) return;",
+            "A += ao + bt * ab; B += bo + bt * bb; C += bt * cb;",
+            f"if (i0 + {rm} <= M && j0 + {w} <= N) {{",
+            *["  " + s for s in acc + rows],
+            "  for (long k = 0; k < K; ++k) {",
+            f"    const {vt} bv = vload{w}(0, B + k * bs0 + j0);",
+            *["    " + s for s in update],
+            "  }",
+            *["  " + s for s in store],
+            "} else {",
+            f"  for (long i = i0; i < min(M, i0 + {rm}); ++i)",
+            f"    for (long j = j0; j < min(N, j0 + {w}); ++j) {{",
+            f"      {t} s = 0;",
+            "      for (long k = 0; k < K; ++k) s += A[i * as0 + k * as1] * B[k * bs0 + j];",
+            "      C[i * N + j] = s;",
+            "    }",
+            "}",
+            "if (use_z || fa || sa != 1) {",
+            f"  const {t} alpha = fa ? pa[oa] : sa;",
+            f"  const {t} beta = fb ? pb[ob] : sb;",
+            f"  for (long i = i0; i < min(M, i0 + {rm}); ++i)",
+            f"    for (long j = j0; j < min(N, j0 + {w}); ++j) {{",
+            "      const long at = i * N + j;",
+            "      C[at] = use_z ? beta * Z[zo + bt * zb + i * zs0 + j * zs1] + alpha * C[at]"
+            " : alpha * C[at];",
+            "    }",
+            "}",
+        ]
+        params = [
+            "long M", "long N", "long K",
+            f"__global const {t}* A", "long ao", "long as0", "long as1", "long ab",
+            f"__global const {t}* B", "long bo", "long bs0", "long bb",
+            f"__global {t}* C", "long cb",
+            f"__global const {t}* Z", "long zo", "long zs0", "long zs1", "long zb", "int use_z",
+            _scalar_param("a", t), _scalar_param("b", t)]
+        text = ("__kernel void KNAME(" + ", ".join(params) + ") {\n  " + "\n  ".join(lines)
+                + "\n}\n")
+        i64 = np.int64
+        s = _np_scalar(self.dtype)
+        self.kernel = builder.kernel(
+            text.replace("KNAME", kernel_name("gemm", text)),
+            [i64] * 3 + [None] + [i64] * 4 + [None] + [i64] * 3 + [None, i64]
+            + [None] + [i64] * 4 + [np.int32] + [None, i64, s, np.int32] * 2)
+        self.copy = EW.strided_copy(builder, dtype, dtype, 3)
+        local = (1, 1) if self.ctx.device.type & self.ctx.cl.device_type.CPU else (8, 8)
+        self.local = local
+
+    def unit_rows(self, b):
+        """``b`` (3-d) itself when its rows are contiguous, else a contiguous copy."""
+        if b.shape[2] <= 1 or b.strides[2] == 1:
+            return b
+        dense = empty(self.ctx, b.shape, b.dtype)
+        self.copy(dense, b)
+        return dense
+
+    def run(self, a, b, alpha=None, beta=None, z=None):
+        """``alpha * a @ b + beta * z`` for 3-d ``a`` (batch, M, K), ``b`` (batch, K, N)."""
+        ctx = self.ctx
+        batch = max(a.shape[0], b.shape[0])  # a batch of 1 broadcasts (stride 0)
+        _, m, k = a.shape
+        n = b.shape[2]
+        out = empty(ctx, (batch, m, n), self.dtype)
+        if out.size == 0:
+            return out
+        b = self.unit_rows(b)
+        abuf, ao = device_args(a)
+        bbuf, bo = device_args(b)
+        if z is not None:
+            zbuf, zo = device_args(z)
+            zargs = [zbuf, zo, z.strides[1], z.strides[2], z.strides[0], 1]
+        else:
+            zargs = [ctx.err, 0, 0, 0, 0, 0]
+        lx, ly = self.local
+        gx = (n + self.w - 1) // self.w
+        gy = (m + self.rm - 1) // self.rm
+        gsize = ((gx + lx - 1) // lx * lx, (gy + ly - 1) // ly * ly, batch)
+        astr = [0 if a.shape[d] == 1 else a.strides[d] for d in range(3)]
+        bstr = [0 if b.shape[d] == 1 else b.strides[d] for d in range(3)]
+        self.kernel(ctx.queue, gsize, (lx, ly, 1), m, n, k,
+                    abuf, ao, astr[1], astr[2], astr[0],
+                    bbuf, bo, bstr[1], bstr[0],
+                    out.data, m * n, *zargs,
+                    *scalar_args(ctx, alpha, 1), *scalar_args(ctx, beta, 0))
+        return out
+
+
+class GemvCode:
+    """``out[i] = sum_k A[i, k] * x[k]`` with any strides (one work-item per output)."""
+
+    def __init__(self, builder, dtype):
+        self.ctx = builder.ctx
+        self.dtype = str(np.dtype(dtype))
+        t = ctype(dtype)
+        acc = "double" if self.dtype == "float32" and self.ctx.fp64 else t
+        text = (f"__kernel void KNAME(long M, long K, __global const {t}* A, long ao, long as0, "
+                f"long as1, __global const {t}* X, long xo, long xs, __global {t}* out) {{\n"
+                f"  long i = get_global_id(0); if (i >= M) return;\n"
+                f"  {acc} s = 0;\n"
+                f"  for (long k = 0; k < K; ++k) s += ({acc})A[ao + i * as0 + k * as1] * "
+                f"({acc})X[xo + k * xs];\n"
+                f"  out[i] = ({t})s;\n}}\n")
+        i64 = np.int64
+        self.kernel = builder.kernel(text.replace("KNAME", kernel_name("gemv", text)),
+                                     [i64, i64, None, i64, i64, i64, None, i64, i64, None])
+
+    def run(self, a_shape, a_strides, a, x, out_shape):
+        ctx = self.ctx
+        m, k = a_shape
+        out = empty(ctx, out_shape, self.dtype)
+        if m == 0:
+            return out
+        abuf, ao = device_args(a)
+        xbuf, xo = device_args(x)
+        xs = x.strides[0] if x.ndim else 0
+        self.kernel(ctx.queue, ((m + 63) // 64 * 64,), (64,), m, k, abuf, ao + 0,
+                    a_strides[0], a_strides[1], xbuf, xo, xs, out.data)
+        return out
+
+
+def _caster(builder, var, dtype):
+    """A function giving ``var``'s value in ``dtype`` (a cast copy when it differs)."""
+    if var.dtype == dtype:
+        return lambda v: v
+    copy = EW.strided_copy(builder, var.dtype, dtype, var.ndim)
+    ctx = builder.ctx
+
+    def cast(v):
+        out = empty(ctx, v.shape, dtype)
+        return copy(out, v)
+    return cast
+
+
+def _as3(v):
+    """A 2-d array as a batch of one (a view)."""
+    return v.view((1,) + v.shape, (0,) + v.strides, v.offset, lambda h: h[None])
+
+
+def _check_inner(op, x, y, ax, ay):
+    if x.shape[ax] != y.shape[ay]:
+        raise ValueError(f"{op}: shapes {x.shape} and {y.shape} not aligned: {x.shape[ax]} "
+                         f"(dim {ax}) != {y.shape[ay]} (dim {ay})")
+
+
+@register(Dot)
+def dot_kernel(node, builder):
+    x_var, y_var = node.inputs
+    dtype = node.outputs[0].dtype
+    cx, cy = _caster(builder, x_var, dtype), _caster(builder, y_var, dtype)
+    if x_var.ndim == 2 and y_var.ndim == 2:
+        gemm = GemmCode(builder, dtype)
+
+        def run(x, y):
+            _check_inner("dot", x, y, 1, 0)
+            out = gemm.run(_as3(cx(x)), _as3(cy(y)))
+            return out.view(out.shape[1:], out.strides[1:], 0, None)
+        return run
+    gemv = GemvCode(builder, dtype)
+    nx, ny = x_var.ndim, y_var.ndim
+
+    def run(x, y):
+        _check_inner("dot", x, y, nx - 1, 0)
+        x, y = cx(x), cy(y)
+        if nx == 2:        # (m, k) . (k,)
+            return gemv.run(x.shape, x.strides, x, y, (x.shape[0],))
+        if ny == 2:        # (k,) . (k, n): rows of y.T
+            return gemv.run((y.shape[1], y.shape[0]), (y.strides[1], y.strides[0]), y, x,
+                            (y.shape[1],))
+        return gemv.run((1, x.shape[0]), (0, x.strides[0]), x, y, ())
+    return run
+
+
+@register(BatchedDot)
+def batched_dot_kernel(node, builder):
+    x_var, y_var = node.inputs
+    dtype = node.outputs[0].dtype
+    cx, cy = _caster(builder, x_var, dtype), _caster(builder, y_var, dtype)
+    gemm = GemmCode(builder, dtype)
+
+    def run(x, y):
+        if x.shape[0] != y.shape[0] or x.shape[2] != y.shape[1]:
+            raise ValueError(f"batched_dot: shapes {x.shape} and {y.shape} do not match "
+                             "(batch, m, k) x (batch, k, n)")
+        return gemm.run(cx(x), cy(y))
+    return run
+
+
+@register(Gemm)
+def gemm_kernel(node, builder):
+    # An in-place Gemm (destroy_map) writes a new array instead: device arrays
+    # are never modified after they are written, which keeps views safe.
+    z_var, _, x_var, y_var, _ = node.inputs
+    dtype = node.outputs[0].dtype
+    cx, cy = _caster(builder, x_var, dtype), _caster(builder, y_var, dtype)
+    gemm = GemmCode(builder, dtype)
+
+    def run(z, alpha, x, y, beta):
+        if x.shape[1] != y.shape[0] or z.shape != (x.shape[0], y.shape[1]):
+            raise ValueError(f"gemm: shapes {z.shape} + {x.shape} x {y.shape} do not match")
+        out = gemm.run(_as3(cx(x)), _as3(cy(y)), alpha, beta, _as3(z))
+        return out.view(out.shape[1:], out.strides[1:], 0, None)
+    return run

@@ -1,0 +1,387 @@
+"""Generated elementwise kernels: one kernel per Elemwise or fused Composite node.
+
+For a node the generator writes two kernels from the scalar table
+(:func:`~nnframe.backends.opencl.codegen.scalar_expr`, one statement per
+fused step, each in its own dtype, exactly as
+:class:`~nnframe.core.ops.scalar.Composite` evaluates on NumPy):
+
+- a *strided* kernel over a 2-d range (innermost axis x the others):
+  inputs are read through their strides, 0 along broadcast axes, so
+  broadcasting, transposed and sliced inputs need no copies.  Axes that are
+  contiguous in every operand are merged on the host before the launch;
+- a *vectorised* kernel (``float16``/``float8``..., the device's preferred
+  width) for the common case of contiguous inputs of the output's shape and
+  one float dtype throughout.
+
+Inputs known to hold one element are read once per work-item from a
+buffer, or passed by value when they live on the host (a learning rate, a
+``1 / n`` from shape arithmetic): no upload.  Constants of one element are
+written into the kernel as exact literals.  When every input is on the host
+and the result is small (shape arithmetic), the node runs on the host.
+
+The strided kernel also serves copies and casts into views
+(:func:`strided_copy`), which the shape, indexing and GEMM modules use.
+"""
+import numpy as np
+
+from nnframe.backends.opencl.array import DeviceArray, SMALL, device_args, empty
+from nnframe.backends.opencl.codegen import (VECTOR_SAFE, ctype, helpers_for, index_code,
+                                             kernel_name, literal, scalar_expr)
+from nnframe.backends.opencl.registry import register
+from nnframe.core.graph import Constant
+from nnframe.core.ops.elemwise import Elemwise
+from nnframe.core.ops.scalar import Composite, SCALAR_OPS
+
+__all__ = ["ElementwiseCode", "strided_copy", "long8", "collapse", "pad", "launch_2d", "LOCAL"]
+
+#: work-group size of the 1-d and 2-d elementwise launches
+LOCAL = 64
+
+#: results of at most this many elements are computed on the host when all
+#: inputs are there (tests set it to -1 to force the device kernels)
+HOST_MAX = SMALL
+
+
+def long8(values):
+    """A long8 kernel argument from up to 8 ints (padded with zeros)."""
+    import pyopencl.cltypes as cltypes
+    vals = list(values) + [0] * (8 - len(values))
+    return np.array(tuple(vals), dtype=cltypes.long8)
+
+
+def collapse(shape, strides_list):
+    """Merge axes that are contiguous in every operand; drop length-1 axes.
+
+    Returns (shape, [strides...]) with at least one axis.
+    """
+    dims = [(n, [s[a] for s in strides_list]) for a, n in enumerate(shape) if n != 1]
+    if not dims:
+        return [1], [[0] for _ in strides_list]
+    merged = [dims[0]]
+    for n, st in dims[1:]:
+        pn, pst = merged[-1]
+        if all(p == s * n for p, s in zip(pst, st)):
+            merged[-1] = (pn * n, st)
+        else:
+            merged.append((n, st))
+    return [n for n, _ in merged], [[st[k] for _, st in merged] for k in range(len(strides_list))]
+
+
+def launch_2d(handle, queue, shape, ndim, args_before, args_after):
+    """Launch a strided kernel decoding ``ndim`` axes over ``shape`` (collapsed, <= ndim axes).
+
+    Shapes are padded with leading 1s to ``ndim`` axes (strides with 0s, see :func:`pad`).
+    """
+    inner = shape[-1]
+    outer = 1
+    for n in shape[:-1]:
+        outer *= n
+    # Wide rows: work-groups along the row; short rows: along the other axes.
+    if inner >= LOCAL // 2:
+        gsize = ((inner + LOCAL - 1) // LOCAL * LOCAL, outer)
+        lsize = (LOCAL, 1)
+    else:
+        gsize = (inner, (outer + LOCAL - 1) // LOCAL * LOCAL)
+        lsize = (1, LOCAL)
+    return handle(queue, gsize, lsize, inner, outer, long8([1] * (ndim - len(shape)) + list(shape)),
+                  *args_before, *args_after)
+
+
+class ElementwiseCode:
+    """The kernels of one elementwise computation (a chain of scalar-table rows).
+
+    Parameters
+    ----------
+    in_dtypes : the inputs' dtypes
+    steps : tuple of (row, refs), as in :class:`~nnframe.core.ops.scalar.Composite`
+    value_dtypes : dtypes of the inputs then of each step's result
+    kinds : per input 'array', 'scalar' (one element) or a C literal (a constant)
+    ndim : the output's rank (the strided kernel decodes that many axes)
+    """
+
+    def __init__(self, builder, in_dtypes, steps, value_dtypes, kinds, ndim):
+        self.ctx = builder.ctx
+        self.ndim = max(int(ndim), 1)
+        self.in_dtypes = [str(np.dtype(d)) for d in in_dtypes]
+        self.steps = steps
+        self.value_dtypes = [str(np.dtype(d)) for d in value_dtypes]
+        self.out_dtype = self.value_dtypes[-1]
+        self.kinds = kinds
+        self.nin = len(in_dtypes)
+        self.arrays = [k for k, kind in enumerate(kinds) if kind == "array"]
+        self.scalars = [k for k, kind in enumerate(kinds) if kind == "scalar"]
+        self.general = self._general(builder)
+        self.vector = self._vector(builder) if self._vectorisable() else None
+
+    # -- code -------------------------------------------------------------------
+    def _vectorisable(self):
+        out = self.out_dtype
+        return (out in ("float32", "float64") and all(d == out for d in self.value_dtypes)
+                and all(row.name in VECTOR_SAFE for row, _ in self.steps))
+
+    def _body(self, names, vector):
+        """Statements computing each step; returns (lines, name of the result)."""
+        lines = []
+        nin = self.nin
+        for j, (row, refs) in enumerate(self.steps):
+            dtype = self.value_dtypes[nin + j]
+            expr = scalar_expr(row, [self.value_dtypes[r] for r in refs], dtype,
+                               [names[r] for r in refs], vector)
+            t = self._vtype(dtype) if vector else ctype(dtype)
+            lines.append(f"{t} w{j} = {expr};")
+            names.append(f"w{j}")
+        return lines, names[-1]
+
+    def _vtype(self, dtype):
+        return f"{ctype(dtype)}{self.width}"
+
+    def _scalar_params(self):
+        params = []
+        for k in self.scalars:
+            t = ctype(self.in_dtypes[k])
+            params.append(f"__global const {t}* p{k}, long o{k}, {t} s{k}, int f{k}")
+        return params
+
+    def _scalar_loads(self):
+        return [f"const {ctype(self.in_dtypes[k])} v{k} = f{k} ? p{k}[o{k}] : s{k};"
+                for k in self.scalars]
+
+    def _names(self, arrays_as):
+        names = []
+        for k, kind in enumerate(self.kinds):
+            if kind == "array":
+                names.append(arrays_as(k))
+            elif kind == "scalar":
+                names.append(f"v{k}")
+            else:
+                names.append(kind)
+        return names
+
+    def _scalar_dtypes(self, array_args):
+        import pyopencl.cltypes as cltypes
+        dts = []
+        for k in range(self.nin):
+            kind = self.kinds[k]
+            if kind == "array":
+                dts += [None, np.int64] + ([cltypes.long8] if array_args == 3 else [])
+            elif kind == "scalar":
+                dts += [None, np.int64, _np_scalar(self.in_dtypes[k]), np.int32]
+        return dts
+
+    def _ordered_params(self, array_param):
+        params = []
+        for k, kind in enumerate(self.kinds):
+            if kind == "array":
+                params.append(array_param(k))
+            elif kind == "scalar":
+                t = ctype(self.in_dtypes[k])
+                params.append(f"__global const {t}* p{k}, long o{k}, {t} s{k}, int f{k}")
+        return params
+
+    def _general(self, builder):
+        import pyopencl.cltypes as cltypes
+        ot = ctype(self.out_dtype)
+        params = ["long inner", "long outer", "long8 shape", f"__global {ot}* out", "long oo",
+                  "long8 ot"]
+        params += self._ordered_params(
+            lambda k: f"__global const {ctype(self.in_dtypes[k])}* p{k}, long o{k}, long8 t{k}")
+        operands = [("ao", "oo", "ot")] + [(f"a{k}", f"o{k}", f"t{k}") for k in self.arrays]
+        lines = ["long i = get_global_id(0), o = get_global_id(1);",
+                 "if (i >= inner || o >= outer) return;"]
+        lines += index_code(self.ndim, operands)
+        lines += self._scalar_loads()
+        lines += [f"const {ctype(self.in_dtypes[k])} x{k} = p{k}[a{k}];" for k in self.arrays]
+        body, result = self._body(self._names(lambda k: f"x{k}"), False)
+        lines += body
+        lines.append(f"out[ao] = {result};")
+        return self._add(builder, "ew", params, lines,
+                         [np.int64, np.int64, cltypes.long8, None, np.int64, cltypes.long8]
+                         + self._scalar_dtypes(3))
+
+    def _vector(self, builder):
+        self.width = _vector_width(self.ctx, self.out_dtype)
+        w = self.width
+        ot = ctype(self.out_dtype)
+        vt = self._vtype(self.out_dtype)
+        params = ["long n", f"__global {ot}* out", "long oo"]
+        params += self._ordered_params(
+            lambda k: f"__global const {ctype(self.in_dtypes[k])}* p{k}, long o{k}")
+        lines = ["long base = get_global_id(0) * %d;" % w, "if (base >= n) return;"]
+        lines += self._scalar_loads()
+        lines.append(f"if (base + {w} <= n) {{")
+        names = []
+        for k, kind in enumerate(self.kinds):
+            if kind == "array":
+                lines.append(f"  const {vt} x{k} = vload{w}(0, p{k} + o{k} + base);")
+                names.append(f"x{k}")
+            else:
+                src = f"v{k}" if kind == "scalar" else kind
+                names.append(f"(({vt})({src}))")
+        body, result = self._body(names, True)
+        lines += ["  " + b for b in body]
+        lines.append(f"  vstore{w}({result}, 0, out + oo + base);")
+        lines.append("} else {")
+        lines.append(f"  for (long j = base; j < n; ++j) {{")
+        body, result = self._body(self._names(lambda k: f"p{k}[o{k} + j]"), False)
+        lines += ["    " + b for b in body]
+        lines.append(f"    out[oo + j] = {result};")
+        lines += ["  }", "}"]
+        return self._add(builder, "ewv", params, lines,
+                         [np.int64, None, np.int64] + self._scalar_dtypes(2))
+
+    def _add(self, builder, prefix, params, lines, scalar_dtypes):
+        text = ("__kernel void KNAME(" + ", ".join(params) + ") {\n  "
+                + "\n  ".join(lines) + "\n}\n")
+        for name, src in helpers_for(text).items():
+            builder.helper(name, src)
+        source = text.replace("KNAME", kernel_name(prefix, text))
+        return builder.kernel(source, scalar_dtypes)
+
+    # -- launches ----------------------------------------------------------------
+    def _scalar_args(self, value):
+        if value.data is None:  # on the host: by value
+            return [self.ctx.err, 0, value.host.reshape(-1)[0], 0]
+        return [value.data, value.offset, 0, 1]
+
+    def run(self, out, inputs):
+        """Compute into ``out`` (a DeviceArray, maybe a strided view) from ``inputs``.
+
+        Inputs of kind 'array' must have ``out``'s rank; their length-1 axes broadcast.
+        """
+        n = out.size
+        if n == 0:
+            return out
+        queue = self.ctx.queue
+        arrays = [inputs[k] for k in self.arrays]
+        for a in arrays:
+            device_args(a)
+        if (self.vector is not None and out.is_contiguous()
+                and all(a.shape == out.shape and a.is_contiguous() for a in arrays)):
+            args = []
+            for k, kind in enumerate(self.kinds):
+                if kind == "array":
+                    args += [inputs[k].data, inputs[k].offset]
+                elif kind == "scalar":
+                    args += self._scalar_args(inputs[k])
+            w = self.width
+            groups = (n + w - 1) // w
+            self.vector(queue, ((groups + LOCAL - 1) // LOCAL * LOCAL,), (LOCAL,), n,
+                        out.data, out.offset, *args)
+            return out
+        strides = [list(out.strides)]
+        for a in arrays:
+            strides.append([0 if n_in == 1 else s for n_in, s in zip(a.shape, a.strides)])
+        shape, strides = collapse(out.shape, strides)
+        args = []
+        pos = 1
+        for k, kind in enumerate(self.kinds):
+            if kind == "array":
+                args += [inputs[k].data, inputs[k].offset, long8(pad(strides[pos], self.ndim))]
+                pos += 1
+            elif kind == "scalar":
+                args += self._scalar_args(inputs[k])
+        launch_2d(self.general, queue, shape, self.ndim,
+                  [out.data, out.offset, long8(pad(strides[0], self.ndim))], args)
+        return out
+
+
+def pad(values, ndim):
+    """Strides of collapsed axes, padded with leading zeros to ``ndim`` axes."""
+    return [0] * (ndim - len(values)) + list(values)
+
+
+def _np_scalar(dtype):
+    return np.uint8 if dtype == "bool" else np.dtype(dtype).type
+
+
+def _vector_width(ctx, dtype):
+    dev = ctx.device
+    pref = (dev.preferred_vector_width_float if dtype == "float32"
+            else dev.preferred_vector_width_double)
+    width = 16 if dtype == "float32" else 8
+    if pref and pref < width // 2:
+        width = max(4, pref * 2)
+    return width
+
+
+# -- Elemwise nodes -------------------------------------------------------------------
+def _steps_of(node):
+    op = node.op.scalar_op
+    if isinstance(op, Composite):
+        return op.input_dtypes, op.steps, op.value_dtypes
+    in_dtypes = tuple(i.dtype for i in node.inputs)
+    return in_dtypes, ((op, tuple(range(len(in_dtypes)))),), in_dtypes + (node.outputs[0].dtype,)
+
+
+def _kinds(node):
+    kinds = []
+    for var in node.inputs:
+        if isinstance(var, Constant) and var.data.size == 1:
+            kinds.append(literal(var.data.reshape(-1)[0], var.dtype))
+        elif all(n == 1 for n in var.type.shape):
+            kinds.append("scalar")
+        else:
+            kinds.append("array")
+    return kinds
+
+
+def output_shape(node, values):
+    """The broadcast shape, with the NumPy backend's error for a non-broadcastable axis."""
+    shape = np.broadcast_shapes(*[v.shape for v in values])
+    for k, (var, value) in enumerate(zip(node.inputs, values)):
+        if value.shape == shape:
+            continue
+        for axis, (have, want) in enumerate(zip(value.shape, shape)):
+            if have != want and var.type.shape[axis] != 1:
+                raise ValueError(
+                    f"input {k} ({var}) of {node.op} has shape {value.shape} but the result has "
+                    f"shape {shape}: axis {axis} is not broadcastable in its type "
+                    f"{var.type}. Declare it broadcastable (T.row/T.col, T.addbroadcast, "
+                    "dimshuffle with 'x') or give inputs of equal shapes")
+    return shape
+
+
+@register(Elemwise)
+def elemwise_kernel(node, builder):
+    from nnframe.backends.numpy import kernel_for
+    in_dtypes, steps, value_dtypes = _steps_of(node)
+    try:
+        code = ElementwiseCode(builder, in_dtypes, steps, value_dtypes, _kinds(node),
+                              node.outputs[0].ndim)
+    except NotImplementedError:
+        return None
+    host_kernel = kernel_for(node)
+    ctx = builder.ctx
+    out_dtype = node.outputs[0].dtype
+
+    def run(*inputs):
+        shape = output_shape(node, inputs)
+        size = int(np.prod(shape))
+        if size <= HOST_MAX and all(v.host is not None for v in inputs):
+            value = np.asarray(host_kernel(*[v.host for v in inputs]))
+            return DeviceArray(ctx, value.shape, value.dtype, host=value)
+        return code.run(empty(ctx, shape, out_dtype), inputs)
+    return run
+
+
+_IDENTITY = SCALAR_OPS["identity"]
+
+
+def strided_copy(builder, in_dtype, out_dtype, ndim):
+    """A function ``copy(dst, src)`` writing ``src`` (cast, broadcast) into the view ``dst``.
+
+    ``dst`` has ``ndim`` axes; ``src`` as many or fewer (left-padded, like NumPy).
+    """
+    from nnframe.core.ops.scalar import Cast
+    row = _IDENTITY if str(np.dtype(in_dtype)) == str(np.dtype(out_dtype)) else Cast(out_dtype)
+    code = ElementwiseCode(builder, [in_dtype], ((row, (0,)),), [in_dtype, out_dtype], ["array"],
+                           ndim)
+    code.vector = None  # dst may be a view: always the strided kernel
+
+    def copy(dst, src):
+        if src.ndim != dst.ndim:
+            src = src.view((1,) * (dst.ndim - src.ndim) + src.shape,
+                           (0,) * (dst.ndim - src.ndim) + src.strides, src.offset,
+                           lambda h: h.reshape((1,) * (dst.ndim - h.ndim) + h.shape))
+        return code.run(dst, [src])
+    return copy

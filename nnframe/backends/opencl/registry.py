@@ -1,0 +1,83 @@
+"""The OpenCL backend's table from Op class to kernel factory, and the host fallback.
+
+A factory is ``(node, builder) -> run``: it adds the node's kernels to the
+function's :class:`~nnframe.backends.opencl.program.ProgramBuilder` and
+returns ``run(*device_arrays)``, which launches them.  A factory may return
+None to let :func:`host_fallback` run the node (e.g. an index by a boolean
+mask); the fallback downloads the inputs, runs the NumPy kernel and keeps the
+result on the host until a kernel needs it.  Every transfer it causes is
+counted, and :data:`FALLBACKS` records which ops fell back and why (see
+docs/opencl.md for the list).
+"""
+from collections import Counter
+
+import numpy as np
+
+from nnframe.backends.opencl.array import DeviceArray, host_view
+from nnframe.backends.opencl.codegen import MAX_NDIM, supported_dtype
+
+__all__ = ["register", "make_runner", "host_fallback", "FALLBACKS"]
+
+KERNELS = {}
+
+#: "OpName: reason" -> number of nodes compiled to the host fallback
+FALLBACKS = Counter()
+
+
+def register(*op_classes):
+    """Decorator: the decorated factory makes the OpenCL kernels of ``op_classes``."""
+    def deco(factory):
+        for cls in op_classes:
+            KERNELS[cls] = factory
+        return factory
+    return deco
+
+
+def _unsupported(node, ctx):
+    """Why no device kernel can run ``node`` (a dtype or a rank), or None."""
+    for var in list(node.inputs) + list(node.outputs):
+        if not supported_dtype(var.dtype, ctx):
+            return f"dtype {var.dtype} has no device kernels"
+        if var.ndim > MAX_NDIM:
+            return f"{var.ndim} dimensions (device kernels handle up to {MAX_NDIM})"
+    return None
+
+
+def make_runner(node, builder):
+    """The function running ``node`` on the device (or on the host, for the fallbacks)."""
+    reason = _unsupported(node, builder.ctx)
+    if reason is None:
+        for cls in type(node.op).__mro__:
+            factory = KERNELS.get(cls)
+            if factory is not None:
+                run = factory(node, builder)
+                if run is not None:
+                    return run
+                reason = "no device kernel for this case"
+                break
+        else:
+            reason = "no device kernel"
+    return host_fallback(node, builder.ctx, reason)
+
+
+def host_fallback(node, ctx, reason):
+    """Run ``node``'s NumPy kernel on downloaded inputs; outputs stay on the host.
+
+    Their upload happens only if a device kernel reads them (counted then).
+    """
+    from nnframe.backends.numpy import kernel_for
+    FALLBACKS[f"{type(node.op).__name__}: {reason}"] += 1
+    kernel = kernel_for(node)
+    n_out = len(node.outputs)
+
+    def wrap(value):
+        value = np.asarray(value)
+        return DeviceArray(ctx, value.shape, value.dtype, host=value)
+
+    def run(*args):
+        result = kernel(*[host_view(a) for a in args])
+        if n_out == 1:
+            return wrap(result)
+        return tuple(wrap(r) for r in result)
+    run.fallback = reason
+    return run

@@ -1,0 +1,232 @@
+"""Layers that change the shape of their input: ReshapeLayer, FlattenLayer,
+DimshuffleLayer (Lasagne's ``lasagne.layers.shape``).
+
+Each one checks its specification against the input shape when it is
+built; errors name the layer, the input shape and the layer it comes from.
+"""
+import numpy as np
+
+import nnframe.tensor as T
+from nnframe.core.graph import Variable
+from nnframe.layers.base import Layer
+
+__all__ = ["ReshapeLayer", "reshape", "FlattenLayer", "flatten", "DimshuffleLayer",
+           "dimshuffle"]
+
+
+def _is_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+class _ShapeLayer(Layer):
+    """Shared error wording: the input shape and where it comes from."""
+
+    def _input_text(self, input_shape):
+        source = f" from {self.input_layer.describe()}" if self.input_layer else ""
+        return f"the input shape {tuple(input_shape)}{source}"
+
+
+class ReshapeLayer(_ShapeLayer):
+    """Reshapes the input to ``shape``.
+
+    Entries of ``shape`` are:
+
+    - a positive int: that length;
+    - ``-1`` (at most once): whatever length makes the total size match;
+    - ``[i]``: the length of input axis ``i`` (known or not);
+    - an integer scalar Variable: a length known only at run time.
+
+    The total size must match where it is known (checked when the layer is
+    built and by the reshape at run time).
+
+    Parameters
+    ----------
+    incoming : a Layer or a shape tuple
+    shape : tuple
+    name : str, optional
+
+    Examples
+    --------
+    >>> from nnframe.layers import InputLayer
+    >>> l_in = InputLayer((None, 100, 20))
+    >>> ReshapeLayer(l_in, ([0], 2, 50, -1)).output_shape
+    (None, 2, 50, 20)
+    """
+
+    default_name = "reshape"
+
+    def __init__(self, incoming, shape, name=None):
+        super().__init__(incoming, name)
+        self.shape = self._check_spec(shape)
+        self.get_output_shape_for(self.input_shape)  # a size mismatch fails now
+
+    def _check_spec(self, shape):
+        try:
+            shape = tuple(shape)
+        except TypeError:
+            raise self.fail(f"shape must be a tuple of ints, -1, [i] and int scalars, got "
+                            f"{shape!r}") from None
+        for entry in shape:
+            if _is_int(entry):
+                if entry == 0 or entry < -1:
+                    raise self.fail(f"shape {shape!r} has the length {entry}; lengths must be "
+                                    "positive or -1")
+            elif isinstance(entry, list):
+                if len(entry) != 1 or not _is_int(entry[0]) or \
+                        not 0 <= entry[0] < len(self.input_shape):
+                    raise self.fail(f"shape {shape!r}: the input reference {entry!r} must be "
+                                    f"[i] with i an axis of {self._input_text(self.input_shape)}")
+            elif isinstance(entry, Variable):
+                if entry.ndim != 0 or entry.dtype[:3] not in ("int", "uin"):
+                    raise self.fail(f"shape {shape!r}: the symbolic length {entry!r} must be "
+                                    f"an integer scalar, got {entry.type}")
+            else:
+                raise self.fail(f"shape {shape!r}: entries must be ints, -1, [i] or integer "
+                                f"scalars, got {entry!r}")
+        if sum(_is_int(e) and e == -1 for e in shape) > 1:
+            raise self.fail(f"shape {shape!r} has more than one -1")
+        return shape
+
+    def get_output_shape_for(self, input_shape):
+        # Known lengths; an unknown input length copied by [i] matches itself,
+        # so both sides leave it out of the size comparison.
+        output, in_sizes, out_sizes = [], list(input_shape), []
+        for entry in self.shape:
+            if isinstance(entry, list):
+                n = input_shape[entry[0]]
+                output.append(n)
+                if n is None and in_sizes[entry[0]] is None:
+                    in_sizes[entry[0]] = 1
+                    n = 1
+                out_sizes.append(n)
+            elif isinstance(entry, Variable):
+                output.append(None)
+                out_sizes.append(None)
+            else:
+                output.append(entry)
+                if entry != -1:
+                    out_sizes.append(entry)
+        in_size = None if None in in_sizes else int(np.prod(in_sizes, dtype=np.int64))
+        out_size = None if None in out_sizes else int(np.prod(out_sizes, dtype=np.int64))
+        if -1 in output:
+            k = output.index(-1)
+            if in_size is None or out_size is None:
+                output[k] = None
+            elif in_size % out_size:
+                raise self.fail(f"cannot reshape {self._input_text(input_shape)} to "
+                                f"{self.shape}: the total size {in_size} is not a multiple "
+                                f"of {out_size}")
+            else:
+                output[k] = in_size // out_size
+        elif in_size is not None and out_size is not None and in_size != out_size:
+            raise self.fail(f"cannot reshape {self._input_text(input_shape)} to {self.shape}: "
+                            f"the total sizes differ ({in_size} vs {out_size})")
+        return tuple(output)
+
+    def get_output_for(self, input, **kwargs):
+        shape = [T.shape_i(input, e[0]) if isinstance(e, list) else e for e in self.shape]
+        return T.reshape(input, shape)
+
+
+reshape = ReshapeLayer  # Lasagne's short name
+
+
+class FlattenLayer(_ShapeLayer):
+    """Flattens the trailing axes so that the output has ``outdim`` axes.
+
+    ``(batch, 16, 4, 4)`` with ``outdim=2`` gives ``(batch, 256)``.
+
+    Parameters
+    ----------
+    incoming : a Layer or a shape tuple
+    outdim : int in [1, input ndim]
+    name : str, optional
+
+    Examples
+    --------
+    >>> from nnframe.layers import InputLayer
+    >>> FlattenLayer(InputLayer((None, 16, 4, 4))).output_shape
+    (None, 256)
+    """
+
+    default_name = "flatten"
+
+    def __init__(self, incoming, outdim=2, name=None):
+        super().__init__(incoming, name)
+        if not _is_int(outdim) or not 1 <= outdim <= len(self.input_shape):
+            raise self.fail(f"outdim must be an int in [1, {len(self.input_shape)}] for "
+                            f"{self._input_text(self.input_shape)}, got {outdim!r}")
+        self.outdim = int(outdim)
+
+    def get_output_shape_for(self, input_shape):
+        rest = input_shape[self.outdim - 1:]
+        flat = None if None in rest else int(np.prod(rest, dtype=np.int64))
+        return tuple(input_shape[:self.outdim - 1]) + (flat,)
+
+    def get_output_for(self, input, **kwargs):
+        return T.flatten(input, self.outdim)
+
+
+flatten = FlattenLayer  # Lasagne's short name
+
+
+class DimshuffleLayer(_ShapeLayer):
+    """Permutes axes, inserts broadcastable axes ('x') and drops length-1 axes.
+
+    ``pattern`` lists, for each output axis, an input axis or 'x' (a new
+    axis of length 1).  Input axes left out are dropped: their length must
+    be 1 (checked at build time where known, else at run time).
+
+    Parameters
+    ----------
+    incoming : a Layer or a shape tuple
+    pattern : tuple of int and 'x'
+    name : str, optional
+
+    Examples
+    --------
+    >>> from nnframe.layers import InputLayer
+    >>> DimshuffleLayer(InputLayer((None, 3, 1)), (0, 'x', 1)).output_shape
+    (None, 1, 3)
+    """
+
+    default_name = "dimshuffle"
+
+    def __init__(self, incoming, pattern, name=None):
+        super().__init__(incoming, name)
+        self.pattern = self._check_pattern(pattern)
+        self.get_output_shape_for(self.input_shape)  # dropping a long axis fails now
+
+    def _check_pattern(self, pattern):
+        try:
+            pattern = tuple(pattern)
+        except TypeError:
+            raise self.fail(f"pattern must be a tuple of axes and 'x', got {pattern!r}") from None
+        ndim = len(self.input_shape)
+        axes = [p for p in pattern if p != "x"]
+        if not all(_is_int(p) and 0 <= p < ndim for p in axes):
+            raise self.fail(f"pattern {pattern!r} must hold 'x' and axes in [0, {ndim}) of "
+                            f"{self._input_text(self.input_shape)}")
+        if len(set(axes)) != len(axes):
+            raise self.fail(f"pattern {pattern!r} uses an input axis more than once")
+        return tuple(p if p == "x" else int(p) for p in pattern)
+
+    def _dropped(self, ndim):
+        return [a for a in range(ndim) if a not in self.pattern]
+
+    def get_output_shape_for(self, input_shape):
+        for axis in self._dropped(len(input_shape)):
+            if input_shape[axis] not in (1, None):
+                raise self.fail(f"pattern {self.pattern} drops axis {axis} of "
+                                f"{self._input_text(input_shape)}, whose length is "
+                                f"{input_shape[axis]}; only length-1 axes can be dropped")
+        return tuple(1 if p == "x" else input_shape[p] for p in self.pattern)
+
+    def get_output_for(self, input, **kwargs):
+        dropped = self._dropped(input.ndim)
+        if dropped:
+            input = T.addbroadcast(input, *dropped)  # length 1, checked at run time
+        return T.dimshuffle(input, self.pattern)
+
+
+dimshuffle = DimshuffleLayer  # Lasagne's short name
