@@ -25,6 +25,7 @@ from nnframe.core.function import Function
 from nnframe.core.graph import Apply, Constant, Variable, toposort
 from nnframe.core.ops.elemwise import Elemwise
 from nnframe.core.ops.reduce import ArgReduce, Reduce
+from nnframe.core.ops.scalar import Composite
 from nnframe.core.ops.shape import DimShuffle
 from nnframe.core.shared import SharedVariable
 
@@ -131,12 +132,14 @@ class _Formulas:
 
     def use(self, var, outer):
         """``var``'s formula inside an operator of precedence ``outer``."""
+        return _wrap(self._operand(var), outer)
+
+    def _operand(self, var):
+        """``(text, precedence)`` of ``var``, without enclosing parentheses."""
         if var.owner is None:
             text = _leaf_text(var)
-            precedence = _NEG if text.startswith("-") else _ATOM
-        else:
-            text, precedence = self.bare[id(var)]
-        return f"({text})" if precedence < outer else text
+            return text, (_NEG if text.startswith("-") else _ATOM)
+        return self.bare[id(var)]
 
     def _node_formula(self, node, out):
         op = node.op
@@ -161,15 +164,30 @@ class _Formulas:
         return f"{op}({', '.join(self.use(v, -1) for v in inputs)}){suffix}", _ATOM
 
     def _elemwise(self, scalar_op, inputs):
-        if scalar_op.infix is not None and len(inputs) == 2:
-            symbol, precedence = scalar_op.infix
-            left, right = (self.use(v, precedence) for v in inputs)
-            return f"({left} {symbol} {right})", _ATOM
-        if scalar_op.infix is not None and len(inputs) == 1:
-            symbol, precedence = scalar_op.infix
-            # "+ 0.5": a prefix operator applied to itself is parenthesized, -(-x).
-            return f"{symbol}{self.use(inputs[0], precedence + 0.5)}", precedence
-        return f"{scalar_op.name}({', '.join(self.use(v, -1) for v in inputs)})", _ATOM
+        return _apply_row(scalar_op, [self._operand(v) for v in inputs])
+
+
+def _wrap(operand, outer):
+    text, precedence = operand
+    return f"({text})" if precedence < outer else text
+
+
+def _apply_row(scalar_op, operands):
+    """The formula of a scalar-table row (or a fused Composite) applied to operands."""
+    if isinstance(scalar_op, Composite):  # a fused chain prints as what it computes
+        values = list(operands)
+        for row, refs in scalar_op.steps:
+            values.append(_apply_row(row, [values[r] for r in refs]))
+        return values[-1]
+    if scalar_op.infix is not None and len(operands) == 2:
+        symbol, precedence = scalar_op.infix
+        left, right = (_wrap(o, precedence) for o in operands)
+        return f"({left} {symbol} {right})", _ATOM
+    if scalar_op.infix is not None and len(operands) == 1:
+        symbol, precedence = scalar_op.infix
+        # "+ 0.5": a prefix operator applied to itself is parenthesized, -(-x).
+        return f"{symbol}{_wrap(operands[0], precedence + 0.5)}", precedence
+    return f"{scalar_op.name}({', '.join(_wrap(o, -1) for o in operands)})", _ATOM
 
 
 def _unpadded(var):

@@ -133,6 +133,7 @@ def composite_kernel(node):
             same_shape_input[v] = next((k for k in range(nin) if bcast[k] == bcast[v]), None)
     keep_result = node.tag.get("reuse_output", False)
     buffers = []
+    kept = set()     # names of the buffers kept between calls
     namespace["_buffers"] = buffers
     namespace["_empty"] = np.empty
     for j, (row, refs) in enumerate(comp.steps):
@@ -147,7 +148,9 @@ def composite_kernel(node):
         call = f"_f{j}({', '.join(args)}"
         reusable = [r for r in refs if r >= nin and last_use[r] == j and r in free
                     and np.dtype(dtypes[r]) == dtype and bcast is not None
-                    and bcast[r] == bcast[v]]
+                    and bcast[r] == bcast[v]
+                    # a kept buffer may hold the result only if the result may be kept
+                    and (j != final or keep_result or names[r] not in kept)]
         if j == final and node.op.inplace is not None:
             target = f"i{node.op.inplace}"
             lines.append(f"    {call}, out={target})")
@@ -163,6 +166,7 @@ def composite_kernel(node):
                     and (j != final or keep_result)):
                 slot = len(buffers)
                 buffers.append(None)
+                kept.add(name)
                 lines.append(f"    {name} = _buffers[{slot}]")
                 lines.append(f"    if {name} is None or {name}.shape != i{ref}.shape: "
                              f"{name} = _buffers[{slot}] = _empty(i{ref}.shape, _d{j})")
