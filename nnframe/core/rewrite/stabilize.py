@@ -12,7 +12,7 @@
 differentiates it, so the *gradient* is built from the stable forms too
 (the gradient of ``log(sigmoid(x))`` at x = -1000 is 1, not NaN).
 """
-from nnframe.core.graph import toposort
+from nnframe.core.graph import ancestors, toposort
 from nnframe.core.ops import elemwise as E
 from nnframe.core.ops import nnet as N
 from nnframe.core.ops.elemwise import Elemwise
@@ -105,6 +105,14 @@ def stabilize(fgraph):
     return apply_local_rewrites(fgraph, STABILIZE)
 
 
+def _keeps(keep, old, new):
+    """True if every protected variable ``old`` depends on is still used by ``new``."""
+    if not keep:
+        return True
+    before = {id(v) for v in ancestors(old)} & keep
+    return before <= {id(v) for v in ancestors([v for v in new if v is not None])}
+
+
 def stable_clone(outputs, protected=()):
     """Copies of ``outputs`` with the stabilising rewrites applied.
 
@@ -125,6 +133,8 @@ def stable_clone(outputs, protected=()):
             for rewrite in STABILIZE:
                 if isinstance(new_node.op, rewrite.op_classes):
                     replaced = rewrite(new_node)
+                    if replaced is not None and not _keeps(keep, new_node.outputs, replaced):
+                        replaced = None
                     if replaced is not None:
                         break
         outs = replaced if replaced is not None else new_node.outputs
