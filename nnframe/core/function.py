@@ -245,7 +245,10 @@ def function(inputs, outputs=None, updates=(), givens=(), mode=None, name=None,
         for leaf in graph_inputs(cloned):
             if (isinstance(leaf, SharedVariable) and leaf.default_update is not None
                     and id(leaf) not in targets):
-                update_pairs.append((leaf, leaf.default_update))
+                value = _fit_type(leaf, leaf.default_update,
+                                  f"default update of shared variable {leaf.name or leaf}",
+                                  "the code that set default_update must cast it")
+                update_pairs.append((leaf, value))
                 targets.add(id(leaf))
                 added = True
         if not added:

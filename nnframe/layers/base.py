@@ -40,6 +40,20 @@ def _ancestors(incomings):
     return order
 
 
+def _connected(layers):
+    """Every layer reachable from ``layers`` through inputs and children (built on them)."""
+    seen, order, stack = set(), [], list(layers)
+    while stack:
+        layer = stack.pop()
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        order.append(layer)
+        stack.extend(layer.input_layers)
+        stack.extend(layer._children)
+    return order
+
+
 def _is_shape(obj):
     return isinstance(obj, (tuple, list)) and all(
         s is None or isinstance(s, (int, np.integer)) for s in obj)
@@ -66,21 +80,31 @@ class Layer:
             raise LayerError(f"{type(self).__name__}: incoming must be a layer or a shape tuple, "
                              f"got {type(incoming).__name__} {incoming!r}")
         self.params = OrderedDict()
-        self.name = self._choose_name(name)
+        self._attach(name)
 
     # -- structure ------------------------------------------------------------------
     @property
     def input_layers(self):
         return [self.input_layer] if self.input_layer is not None else []
 
+    def _attach(self, name):
+        """Choose this layer's name and register it as a child of its inputs."""
+        self._children = []
+        self.name = self._choose_name(name)
+        for parent in self.input_layers:
+            parent._children.append(self)
+
     def _choose_name(self, name):
-        taken = {layer.name for layer in _ancestors(self.input_layers)}
+        # Names must be unique among every layer connected to this one, so two
+        # branches built on one input get dense2 and dense3, not dense2 twice.
+        network = _connected(self.input_layers)
+        taken = {layer.name for layer in network}
         if name is not None:
             if not isinstance(name, str) or not name or "/" in name:
                 raise LayerError(f"{type(self).__name__}: name must be a non-empty string "
                                  f"without '/', got {name!r}")
             if name in taken:
-                owner = next(l for l in _ancestors(self.input_layers) if l.name == name)
+                owner = next(l for l in network if l.name == name)
                 raise LayerError(f"duplicate layer name {name!r}: {type(owner).__name__} "
                                  f"{name!r} already uses it; give each layer its own name")
             return name
@@ -166,11 +190,27 @@ class MergeLayer(Layer):
                 raise LayerError(f"{type(self).__name__}: incoming {k} must be a layer or a "
                                  f"shape tuple, got {type(incoming).__name__}")
         self.params = OrderedDict()
-        self.name = self._choose_name(name)
+        self._attach(name)
+        self._check_unique_names()
 
     @property
     def input_layers(self):
         return [l for l in self._input_layers if l is not None]
+
+    def _check_unique_names(self):
+        """Branches built separately (e.g. from two InputLayers) may have chosen the
+        same automatic name.  Layers that own named state (parameters, random
+        streams) must not: checkpoints address their variables by name."""
+        seen = {}
+        for layer in _ancestors(self.input_layers):
+            if not (layer.params or getattr(layer, "_srng", None) is not None):
+                continue
+            other = seen.setdefault(layer.name, layer)
+            if other is not layer:
+                raise self.fail(f"duplicate layer name {layer.name!r} in the merged inputs: "
+                                f"{other.describe()} with output shape {other.output_shape} "
+                                f"and {layer.describe()} with output shape "
+                                f"{layer.output_shape}; give each layer its own name")
 
     @property
     def output_shape(self):

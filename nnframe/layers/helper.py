@@ -90,7 +90,8 @@ def get_output(layer_or_layers, inputs=None, **kwargs):
         if isinstance(layer, InputLayer):
             outputs[id(layer)] = layer.input_var
             continue
-        if any(l is None for l in getattr(layer, "_input_layers", [layer.input_layer])):
+        parents = layer._input_layers if isinstance(layer, MergeLayer) else [layer.input_layer]
+        if any(l is None for l in parents):
             raise LayerError(f"get_output: {layer.describe()} was built from a shape, not a "
                              "layer; give its input in inputs={layer: expression}")
         known = _accepted_keywords(layer)

@@ -13,38 +13,12 @@ import numpy as np
 
 import nnframe.tensor as T
 from nnframe.layers.base import MergeLayer
-from nnframe.layers.helper import get_all_layers
 
 __all__ = ["ConcatLayer", "concat", "ElemwiseSumLayer"]
 
 
 class _CheckedMerge(MergeLayer):
     """Merging with shape checks: lengths must agree where both are known."""
-
-    # helper.get_output evaluates ``layer.input_layer`` for every layer (as the
-    # default of a getattr), so merge layers need the attribute too.
-    input_layer = None
-
-    def __init__(self, incomings, name=None):
-        super().__init__(incomings, name)
-        self._check_unique_names()
-
-    def _check_unique_names(self):
-        """Two different layers of the merged branches that own named state
-        (parameters, random streams) may not share a name: their shared
-        variables would share names, and checkpoints address them by name."""
-        seen = {}
-        for layer in get_all_layers(self.input_layers):
-            if not (layer.params or getattr(layer, "_srng", None) is not None):
-                continue
-            other = seen.setdefault(layer.name, layer)
-            if other is not layer:
-                raise self.fail(f"duplicate layer name {layer.name!r} in the merged inputs: "
-                                f"{other.describe()} with output shape {other.output_shape} "
-                                f"and {layer.describe()} with output shape "
-                                f"{layer.output_shape}; give each layer its own name (automatic "
-                                "names only avoid the names of a layer's own inputs, so "
-                                "parallel branches need explicit names)")
 
     def _check_ndim(self, input_shapes):
         ndims = {len(s) for s in input_shapes}
