@@ -13,8 +13,8 @@ from nnframe.layers.normalization import batch_norm
 from nnframe.layers.pool import MaxPool2DLayer
 from nnframe.optim import adam
 
-datasets = pytest.importorskip("sklearn.datasets")
-model_selection = pytest.importorskip("sklearn.model_selection")
+# scikit-learn is part of the test extra: these are real accuracy tests, not optional.
+from sklearn import datasets, model_selection  # noqa: E402
 
 
 @pytest.fixture(scope="module")
