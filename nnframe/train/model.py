@@ -1,0 +1,110 @@
+"""Building the network, the loss and the compiled functions a recipe describes."""
+import numpy as np
+
+import nnframe.tensor as T
+from nnframe import function, layers, losses, optim
+from nnframe.layers import LayerError
+from nnframe.train import registry as R
+from nnframe.train.recipe import RecipeError, RecipeErrors
+
+__all__ = ["build_network", "build_functions", "Model"]
+
+
+class Model:
+    """The network of a recipe and what training needs of it."""
+
+    def __init__(self, input_layer, output_layer, report_hook=None):
+        self.input_layer = input_layer
+        self.output_layer = output_layer
+        self.report_hook = report_hook   # builder-specific evaluation for report.json
+
+    @property
+    def params(self):
+        return layers.get_all_params(self.output_layer)
+
+    def summary(self):
+        return layers.summary(self.output_layer)
+
+
+def build_network(resolved, input_shape, recipe=None):
+    """The :class:`Model` of ``resolved['model']`` for examples of ``input_shape``."""
+    spec = resolved["model"]
+    if spec["input_shape"] is not None and tuple(spec["input_shape"]) != tuple(input_shape):
+        raise _error(f"the dataset's examples have shape {tuple(input_shape)}, not "
+                     f"{tuple(spec['input_shape'])}", ("model", "input_shape"), recipe)
+    l_in = layers.InputLayer((None,) + tuple(input_shape), name="input")
+    if spec["builder"] is not None:
+        builder, _, report_hook = R.MODELS[spec["builder"]["type"]]
+        args = {k: v for k, v in spec["builder"].items() if k != "type"}
+        try:
+            return Model(l_in, builder(l_in, args), report_hook)
+        except LayerError as exc:
+            raise _error(str(exc), ("model", "builder"), recipe) from None
+    layer = l_in
+    for k, layer_spec in enumerate(spec["layers"]):
+        try:
+            layer = R.build_layer(layer_spec, layer)
+        except LayerError as exc:
+            message = str(exc)
+            if repr(layer.name) not in message:     # say what the layer was built on
+                message += f" (after {layer.describe()} with output shape {layer.output_shape})"
+            raise _error(message, ("model", "layers", k), recipe) from None
+    return Model(l_in, layer)
+
+
+def _error(message, path, recipe):
+    err = RecipeError(message, path, recipe.where(path) if recipe is not None else None)
+    return RecipeErrors([err])
+
+
+def loss_expression(resolved, prediction, target):
+    """The symbolic training loss (a scalar) of ``prediction`` against ``target``."""
+    spec = resolved["loss"]
+    kind = spec["type"]
+    if kind == "multiclass_hinge":
+        per_item = losses.multiclass_hinge_loss(prediction, target)
+    elif kind == "squared_error":
+        per_item = losses.squared_error(prediction, target)
+    else:
+        per_item = getattr(losses, kind)(prediction, target)
+    if per_item.ndim > 1 and spec["sum_features"]:
+        per_item = per_item.sum(axis=tuple(range(1, per_item.ndim)))
+    return per_item.mean() if spec["aggregate"] == "mean" else per_item.sum()
+
+
+def build_functions(resolved, model, y_dtype):
+    """Compiled ``train(x, y) -> loss``, ``evaluate(x, y) -> (loss, prediction)`` and the
+    optimizer's updates, from the resolved recipe."""
+    from nnframe.regularization import l1, l2, regularize_network_params
+    target_is_input = resolved["loss"]["target"] == "inputs"
+    x = model.input_layer.input_var
+    if target_is_input:
+        y = x
+    elif y_dtype.kind in "iu":
+        y = T.lvector("y")
+    else:
+        y = T.tensor("float32" if y_dtype == np.float32 else str(y_dtype),
+                     shape=(None,) * len(model.output_layer.output_shape), name="y")
+    train_out = layers.get_output(model.output_layer, deterministic=False)
+    test_out = layers.get_output(model.output_layer, deterministic=True)
+    loss = loss_expression(resolved, train_out, y)
+    objective = loss
+    for kind, penalty in (("l2", l2), ("l1", l1)):
+        if resolved["loss"][kind]:
+            objective = objective + resolved["loss"][kind] * regularize_network_params(
+                model.output_layer, penalty)
+    params = layers.get_all_params(model.output_layer, trainable=True)
+    opt = dict(resolved["optimizer"])
+    rule = R.OPTIMIZERS[opt.pop("type")]
+    clip, decay = opt.pop("grad_clip"), opt.pop("weight_decay_l2")
+    grads = T.grad(objective, params)
+    if decay:
+        grads = optim.apply_weight_decay(grads, params, decay)
+    if clip:
+        grads = optim.total_norm_constraint(grads, clip)
+    updates = rule(grads, params, **opt)
+    inputs = [x] if target_is_input else [x, y]
+    train = function(inputs, loss, updates=updates, name="train")
+    test_loss = loss_expression(resolved, test_out, y)
+    evaluate = function(inputs, [test_loss, test_out], name="evaluate")
+    return train, evaluate, updates

@@ -1,0 +1,258 @@
+"""The closed registries a recipe may name: layers, initialisers, nonlinearities,
+losses, metrics, optimizers, schedules, datasets and model builders.
+
+Each entry pairs a name with the schema of its arguments, so a recipe is
+validated completely before anything is built, and nothing a recipe says can
+import or construct anything else.  Python code may add entries
+(``register_model('my_net', builder, Map({...}))``); a recipe never can.
+"""
+import inspect
+
+from nnframe import init, layers, nonlinearities, optim
+from nnframe.train.recipe import (REQUIRED, Bool, Choice, Float, Int, Map, Nullable, OneOf,
+                                  Seq, Str)
+
+__all__ = ["LAYERS", "INITIALIZERS", "NONLINEARITIES", "LOSSES", "METRICS", "OPTIMIZERS",
+           "SCHEDULES", "MODELS", "register_model", "register_dataset", "dataset_spec",
+           "layer_choice", "optimizer_choice", "schedule_choice"]
+
+NONLINEARITIES = {
+    "relu": nonlinearities.rectify, "rectify": nonlinearities.rectify,
+    "tanh": nonlinearities.tanh, "sigmoid": nonlinearities.sigmoid,
+    "softmax": nonlinearities.softmax, "linear": nonlinearities.linear,
+    "identity": nonlinearities.linear, "elu": nonlinearities.elu, "selu": nonlinearities.selu,
+    "softplus": nonlinearities.softplus, "leaky_relu": nonlinearities.leaky_rectify,
+}
+
+INITIALIZERS = {
+    "constant": (init.Constant, Map({"val": (Float(), 0.0)}, "a constant initialiser")),
+    "normal": (init.Normal, Map({"std": (Float(min=0), 0.01), "mean": (Float(), 0.0)},
+                                "a normal initialiser")),
+    "uniform": (init.Uniform, Map({"range": (Float(min=0), 0.01)}, "a uniform initialiser")),
+    "glorot_uniform": (init.GlorotUniform, Map({"gain": (OneOf(Float(min=0), Str(["relu"])),
+                                                         1.0)}, "glorot_uniform")),
+    "glorot_normal": (init.GlorotNormal, Map({"gain": (OneOf(Float(min=0), Str(["relu"])),
+                                                       1.0)}, "glorot_normal")),
+    "he_uniform": (init.HeUniform, Map({"gain": (OneOf(Float(min=0), Str(["relu"])), 1.0)},
+                                       "he_uniform")),
+    "he_normal": (init.HeNormal, Map({"gain": (OneOf(Float(min=0), Str(["relu"])), 1.0)},
+                                     "he_normal")),
+    "orthogonal": (init.Orthogonal, Map({"gain": (OneOf(Float(min=0), Str(["relu"])), 1.0)},
+                                        "orthogonal")),
+}
+INIT_SPEC = Choice({name: spec for name, (_, spec) in INITIALIZERS.items()}, "initialiser")
+
+
+def make_initializer(spec):
+    """An initialiser object from a checked ``{type: ..., ...}`` spec."""
+    cls, _ = INITIALIZERS[spec["type"]]
+    return cls(**{k: v for k, v in spec.items() if k != "type"})
+
+
+_NONLIN = Str(sorted(NONLINEARITIES))
+_PAIR = OneOf(Int(min=1), Seq(Int(min=1), length=2))
+_PAD = OneOf(Str(["valid", "full", "same"]), Int(min=0), Seq(Int(min=0), length=2))
+
+
+def _layer(cls, fields, build=None):
+    fields = dict(fields)
+    fields["name"] = (Nullable(Str()), None)
+    return (cls, Map(fields, f"a {cls.__name__}"), build)
+
+
+def _dense(incoming, name, args):
+    return layers.DenseLayer(incoming, args["num_units"], W=make_initializer(args["W"]),
+                             b=None if args["b"] is None else make_initializer(args["b"]),
+                             nonlinearity=NONLINEARITIES[args["nonlinearity"]],
+                             num_leading_axes=args["num_leading_axes"], name=name)
+
+
+def _conv(incoming, name, args):
+    return layers.Conv2DLayer(incoming, args["num_filters"], args["filter_size"],
+                              stride=args["stride"], pad=args["pad"],
+                              W=make_initializer(args["W"]),
+                              b=None if args["b"] is None else make_initializer(args["b"]),
+                              nonlinearity=NONLINEARITIES[args["nonlinearity"]],
+                              flip_filters=args["flip_filters"], dilation=args["dilation"],
+                              name=name)
+
+
+_GLOROT = {"type": "glorot_uniform", "gain": 1.0}
+_ZERO = {"type": "constant", "val": 0.0}
+
+# name -> (layer class, argument schema, builder(incoming, name, args) or None)
+LAYERS = {
+    "dense": _layer(layers.DenseLayer, {
+        "num_units": (Int(min=1), REQUIRED), "nonlinearity": (_NONLIN, "relu"),
+        "W": (INIT_SPEC, _GLOROT), "b": (Nullable(INIT_SPEC), _ZERO),
+        "num_leading_axes": (Int(min=1), 1)}, _dense),
+    "conv2d": _layer(layers.Conv2DLayer, {
+        "num_filters": (Int(min=1), REQUIRED), "filter_size": (_PAIR, REQUIRED),
+        "stride": (_PAIR, 1), "pad": (_PAD, 0), "nonlinearity": (_NONLIN, "relu"),
+        "W": (INIT_SPEC, _GLOROT), "b": (Nullable(INIT_SPEC), _ZERO),
+        "flip_filters": (Bool(), True), "dilation": (_PAIR, 1)}, _conv),
+    "maxpool2d": _layer(layers.MaxPool2DLayer, {
+        "pool_size": (_PAIR, REQUIRED), "stride": (Nullable(_PAIR), None),
+        "pad": (OneOf(Int(min=0), Seq(Int(min=0), length=2)), 0),
+        "ignore_border": (Bool(), True)}),
+    "pool2d": _layer(layers.Pool2DLayer, {
+        "pool_size": (_PAIR, REQUIRED), "stride": (Nullable(_PAIR), None),
+        "pad": (OneOf(Int(min=0), Seq(Int(min=0), length=2)), 0),
+        "ignore_border": (Bool(), True),
+        "mode": (Str(["max", "average_inc_pad", "average_exc_pad"]), "max")}),
+    "dropout": _layer(layers.DropoutLayer, {"p": (Float(min=0, max=1), 0.5),
+                                            "rescale": (Bool(), True)}),
+    "gaussian_noise": _layer(layers.GaussianNoiseLayer, {"sigma": (Float(min=0), 0.1)}),
+    "batchnorm": _layer(layers.BatchNormLayer, {"epsilon": (Float(min=0, exclusive_min=True),
+                                                            1e-4),
+                                                "alpha": (Float(min=0, max=1), 0.1)}),
+    "nonlinearity": _layer(layers.NonlinearityLayer, {"nonlinearity": (_NONLIN, "relu")},
+                           lambda incoming, name, args: layers.NonlinearityLayer(
+                               incoming, NONLINEARITIES[args["nonlinearity"]], name=name)),
+    "flatten": _layer(layers.FlattenLayer, {"outdim": (Int(min=1), 2)}),
+    "reshape": _layer(layers.ReshapeLayer, {"shape": (Seq(OneOf(Int(min=-1),
+                                                                Seq(Int(min=0), length=1))),
+                                                      REQUIRED)},
+                      lambda incoming, name, args: layers.ReshapeLayer(
+                          incoming, tuple(s if isinstance(s, int) else list(s)
+                                          for s in args["shape"]), name=name)),
+    "dimshuffle": _layer(layers.DimshuffleLayer, {"pattern": (Seq(OneOf(Int(min=0),
+                                                                        Str(["x"]))), REQUIRED)},
+                         lambda incoming, name, args: layers.DimshuffleLayer(
+                             incoming, tuple(args["pattern"]), name=name)),
+    "globalpool": _layer(layers.GlobalPoolLayer, {"pool_function": (Str(["mean", "max", "sum"]),
+                                                                    "mean")},
+                         lambda incoming, name, args: layers.GlobalPoolLayer(
+                             incoming, _POOL_FUNCTIONS[args["pool_function"]], name=name)),
+    "binary_code": _layer(layers.BinaryCodeLayer, {
+        "estimator": (Str(["none", "identity", "hardtanh", "noise"]), "identity"),
+        "sigma": (Float(min=0), 3.0)}),
+}
+
+
+def _pool_functions():
+    import nnframe.tensor as T
+    return {"mean": T.mean, "max": T.max, "sum": T.sum}
+
+
+_POOL_FUNCTIONS = _pool_functions()
+
+
+def build_layer(spec, incoming):
+    """The layer a checked ``{type: ..., name: ..., ...}`` spec describes, on ``incoming``."""
+    cls, _, build = LAYERS[spec["type"]]
+    args = {k: v for k, v in spec.items() if k not in ("type", "name")}
+    if build is not None:
+        return build(incoming, spec["name"], args)
+    args = {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}
+    return cls(incoming, name=spec["name"], **args)
+
+
+def layer_choice():
+    return Choice({name: spec for name, (_, spec, _) in LAYERS.items()}, "layer")
+
+
+# -- losses and metrics ---------------------------------------------------------------
+LOSSES = {
+    "categorical_crossentropy_from_logits": "labels",
+    "categorical_crossentropy": "labels",
+    "binary_crossentropy_from_logits": "labels",
+    "binary_crossentropy": "labels",
+    "squared_error": "any",
+    "multiclass_hinge": "labels",
+}
+
+METRICS = {
+    "accuracy": Map({}, "the accuracy metric"),
+    "top_k_accuracy": Map({"k": (Int(min=1), 5)}, "the top_k_accuracy metric"),
+}
+
+
+# -- optimizers and schedules: argument schemas read from the functions' signatures ------
+def _numeric_fields(fn, skip):
+    fields = {}
+    for p in inspect.signature(fn).parameters.values():
+        if p.name in skip or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+            continue
+        default = REQUIRED if p.default is p.empty else p.default
+        if isinstance(default, bool):
+            fields[p.name] = (Bool(), default)
+        elif (isinstance(default, int) and not isinstance(default, bool)) or (
+                default is REQUIRED and p.name.endswith(("steps", "step_size"))):
+            fields[p.name] = (Int(min=1 if default is REQUIRED else 0), default)
+        else:
+            fields[p.name] = (Float(min=0), default)
+    return fields
+
+
+OPTIMIZERS = {name: rule for name, rule in optim.RULES.items()}
+
+
+def optimizer_choice():
+    options = {}
+    for name, rule in OPTIMIZERS.items():
+        fields = _numeric_fields(rule, {"loss_or_grads", "params", "name", "updates"})
+        if "learning_rate" in fields and fields["learning_rate"][1] is REQUIRED:
+            fields["learning_rate"] = (Float(min=0, exclusive_min=True), REQUIRED)
+        fields["grad_clip"] = (Nullable(Float(min=0, exclusive_min=True)), None)
+        fields["weight_decay_l2"] = (Float(min=0), 0.0)
+        options[name] = Map(fields, f"the {name} optimizer")
+    return Choice(options, "optimizer")
+
+
+SCHEDULES = dict(optim.SCHEDULES)
+
+
+def schedule_choice():
+    options = {}
+    for name, cls in SCHEDULES.items():
+        if name == "warmup":
+            continue
+        fields = _numeric_fields(cls, {"self", "base_lr", "lr", "schedule_or_lr"})
+        fields["per"] = (Str(["epoch", "step"]), "epoch")
+        fields["warmup"] = (Int(min=0), 0)
+        options[name] = Map(fields, f"the {name} schedule")
+    return Choice(options, "schedule")
+
+
+# -- datasets and model builders ----------------------------------------------------------
+DATASETS = {}   # name -> (loader(**args) -> Dataset, Map of args)
+MODELS = {}     # name -> (builder(input_layer, args, context) -> output layer, Map of args)
+
+
+def register_dataset(name, loader, spec):
+    """Make dataset ``name`` available to recipes (``data.dataset.type``)."""
+    DATASETS[name] = (loader, spec)
+
+
+def register_model(name, builder, spec):
+    """Make model builder ``name`` available to recipes (``model.builder.type``)."""
+    MODELS[name] = (builder, spec)
+
+
+def dataset_spec():
+    _register_builtin_datasets()
+    return Choice({name: spec for name, (_, spec) in DATASETS.items()}, "dataset")
+
+
+def _register_builtin_datasets():
+    """The loaders of :mod:`nnframe.data`, with argument schemas from their signatures."""
+    if DATASETS:
+        return
+    from nnframe import data
+    for name, loader in data.DATASETS.items():
+        fields = {}
+        for p in inspect.signature(loader).parameters.values():
+            if p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+                continue
+            default = REQUIRED if p.default is p.empty else p.default
+            if isinstance(default, bool):
+                spec = Bool()
+            elif isinstance(default, int):
+                spec = Int()
+            elif isinstance(default, float):
+                spec = Float()
+            else:
+                spec = Nullable(OneOf(Str(), Int(), Float(), Seq(Int(min=1))))
+            fields[p.name] = (spec, default)
+        DATASETS[name] = (loader, Map(fields, f"the {name} dataset"))

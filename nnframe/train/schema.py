@@ -1,0 +1,112 @@
+"""The recipe schema: every key a recipe may have, its type, range and default.
+
+``check_recipe(recipe)`` returns the resolved recipe (defaults filled in) or
+raises :class:`~nnframe.train.recipe.RecipeErrors` listing every problem with
+its ``file:line:col: key.path``.  See ``recipes/mlp_digits.yaml`` for an example.
+"""
+from nnframe.train import registry as R
+from nnframe.train.recipe import (REQUIRED, Bool, Choice, Float, Int, Map, Nullable, OneOf,
+                                  RecipeError, RecipeErrors, Seq, Str)
+
+__all__ = ["recipe_schema", "check_recipe"]
+
+_SPLIT_SIZE = OneOf(Int(min=0), Float(min=0, max=1))
+
+
+def recipe_schema():
+    models = Choice({name: spec for name, (_, spec, _) in R.MODELS.items()}, "model builder")
+    return Map({
+        "nnframe_recipe": (Int(min=1, max=1), REQUIRED),
+        "name": (Str(), "run"),
+        "seed": (Int(min=0), 0),
+        "data": (Map({
+            "dataset": (R.dataset_spec(), REQUIRED),
+            "split": (Map({"train": (_SPLIT_SIZE, REQUIRED), "valid": (_SPLIT_SIZE, 0),
+                           "test": (_SPLIT_SIZE, 0), "stratify": (Bool(), True)},
+                          "data.split"), {"train": 1.0, "valid": 0, "test": 0, "stratify": True}),
+            "standardize": (Str(["none", "center", "standard"]), "none"),
+        }, "data"), REQUIRED),
+        "model": (Map({
+            "input_shape": (Nullable(Seq(Int(min=1), min_len=1)), None),
+            "layers": (Nullable(Seq(R.layer_choice(), min_len=1)), None),
+            "builder": (Nullable(models), None),
+        }, "model"), REQUIRED),
+        "loss": (Map({
+            "type": (Str(sorted(R.LOSSES)), REQUIRED),
+            "target": (Str(["labels", "inputs"]), "labels"),
+            "aggregate": (Str(["mean", "sum"]), "mean"),
+            "sum_features": (Bool(), False),
+            "l2": (Float(min=0), 0.0),
+            "l1": (Float(min=0), 0.0),
+        }, "loss"), REQUIRED),
+        "optimizer": (R.optimizer_choice(), REQUIRED),
+        "schedule": (Nullable(R.schedule_choice()), None),
+        "train": (Map({
+            "epochs": (Int(min=1), REQUIRED),
+            "batch_size": (Int(min=1), 128),
+            "drop_last": (Bool(), False),
+        }, "train"), REQUIRED),
+        "metrics": (Seq(Choice(R.METRICS, "metric")), []),
+        "early_stopping": (Nullable(Map({
+            "monitor": (Str(), "valid.loss"),
+            "mode": (Nullable(Str(["min", "max"])), None),
+            "patience": (Int(min=1), 10),
+            "min_delta": (Float(min=0), 0.0),
+            "restore_best": (Bool(), True),
+        }, "early_stopping")), None),
+        "checkpoint": (Map({
+            "every_epochs": (Int(min=1), 1),
+            "monitor": (Nullable(Str()), None),
+            "mode": (Nullable(Str(["min", "max"])), None),
+        }, "checkpoint"), {"every_epochs": 1, "monitor": None, "mode": None}),
+        "logging": (Map({
+            "progress": (Str(["auto", "always", "never"]), "auto"),
+            "plots": (Bool(), True),
+        }, "logging"), {"progress": "auto", "plots": True}),
+    }, "the recipe")
+
+
+def _logged_keys(resolved):
+    """The metric names a run logs (``train.loss``, ``valid.accuracy``...)."""
+    split = resolved["data"]["split"]
+    names = ["loss"] + [m["type"] for m in resolved["metrics"]]
+    keys = ["train.loss"]
+    if split["valid"]:
+        keys += [f"valid.{n}" for n in names]
+    return keys
+
+
+def check_recipe(recipe):
+    """The recipe with defaults filled in, or RecipeErrors naming every problem."""
+    errors = []
+    resolved = recipe_schema().check(recipe.data, (), errors)
+    if not errors:
+        _cross_checks(resolved, errors)
+    if errors:
+        for e in errors:
+            e.where = e.where or recipe.where(e.path)
+        raise RecipeErrors(errors)
+    return resolved
+
+
+def _cross_checks(resolved, errors):
+    model = resolved["model"]
+    if (model["layers"] is None) == (model["builder"] is None):
+        errors.append(RecipeError("give either 'layers' (a list) or 'builder', not "
+                                  f"{'both' if model['layers'] else 'neither'}", ("model",)))
+    split = resolved["data"]["split"]
+    sizes = [split[k] for k in ("train", "valid", "test")]
+    if all(isinstance(s, float) or s in (0, 1) for s in sizes):
+        total = sum(sizes)
+        if total > 1 + 1e-9:
+            errors.append(RecipeError(f"the split fractions add up to {total:g}, more than 1",
+                                      ("data", "split")))
+    logged = _logged_keys(resolved)
+    for section in ("early_stopping", "checkpoint"):
+        conf = resolved.get(section)
+        if conf and conf.get("monitor") and conf["monitor"] not in logged:
+            errors.append(RecipeError(f"{conf['monitor']!r} is not a metric this recipe logs "
+                                      f"(available: {', '.join(logged)})", (section, "monitor")))
+    if resolved["metrics"] and resolved["loss"]["target"] != "labels":
+        errors.append(RecipeError("classification metrics need loss.target: labels",
+                                  ("metrics",)))
