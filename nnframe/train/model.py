@@ -26,8 +26,12 @@ class Model:
         return layers.summary(self.output_layer)
 
 
-def build_network(resolved, input_shape, recipe=None):
-    """The :class:`Model` of ``resolved['model']`` for examples of ``input_shape``."""
+def build_network(resolved, input_shape, recipe=None, context=None):
+    """The :class:`Model` of ``resolved['model']`` for examples of ``input_shape``.
+
+    A model builder gets ``context``: the prepared data splits and the seed
+    (e.g. to initialise from a baseline fitted on the training data).
+    """
     spec = resolved["model"]
     if spec["input_shape"] is not None and tuple(spec["input_shape"]) != tuple(input_shape):
         raise _error(f"the dataset's examples have shape {tuple(input_shape)}, not "
@@ -37,7 +41,7 @@ def build_network(resolved, input_shape, recipe=None):
         builder, _, report_hook = R.MODELS[spec["builder"]["type"]]
         args = {k: v for k, v in spec["builder"].items() if k != "type"}
         try:
-            return Model(l_in, builder(l_in, args), report_hook)
+            return Model(l_in, builder(l_in, args, context or {}), report_hook)
         except LayerError as exc:
             raise _error(str(exc), ("model", "builder"), recipe) from None
     layer = l_in

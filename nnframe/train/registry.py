@@ -217,7 +217,10 @@ def schedule_choice():
 
 # -- datasets and model builders ----------------------------------------------------------
 DATASETS = {}   # name -> (loader(**args) -> Dataset, Map of args)
-MODELS = {}     # name -> (builder(input_layer, args, context) -> output layer, Map of args)
+# name -> (builder(input_layer, args, context) -> output layer, Map of args, report hook):
+# context holds the prepared splits and the seed; report_hook(prepared, resolved) -> dict
+# of extra entries for report.json
+MODELS = {}
 
 
 def register_dataset(name, loader, spec):
@@ -225,9 +228,18 @@ def register_dataset(name, loader, spec):
     DATASETS[name] = (loader, spec)
 
 
-def register_model(name, builder, spec):
+def register_model(name, builder, spec, report_hook=None):
     """Make model builder ``name`` available to recipes (``model.builder.type``)."""
-    MODELS[name] = (builder, spec)
+    MODELS[name] = (builder, spec, report_hook)
+
+
+def _builtin_models():
+    from nnframe.hashing import model  # noqa: F401  (registers hashing_autoencoder)
+
+
+def model_choice():
+    _builtin_models()
+    return Choice({name: spec for name, (_, spec, _) in MODELS.items()}, "model builder")
 
 
 def dataset_spec():

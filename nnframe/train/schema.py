@@ -14,7 +14,7 @@ _SPLIT_SIZE = OneOf(Int(min=0), Float(min=0, max=1))
 
 
 def recipe_schema():
-    models = Choice({name: spec for name, (_, spec, _) in R.MODELS.items()}, "model builder")
+    models = R.model_choice()
     return Map({
         "nnframe_recipe": (Int(min=1, max=1), REQUIRED),
         "name": (Str(), "run"),
@@ -25,6 +25,10 @@ def recipe_schema():
                            "test": (_SPLIT_SIZE, 0), "stratify": (Bool(), True)},
                           "data.split"), {"train": 1.0, "valid": 0, "test": 0, "stratify": True}),
             "standardize": (Str(["none", "center", "standard"]), "none"),
+            "retrieval": (Nullable(Map({
+                "queries_per_class": (Int(min=1), REQUIRED),
+                "scale": (Float(min=0, exclusive_min=True), 1.0),
+            }, "data.retrieval")), None),
         }, "data"), REQUIRED),
         "model": (Map({
             "input_shape": (Nullable(Seq(Int(min=1), min_len=1)), None),
@@ -95,6 +99,9 @@ def _cross_checks(resolved, errors):
         errors.append(RecipeError("give either 'layers' (a list) or 'builder', not "
                                   f"{'both' if model['layers'] else 'neither'}", ("model",)))
     split = resolved["data"]["split"]
+    if resolved["data"]["retrieval"] is not None and resolved["data"]["standardize"] != "none":
+        errors.append(RecipeError("the retrieval protocol centres the data itself; use "
+                                  "standardize: none", ("data", "standardize")))
     sizes = [split[k] for k in ("train", "valid", "test")]
     if all(isinstance(s, float) or s in (0, 1) for s in sizes):
         total = sum(sizes)

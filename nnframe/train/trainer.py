@@ -53,6 +53,8 @@ def _load_data(resolved, recipe, split_seed):
     except (data.DatasetError, ImportError, OSError, ValueError) as exc:
         path = ("data", "dataset")
         raise RecipeErrors([RecipeError(str(exc), path, recipe.where(path))]) from None
+    if resolved["data"]["retrieval"] is not None:
+        return dataset, _retrieval_split(dataset, resolved, recipe)
     split = resolved["data"]["split"]
     sizes = {k: split[k] for k in ("train", "valid", "test") if split[k]}
     as_counts = all(isinstance(v, int) and not (v == 1 and k == "train" and len(sizes) == 1)
@@ -74,6 +76,29 @@ def _load_data(resolved, recipe, split_seed):
     return dataset, parts
 
 
+def _retrieval_split(dataset, resolved, recipe):
+    """The hashing protocol's query/database split (the database is the training set).
+
+    It uses the recipe's seed itself, so baselines fitted with the same seed
+    (``nnframe.hashing.compare``) see exactly the same split.
+    """
+    from nnframe.hashing.protocol import split_protocol
+    conf = resolved["data"]["retrieval"]
+    x = dataset.x.reshape(len(dataset.x), -1)
+    try:
+        parts = split_protocol(x, dataset.y, resolved["seed"], conf["queries_per_class"],
+                               conf["scale"])
+    except ValueError as exc:
+        path = ("data", "retrieval")
+        raise RecipeErrors([RecipeError(str(exc), path, recipe.where(path))]) from None
+    shape = dataset.x.shape[1:]
+    as_float = lambda a: a.astype(config.floatX).reshape((len(a),) + shape)  # noqa: E731
+    return {"train": data.Dataset(as_float(parts.db_x), parts.db_y, name=f"{dataset.name}:database",
+                                  num_classes=dataset.num_classes),
+            "query": data.Dataset(as_float(parts.query_x), parts.query_y,
+                                  name=f"{dataset.name}:query", num_classes=dataset.num_classes)}
+
+
 def prepare(recipe_path, overrides=(), seed=None):
     """Read, override, validate and build everything; raises RecipeErrors on bad input."""
     recipe = load_recipe(recipe_path)
@@ -87,7 +112,8 @@ def prepare(recipe_path, overrides=(), seed=None):
     init_rng, p.split_seed, p.shuffle_seed = _seeds(resolved["seed"])
     p.dataset, p.splits = _load_data(resolved, recipe, p.split_seed)
     rng.set_rng(init_rng)
-    p.model = build_network(resolved, p.splits["train"].x.shape[1:], recipe)
+    p.model = build_network(resolved, p.splits["train"].x.shape[1:], recipe,
+                            context={"splits": p.splits, "seed": resolved["seed"]})
     needs_labels = resolved["loss"]["target"] == "labels"
     if needs_labels and p.dataset.y is None:
         path = ("loss", "target")
