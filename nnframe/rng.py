@@ -5,7 +5,7 @@ Like ``lasagne.random``: everything that needs randomness when a model is
 generator, so seeding it makes model construction reproducible.
 
 >>> from nnframe import rng
->>> rng.set_rng(42)           # a seed or a numpy Generator
+>>> _ = rng.set_rng(42)       # a seed or a numpy Generator
 >>> g = rng.get_rng()
 """
 import numpy as np

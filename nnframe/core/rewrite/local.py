@@ -4,6 +4,7 @@ A local rewrite looks at one node and returns replacement Variables for its
 outputs (a list, one per output) or None.  :func:`local_rewrite` registers it
 for the Op classes it looks at, so drivers only try relevant rewrites.
 
+>>> from nnframe.core.ops.elemwise import Elemwise
 >>> @local_rewrite(Elemwise)
 ... def useless_identity(node):
 ...     if node.op.scalar_op.name == "identity":
