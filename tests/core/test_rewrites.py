@@ -258,7 +258,8 @@ def test_outputs_of_successive_calls_are_independent():
 
 def test_borrowed_output_buffer_is_reused():
     x = T.dvector("x")
-    f = function([x], Out(T.exp(x) * 2 + 1, borrow=True))
+    # A NumPy-backend optimisation (a device backend downloads into a new array).
+    f = function([x], Out(T.exp(x) * 2 + 1, borrow=True), mode="numpy")
     first = f(np.zeros(1000))
     second = f(np.ones(1000))
     assert np.shares_memory(first, second)

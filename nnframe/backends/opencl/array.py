@@ -30,6 +30,9 @@ TRANSFERS = Counter()
 #: Arrays of at most this many elements keep their host copy after an upload
 #: (shape vectors, scalars), so host-side shape arithmetic needs no download.
 SMALL = 64
+#: Integer arrays up to this size keep it too: indices and labels are then
+#: checked on the host (a device check costs a read of the error flag).
+SMALL_INT_BYTES = 1 << 22
 
 
 def contiguous_strides(shape):
@@ -129,9 +132,7 @@ class DeviceArray:
     # -- transfers ----------------------------------------------------------------
     def get(self):
         """A new host ndarray with the values (a download unless a host copy exists)."""
-        if self.host is not None:
-            return np.array(self.host, dtype=self.dtype, copy=True)
-        return _download(self)
+        return to_host(self)
 
     def copy(self):
         """An array whose values cannot change when this one's host copy is modified.
@@ -192,7 +193,7 @@ def _upload(a):
     if a.base is not None:
         a.data = device_args(a.base)[0]
         a.base = None
-        if a.size > SMALL:
+        if not _keeps_host(a):
             a.host = None
         return
     ctx = a.ctx
@@ -204,8 +205,12 @@ def _upload(a):
         ctx.cl.enqueue_copy(ctx.queue, a.data, host, is_blocking=True)
         TRANSFERS["upload"] += 1
         TRANSFERS["upload_bytes"] += host.nbytes
-    if a.size > SMALL:
+    if not _keeps_host(a):
         a.host = None  # the device copy is the value now; don't keep two big copies
+
+
+def _keeps_host(a):
+    return a.size <= SMALL or (a.dtype.kind in "biu" and a.nbytes <= SMALL_INT_BYTES)
 
 
 def device_args(a):

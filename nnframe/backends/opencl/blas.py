@@ -10,7 +10,7 @@ copied otherwise.  Tiles at the right and bottom edges take a scalar path.
 ``alpha``, ``beta`` and ``z`` (for Gemm) are applied in the epilogue.
 
 Products with a vector operand use a matrix-vector kernel (one work-item
-per output, float32 accumulated in double where the device has fp64).
+per output).  Float products accumulate with ``fma`` in k order everywhere.
 """
 import numpy as np
 
@@ -76,7 +76,9 @@ class GemmCode:
             f"  for (long i = i0; i < min(M, i0 + {rm}); ++i)",
             f"    for (long j = j0; j < min(N, j0 + {w}); ++j) {{",
             f"      {t} s = 0;",
-            "      for (long k = 0; k < K; ++k) s += A[i * as0 + k * as1] * B[k * bs0 + j];",
+            ("      for (long k = 0; k < K; ++k) s = fma(A[i * as0 + k * as1], B[k * bs0 + j], s);"
+             if isf else
+             "      for (long k = 0; k < K; ++k) s += A[i * as0 + k * as1] * B[k * bs0 + j];"),
             "      C[i * N + j] = s;",
             "    }",
             "}",
@@ -156,14 +158,16 @@ class GemvCode:
         self.ctx = builder.ctx
         self.dtype = str(np.dtype(dtype))
         t = ctype(dtype)
-        acc = "double" if self.dtype == "float32" and self.ctx.fp64 else t
+        if np.dtype(dtype).kind == "f":   # fused multiply-adds, in order, like the GEMM
+            update = "s = fma(A[ao + i * as0 + k * as1], X[xo + k * xs], s);"
+        else:
+            update = "s += A[ao + i * as0 + k * as1] * X[xo + k * xs];"
         text = (f"__kernel void KNAME(long M, long K, __global const {t}* A, long ao, long as0, "
                 f"long as1, __global const {t}* X, long xo, long xs, __global {t}* out) {{\n"
                 f"  long i = get_global_id(0); if (i >= M) return;\n"
-                f"  {acc} s = 0;\n"
-                f"  for (long k = 0; k < K; ++k) s += ({acc})A[ao + i * as0 + k * as1] * "
-                f"({acc})X[xo + k * xs];\n"
-                f"  out[i] = ({t})s;\n}}\n")
+                f"  {t} s = 0;\n"
+                f"  for (long k = 0; k < K; ++k) {update}\n"
+                f"  out[i] = s;\n}}\n")
         i64 = np.int64
         self.kernel = builder.kernel(text.replace("KNAME", kernel_name("gemv", text)),
                                      [i64, i64, None, i64, i64, i64, None, i64, i64, None])

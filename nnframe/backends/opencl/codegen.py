@@ -29,13 +29,15 @@ _CTYPES = {"bool": "uchar", "int8": "char", "int16": "short", "int32": "int", "i
            "uint8": "uchar", "uint16": "ushort", "uint32": "uint", "uint64": "ulong",
            "float32": "float", "float64": "double"}
 
-#: rows whose expression is also valid on floatN vectors (all values one float dtype)
+#: rows whose expression is also valid on floatN vectors (all values one float dtype).
+#: Not sin/cos/tan: PoCL 3.0's float vector forms return wrong values in every lane
+#: of a vector that also holds a huge argument (sin(-1e-30) gives -0.0099 next to 1e30).
 VECTOR_SAFE = frozenset([
     "add", "sub", "mul", "true_div", "neg", "identity", "second", "exp", "expm1", "log",
-    "log1p", "log2", "log10", "sqrt", "reciprocal", "sqr", "tanh", "sinh", "cosh", "sin",
-    "cos", "tan", "arctan", "sigmoid", "softplus", "abs", "pow", "maximum", "minimum",
+    "log1p", "log2", "log10", "sqrt", "reciprocal", "sqr", "tanh", "sinh", "cosh",
+    "arctan", "sigmoid", "softplus", "abs", "pow", "maximum", "minimum",
     "clip", "floor", "ceil", "trunc", "round_half_to_even", "round_half_away_from_zero",
-    "sgn", "switch"])
+    "sgn", "switch", "relu"])
 
 
 def supported_dtype(dtype, ctx=None):
@@ -154,9 +156,16 @@ def helpers_for(expr):
 def _cast(expr, from_dtype, to_dtype, vector):
     if vector or str(np.dtype(from_dtype)) == str(np.dtype(to_dtype)):
         return expr
-    if str(np.dtype(to_dtype)) == "bool":
+    to = np.dtype(to_dtype)
+    if to.name == "bool":
         return f"((uchar)(({expr}) != 0))"
-    return f"(({ctype(to_dtype)})({expr}))"
+    if to.kind == "u" and np.dtype(from_dtype).kind == "f":
+        # Negative floats to unsigned: C leaves it undefined; NumPy (x86) wraps
+        # through a signed 64-bit conversion.
+        if to.itemsize < 8:
+            return f"(({ctype(to)})(long)({expr}))"
+        return f"(({expr}) < 0 ? (ulong)(long)({expr}) : (ulong)({expr}))"
+    return f"(({ctype(to)})({expr}))"
 
 
 def scalar_expr(row, in_dtypes, out_dtype, args, vector=False):
@@ -210,6 +219,11 @@ def _same_type_expr(name, row, a, out, kind, t, vector):
         op = ">=" if name == "maximum" else "<="
         # NumPy propagates NaN (C's fmax/max do not).
         return f"((({a[0]}) {op} ({a[1]}) || isnan({a[0]})) ? ({a[0]}) : ({a[1]}))"
+    if name == "relu":
+        zero = lit(0)
+        if kind == "f":  # np.maximum(x, 0): NaN propagates
+            return f"((({a[0]}) >= {zero} || isnan({a[0]})) ? ({a[0]}) : {zero})"
+        return f"(max({a[0]}, {zero}))" if kind == "i" else a[0]
     if name == "clip":
         if kind != "f":
             return f"(min(max({a[0]}, {a[1]}), {a[2]}))"

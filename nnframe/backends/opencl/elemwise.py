@@ -27,7 +27,7 @@ import numpy as np
 from nnframe.backends.opencl.array import DeviceArray, SMALL, device_args, empty
 from nnframe.backends.opencl.codegen import (VECTOR_SAFE, ctype, helpers_for, index_code,
                                              kernel_name, literal, scalar_expr)
-from nnframe.backends.opencl.registry import register
+from nnframe.backends.opencl.registry import numpy_kernel, register
 from nnframe.core.graph import Constant
 from nnframe.core.ops.elemwise import Elemwise
 from nnframe.core.ops.scalar import Composite, SCALAR_OPS
@@ -37,9 +37,17 @@ __all__ = ["ElementwiseCode", "strided_copy", "long8", "collapse", "pad", "launc
 #: work-group size of the 1-d and 2-d elementwise launches
 LOCAL = 64
 
-#: results of at most this many elements are computed on the host when all
-#: inputs are there (tests set it to -1 to force the device kernels)
+#: Shape arithmetic stays on the host: when every input is there, a result of
+#: one element, or of at most this many integers, is computed with NumPy.
 HOST_MAX = SMALL
+
+
+def on_host(values, size, dtype):
+    """Whether a small result of host values is computed on the host (see HOST_MAX)."""
+    if not all(v.host is not None for v in values):
+        return False
+    return size <= 1 or (size <= HOST_MAX and np.dtype(dtype).kind in "biu"
+                         and all(v.dtype.kind in "biu" for v in values))
 
 
 def long8(values):
@@ -135,13 +143,6 @@ class ElementwiseCode:
     def _vtype(self, dtype):
         return f"{ctype(dtype)}{self.width}"
 
-    def _scalar_params(self):
-        params = []
-        for k in self.scalars:
-            t = ctype(self.in_dtypes[k])
-            params.append(f"__global const {t}* p{k}, long o{k}, {t} s{k}, int f{k}")
-        return params
-
     def _scalar_loads(self):
         return [f"const {ctype(self.in_dtypes[k])} v{k} = f{k} ? p{k}[o{k}] : s{k};"
                 for k in self.scalars]
@@ -206,26 +207,20 @@ class ElementwiseCode:
         params = ["long n", f"__global {ot}* out", "long oo"]
         params += self._ordered_params(
             lambda k: f"__global const {ctype(self.in_dtypes[k])}* p{k}, long o{k}")
-        lines = ["long base = get_global_id(0) * %d;" % w, "if (base >= n) return;"]
+        # Whole vectors only: the last n % w entries go to the strided kernel.
+        lines = ["long base = get_global_id(0) * %d;" % w, "if (base + %d > n) return;" % w]
         lines += self._scalar_loads()
-        lines.append(f"if (base + {w} <= n) {{")
         names = []
         for k, kind in enumerate(self.kinds):
             if kind == "array":
-                lines.append(f"  const {vt} x{k} = vload{w}(0, p{k} + o{k} + base);")
+                lines.append(f"const {vt} x{k} = vload{w}(0, p{k} + o{k} + base);")
                 names.append(f"x{k}")
             else:
                 src = f"v{k}" if kind == "scalar" else kind
                 names.append(f"(({vt})({src}))")
         body, result = self._body(names, True)
-        lines += ["  " + b for b in body]
-        lines.append(f"  vstore{w}({result}, 0, out + oo + base);")
-        lines.append("} else {")
-        lines.append(f"  for (long j = base; j < n; ++j) {{")
-        body, result = self._body(self._names(lambda k: f"p{k}[o{k} + j]"), False)
-        lines += ["    " + b for b in body]
-        lines.append(f"    out[oo + j] = {result};")
-        lines += ["  }", "}"]
+        lines += body
+        lines.append(f"vstore{w}({result}, 0, out + oo + base);")
         return self._add(builder, "ewv", params, lines,
                          [np.int64, None, np.int64] + self._scalar_dtypes(2))
 
@@ -264,10 +259,26 @@ class ElementwiseCode:
                 elif kind == "scalar":
                     args += self._scalar_args(inputs[k])
             w = self.width
-            groups = (n + w - 1) // w
-            self.vector(queue, ((groups + LOCAL - 1) // LOCAL * LOCAL,), (LOCAL,), n,
-                        out.data, out.offset, *args)
+            groups = n // w
+            if groups:
+                self.vector(queue, ((groups + LOCAL - 1) // LOCAL * LOCAL,), (LOCAL,), n,
+                            out.data, out.offset, *args)
+            tail = n - groups * w
+            if tail:
+                self._tail(out, inputs, groups * w, tail)
             return out
+        self._strided(out, inputs, arrays)
+        return out
+
+    def _tail(self, out, inputs, start, length):
+        """The last ``length`` entries of contiguous same-shape operands, by the strided kernel."""
+        flat = lambda a: a.view((length,), (1,), a.offset + start, None)  # noqa: E731
+        inputs = [flat(v) if kind == "array" else v for v, kind in zip(inputs, self.kinds)]
+        self._strided(flat(out), inputs, [v for v, kind in zip(inputs, self.kinds)
+                                          if kind == "array"])
+
+    def _strided(self, out, inputs, arrays):
+        queue = self.ctx.queue
         strides = [list(out.strides)]
         for a in arrays:
             strides.append([0 if n_in == 1 else s for n_in, s in zip(a.shape, a.strides)])
@@ -282,7 +293,6 @@ class ElementwiseCode:
                 args += self._scalar_args(inputs[k])
         launch_2d(self.general, queue, shape, self.ndim,
                   [out.data, out.offset, long8(pad(strides[0], self.ndim))], args)
-        return out
 
 
 def pad(values, ndim):
@@ -343,21 +353,20 @@ def output_shape(node, values):
 
 @register(Elemwise)
 def elemwise_kernel(node, builder):
-    from nnframe.backends.numpy import kernel_for
     in_dtypes, steps, value_dtypes = _steps_of(node)
     try:
         code = ElementwiseCode(builder, in_dtypes, steps, value_dtypes, _kinds(node),
                               node.outputs[0].ndim)
     except NotImplementedError:
         return None
-    host_kernel = kernel_for(node)
+    host_kernel = numpy_kernel(node)
     ctx = builder.ctx
     out_dtype = node.outputs[0].dtype
 
     def run(*inputs):
         shape = output_shape(node, inputs)
         size = int(np.prod(shape))
-        if size <= HOST_MAX and all(v.host is not None for v in inputs):
+        if on_host(inputs, size, out_dtype):
             value = np.asarray(host_kernel(*[v.host for v in inputs]))
             return DeviceArray(ctx, value.shape, value.dtype, host=value)
         return code.run(empty(ctx, shape, out_dtype), inputs)

@@ -3,7 +3,9 @@
 Softmax-like ops run one work-item per row (the softmax axis), rows being
 enumerated over the other axes through their strides.  Each row is reduced
 twice (max, then the sum of exponentials) as the NumPy kernels do, with the
-maximum subtracted so nothing overflows.
+maximum subtracted so nothing overflows.  The sums are NumPy's: pairwise
+when the NumPy kernel's temporary is summed along its innermost axis,
+else in order, in the input's dtype, so results round identically.
 
 Class indices are checked like the NumPy kernels do: on the host when the
 indices are there (a minibatch of labels passed to the function), else on
@@ -16,16 +18,13 @@ from nnframe.backends.numpy.nnet import _check_class_indices, _check_rows
 from nnframe.backends.opencl.array import device_args, empty
 from nnframe.backends.opencl.codegen import ctype, kernel_name, literal
 from nnframe.backends.opencl.elemwise import long8
+from nnframe.backends.opencl.reduce import pairwise_helpers
 from nnframe.backends.opencl.registry import register
 from nnframe.core.ops import nnet as N
 
 __all__ = ["RowCode", "IndexCheck"]
 
 _LOCAL = 64
-
-
-def _acc(ctx, dtype):
-    return "double" if dtype == "float32" and ctx.fp64 else ctype(dtype)
 
 
 def _decode(nk):
@@ -50,8 +49,8 @@ class RowCode:
         self.ctx = builder.ctx
         self.nk = max(nk, 1)
         self.operands = operands
-        params = ["long rows", "long n", "long8 ks"]
-        dtypes = [np.int64, np.int64, cltypes.long8]
+        params = ["long rows", "long n", "int pw", "long8 ks"]
+        dtypes = [np.int64, np.int64, np.int32, cltypes.long8]
         lines = ["long row = get_global_id(0);", "if (row >= rows) return;"] + _decode(self.nk)
         for name, dtype, writable in operands:
             const = "" if writable else "const "
@@ -80,8 +79,21 @@ class RowCode:
             kt = [a.strides[d] for d in kept]
             kt = [0] * (self.nk - len(kt)) + kt
             args += [buf, off, long8(kt), a.strides[axis] if axis is not None else 1]
+        # NumPy sums its (C-contiguous) temporary pairwise when ``axis`` is innermost.
+        pw = int(axis is None or all(m == 1 for m in shape[axis + 1:]))
         self.kernel(self.ctx.queue, ((rows + _LOCAL - 1) // _LOCAL * _LOCAL,), (_LOCAL,),
-                    rows, n, long8(ks), *args)
+                    rows, n, pw, long8(ks), *args)
+
+
+def _exp_sum(builder, t, x, stride, pw="pw"):
+    """C statements: ``s``, the sum of exp(x[j] - m) over the row, rounded as NumPy does."""
+    name = f"nnf_pwexp_{t}"
+    for key, src in pairwise_helpers(t, name, f"__global const {t}* a, {t} m, long s",
+                                     "a, m, s", "exp(a[({q}) * s] - m)").items():
+        builder.helper(key, src)
+    return (f"  {t} s = 0;\n"
+            f"  if ({pw}) s = {name}({x}, m, {stride}, n);\n"
+            f"  else for (long j = 0; j < n; ++j) s += exp({x}[j * {stride}] - m);\n")
 
 
 def _row_max(t, src):
@@ -99,15 +111,13 @@ class _Softmax:
         x_type = node.inputs[0].type
         self.dtype = x_type.dtype
         self.axis = node.op.axis
-        t, a = ctype(self.dtype), _acc(self.ctx, self.dtype)
-        body = _row_max(t, "x[j * xr]")
-        body += f"  {a} s = 0;\n  for (long j = 0; j < n; ++j) s += ({a})exp(x[j * xr] - m);\n"
+        t = ctype(self.dtype)
+        body = _row_max(t, "x[j * xr]") + _exp_sum(builder, t, "x", "xr")
         if log:
-            body += (f"  const {t} ls = ({t})log(({t})s);\n"
+            body += (f"  const {t} ls = log(s);\n"
                      "  for (long j = 0; j < n; ++j) out[j * outr] = (x[j * xr] - m) - ls;")
         else:
-            body += ("  for (long j = 0; j < n; ++j) "
-                     f"out[j * outr] = ({t})exp(x[j * xr] - m) / ({t})s;")
+            body += "  for (long j = 0; j < n; ++j) out[j * outr] = exp(x[j * xr] - m) / s;"
         nk = x_type.ndim - 1 if self.axis is not None else 1
         self.code = RowCode(builder, "lsm" if log else "sm",
                             [("x", self.dtype, False), ("out", self.dtype, True)], nk, body)
@@ -143,9 +153,16 @@ def softmax_grad_kernel(node, builder):
     if node.op.axis is None:
         return None  # rare: the host fallback
     dtype = node.outputs[0].dtype
-    t, a = ctype(dtype), _acc(builder.ctx, dtype)
-    body = (f"  {a} s = 0;\n  for (long j = 0; j < n; ++j) s += ({a})(g[j * gr] * sm[j * smr]);\n"
-            f"  const {t} total = ({t})s;\n"
+    t = ctype(dtype)
+    name = f"nnf_pwmul_{t}"
+    for key, src in pairwise_helpers(t, name, f"__global const {t}* a, long sa, "
+                                     f"__global const {t}* b, long sb", "a, sa, b, sb",
+                                     "a[({q}) * sa] * b[({q}) * sb]").items():
+        builder.helper(key, src)
+    # NumPy: out = g * s; total = out.sum(axis); out -= s * total
+    body = (f"  {t} total = 0;\n"
+            f"  if (pw) total = {name}(g, gr, sm, smr, n);\n"
+            "  else for (long j = 0; j < n; ++j) total += g[j * gr] * sm[j * smr];\n"
             "  for (long j = 0; j < n; ++j) "
             "out[j * outr] = g[j * gr] * sm[j * smr] - sm[j * smr] * total;")
     ndim = node.outputs[0].ndim
@@ -188,8 +205,11 @@ class IndexCheck:
             self.ctx.pending_check = True
 
 
-def _crossentropy(builder, node, prefix, what, row_body, out_is_matrix):
-    """Kernels over rows i of a (rows, classes) matrix with class index y[i]."""
+def _crossentropy(builder, node, prefix, what, row_body, out_is_matrix, with_softmax=False):
+    """Kernels over rows i of a (rows, classes) matrix with class index y[i].
+
+    ``with_softmax``: a second output ``sm``, the (rows, classes) softmax.
+    """
     ctx = builder.ctx
     check = IndexCheck(builder, what)
     t = ctype(node.outputs[0].dtype)
@@ -203,6 +223,9 @@ def _crossentropy(builder, node, prefix, what, row_body, out_is_matrix):
         dtypes += [None, np.int64, np.int64] + ([np.int64] if var.ndim == 2 else [])
     params += [f"__global {t}* out", "long outs0", "long outs1"]
     dtypes += [None, np.int64, np.int64]
+    if with_softmax:
+        params += [f"__global {t}* sm"]
+        dtypes += [None]
     lines = ["long i = get_global_id(0);", "if (i >= rows) return;",
              f"const long yi = (long)y[yo + i * ys0];",
              "const int bad = yi < 0 || yi >= n;",
@@ -222,17 +245,18 @@ def _crossentropy(builder, node, prefix, what, row_body, out_is_matrix):
             raise ValueError(f"{what}: coding_dist has shape {coding.shape} ({rows} rows) but "
                              f"true_dist has {indices.shape[0]} class indices")
         out = empty(ctx, (rows, n) if out_is_matrix else (rows,), out_dtype)
+        extra = [empty(ctx, (rows, n), out_dtype)] if with_softmax else []
         if rows == 0:
-            return out
+            return (out, *extra) if extra else out
         args = []
         for v in values:
             buf, off = device_args(v)
             args += [buf, off] + list(v.strides)
         out_strides = list(out.strides) + ([0] if not out_is_matrix else [])
         kernel(ctx.queue, ((rows + _LOCAL - 1) // _LOCAL * _LOCAL,), (_LOCAL,), rows, n,
-               ctx.err, check.code, *args, out.data, *out_strides)
+               ctx.err, check.code, *args, out.data, *out_strides, *[e.data for e in extra])
         check.flag(checked)
-        return out
+        return (out, *extra) if extra else out
     return run
 
 
@@ -256,14 +280,17 @@ def crossentropy_1hot_grad_kernel(node, builder):
 @register(N.CrossentropySoftmax1Hot)
 def crossentropy_softmax_kernel(node, builder):
     dtype = node.outputs[0].dtype
-    t, a = ctype(dtype), _acc(builder.ctx, dtype)
+    t = ctype(dtype)
+    # The loss and the softmax (which the gradient reuses), as the NumPy kernel rounds them.
     body = (_row_max(t, "c[co + i * cs0 + j * cs1]")
-            + f"  {a} s = 0;\n  for (long j = 0; j < n; ++j) "
-            f"s += ({a})exp(c[co + i * cs0 + j * cs1] - m);\n"
-            f"  out[i * outs0] = bad ? ({t})NAN : ({t})log(({t})s) - "
-            "(c[co + i * cs0 + cls * cs1] - m);")
+            + f"  const __global {t}* row = c + co + i * cs0;\n"
+            + _exp_sum(builder, t, "row", "cs1", pw="1")
+            + f"  const {t} norm = s;\n"
+            f"  out[i * outs0] = bad ? ({t})NAN : log(norm) - (c[co + i * cs0 + cls * cs1] - m);\n"
+            "  for (long j = 0; j < n; ++j) "
+            "sm[i * n + j] = exp(c[co + i * cs0 + j * cs1] - m) / norm;")
     return _crossentropy(builder, node, "xsm", "categorical_crossentropy_from_logits", body,
-                         False)
+                         False, with_softmax=True)
 
 
 @register(N.CrossentropySoftmax1HotDx)

@@ -138,7 +138,7 @@ def _buffers(pool, arrays):
     return args
 
 
-def _window_range(axis_len_var, s, w, p, idx, n_pooled):
+def _window_range(s, w, p, idx, n_pooled):
     """C: the range of windows ``lo{idx}..hi{idx}`` (inclusive) containing position ``idx``."""
     return [f"long hi{idx} = ({idx} + {p}) / {s};",
             f"if (hi{idx} > {n_pooled} - 1) hi{idx} = {n_pooled} - 1;",
@@ -156,13 +156,14 @@ def max_pool_grad_kernel(node, builder):
     builder.helper(f"nnf_first_{t}_{wc}", _first_helper(t, wc))
     lines = ["const long g = get_global_id(0);", "if (g >= n) return;",
              "const long z = g % W, y = (g / W) % H, l = g / (W * H);"]
-    lines += _window_range("H", sr, wr, pr, "y", "PR") + _window_range("W", sc, wc, pc, "z", "PC")
+    lines += _window_range(sr, wr, pr, "y", "PR") + _window_range(sc, wc, pc, "z", "PC")
     lines += [f"{t} acc = 0;",
               "for (long i = hiy; i >= loy; --i)",
               "  for (long j = hiz; j >= loz; --j) {",
               f"    const long r0 = i * {sr} - {pr}, c0 = j * {sc} - {pc};",
               "    const long w = (l * PR + i) * PC + j;",
-              f"    if ({_first_hit(win, t, fill, 'm[w]', 'y - r0', 'z - c0')}) acc += gz[w];",
+              # NumPy adds gz * hit: a NaN gradient spreads over its whole window
+              f"    acc += {_first_hit(win, t, fill, 'm[w]', 'y - r0', 'z - c0')} ? gz[w] : gz[w] * 0;",
               "  }",
               "out[g] = acc;"]
     text = (f"__kernel void KNAME(long n, {_GEOM}, __global const {t}* x, long xo, "
@@ -207,10 +208,10 @@ def max_pool_grad_grad_kernel(node, builder):
              f"{t} acc = 0;",
              f"for (long a = 0; a < {wr}; ++a)",
              f"  for (long b = 0; b < {wc}; ++b) {{",
-             f"    if ({_first_hit(win, t, fill, 'm[g]', 'a', 'b')}) {{",
-             "      const long r = r0 + a, c = c0 + b;",
-             "      if (r >= 0 && r < H && c >= 0 && c < W) acc = gg[l * H * W + r * W + c];",
-             "    }", "  }",
+             "    const long r = r0 + a, c = c0 + b;",
+             f"    const {t} v = (r >= 0 && r < H && c >= 0 && c < W) ? gg[l * H * W + r * W + c] : 0;",
+             # NumPy adds ggx * hit over every offset: NaNs elsewhere in the window spread
+             f"    acc += {_first_hit(win, t, fill, 'm[g]', 'a', 'b')} ? v : v * 0;", "  }",
              "out[g] = acc;"]
     text = (f"__kernel void KNAME(long n, {_GEOM}, __global const {t}* x, long xo, "
             f"__global const {t}* m, long mo, __global const {t}* gg, long ggo, __global {t}* out) "
@@ -241,7 +242,7 @@ def average_pool_grad_kernel(node, builder):
     (wr, wc), (sr, sc), (pr, pc) = win.ws, win.stride, win.pad
     lines = ["const long g = get_global_id(0);", "if (g >= n) return;",
              "const long z = g % W, y = (g / W) % H, l = g / (W * H);"]
-    lines += _window_range("H", sr, wr, pr, "y", "PR") + _window_range("W", sc, wc, pc, "z", "PC")
+    lines += _window_range(sr, wr, pr, "y", "PR") + _window_range(sc, wc, pc, "z", "PC")
     lines += [f"{t} acc = 0;",
               "for (long i = hiy; i >= loy; --i)",
               "  for (long j = hiz; j >= loz; --j) {",

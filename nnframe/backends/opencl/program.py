@@ -32,6 +32,8 @@ PREAMBLE = r"""
 #ifdef cl_khr_fp64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 #endif
+/* a * b + c rounds twice, as in NumPy: no silent fusing into fma() */
+#pragma OPENCL FP_CONTRACT OFF
 #define NNF_ERR(err, code, index) \
     do { if (atomic_cmpxchg((err), 0, (code)) == 0) (err)[1] = (int)(index); } while (0)
 """
@@ -95,7 +97,7 @@ class ProgramBuilder:
 
     def source(self):
         parts = [PREAMBLE]
-        parts += [self.helpers[k] for k in sorted(self.helpers)]
+        parts += list(self.helpers.values())  # in order: a helper may call an earlier one
         parts += [self.sources[k] for k in sorted(self.sources)]
         return "\n".join(parts)
 

@@ -203,13 +203,16 @@ class _Params:
     def dtypes(self):
         return [None, np.uint8 if self.dtype == "bool" else np.dtype(self.dtype).type, np.int32]
 
-    def args(self, value, shape, op):
+    def check(self, value, shape, op, name):
+        """NumPy's broadcasting rule, with the NumPy kernels' message."""
         try:
             if np.broadcast_shapes(value.shape, shape) != tuple(shape):
                 raise ValueError
         except ValueError:
-            raise ValueError(f"{op}: parameter {self.name} of shape {value.shape} does not "
+            raise ValueError(f"{op}: parameter {name} of shape {value.shape} does not "
                              f"broadcast to size {tuple(shape)}") from None
+
+    def args(self, value, shape):
         if value.size == 1 and value.host is not None:
             return [self.ctx.err, value.host.reshape(-1)[0], 0]
         dense = empty(self.ctx, shape, self.dtype)
@@ -248,6 +251,8 @@ def integers_kernel(node, builder):
     def run(state, size, lo, hi):
         sargs = draw.state_args(state)
         shape = draw.shape(size)
+        low.check(lo, shape, node.op, "low")
+        high.check(hi, shape, node.op, "high")
         if lo.host is not None and hi.host is not None and int(np.prod(shape)):
             l64 = np.broadcast_to(lo.host, shape).astype(np.int64)
             h64 = np.broadcast_to(hi.host, shape).astype(np.int64)
@@ -262,8 +267,7 @@ def integers_kernel(node, builder):
         out = empty(draw.ctx, shape, dtype)
         n = out.size
         if n:
-            draw.launch(kernel, n, *sargs, *low.args(lo, shape, node.op),
-                        *high.args(hi, shape, node.op), out.data)
+            draw.launch(kernel, n, *sargs, *low.args(lo, shape), *high.args(hi, shape), out.data)
         return draw.advance(state, n), out
     return run
 
@@ -300,6 +304,8 @@ def binomial_kernel(node, builder):
     def run(state, size, n_trials, p):
         sargs = draw.state_args(state)
         shape = draw.shape(size)
+        trials.check(n_trials, shape, node.op, "n")
+        prob.check(p, shape, node.op, "p")
         total = int(np.prod(shape))
         # The draw reads max(n) * N uniforms: max(n) is needed on the host.
         nh = np.broadcast_to(host_view(n_trials), shape).astype(np.int64)
@@ -311,8 +317,8 @@ def binomial_kernel(node, builder):
                 raise ValueError("binomial: p must lie in [0, 1] (and not be NaN)")
         out = empty(draw.ctx, shape, dtype)
         if total:
-            draw.launch(kernel, total, *sargs, *trials.args(n_trials, shape, node.op),
-                        *prob.args(p, shape, node.op), out.data)
+            draw.launch(kernel, total, *sargs, *trials.args(n_trials, shape),
+                        *prob.args(p, shape), out.data)
         max_trials = int(nh.max()) if total else 0
         return draw.advance(state, max_trials * total * wpu), out
     return run

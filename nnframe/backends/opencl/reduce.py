@@ -2,31 +2,90 @@
 
 The input is read through its strides: the kept axes and the reduced axes
 are each merged where the layout allows (on the host, per call), then one
-work-item per output (and per chunk of the outermost reduced axis, when the
-reduction is long) loops over the reduced elements.  Long reductions run in
-two stages (partials per chunk, then one pass over the partials), which
-keeps both parallelism and accuracy.  float32 sums and products accumulate
-in double where the device has fp64 (NumPy's pairwise float32 sum is more
-accurate than a plain float32 loop).  max/min propagate NaN and
-argmax/argmin return the first maximum (or the first NaN), as NumPy does.
+work-item per output loops over the reduced entries in row-major order.
+
+Float sums reproduce NumPy's rounding exactly: NumPy sums a reduced run that
+is contiguous in memory pairwise (blocks of 8 accumulators, halving above
+128 entries) and adds runs (or entries, along other axes) one after the
+other into a zero; the kernel does the same, in the same order.  Products
+multiply in order, as NumPy does.  max/min propagate NaN and argmax/argmin
+return the first maximum (or the first NaN).
+
+Reductions whose order does not change the result (integers, max, min,
+all, any) split long reduced axes in chunks over several work-items and
+combine the partials in a second pass; float sums and products do so only
+for very long reductions (over 2**20 entries per output) with few outputs,
+where parallelism matters more than NumPy's exact rounding.
 """
 import numpy as np
 
-from nnframe.backends.opencl.array import empty, device_args
+from nnframe.backends.opencl.array import device_args, empty
 from nnframe.backends.opencl.codegen import ctype, kernel_name, literal
 from nnframe.backends.opencl.elemwise import long8
 from nnframe.backends.opencl.registry import register
 from nnframe.core.ops import reduce as R
 
-__all__ = ["Reduction"]
+__all__ = ["Reduction", "pairwise_helpers"]
 
-#: reduced elements per work-item above which a reduction is split in chunks
+#: reduced entries per work-item above which order-free reductions split in chunks
 CHUNK = 4096
+#: float sums/products longer than this (with few outputs) split too (not NumPy-exact)
+LONG = 1 << 20
 _LOCAL = 64
+
+
+def pairwise_helpers(t, name=None, params=None, args=None, value=None):
+    """C helpers summing ``n`` values as NumPy's pairwise sum does, without recursion.
+
+    By default ``nnf_pw_<t>(a, s, n)`` sums ``a[0], a[s], ...``.  Other sums
+    give their own ``name``, C ``params`` (and the ``args`` passing them on)
+    and ``value``, a C expression of the index ``{q}`` (e.g. ``exp(a[({q}) * s] - m)``).
+    NumPy: fewer than 8 values are added in order to 0; up to 128 go to 8
+    accumulators combined as ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)) plus the rest in
+    order; longer runs are split at half (rounded down to a multiple of 8).
+    """
+    name = name or f"nnf_pw_{t}"
+    params = params or f"__global const {t}* a, long s"
+    args = args or "a, s"
+    value = value or "a[({q}) * s]"
+    val = lambda q: value.format(q=q)  # noqa: E731
+    leaf = (f"inline {t} {name}_leaf({params}, long q0, long n) {{\n"
+            f"  if (n < 8) {{ {t} res = 0; for (long i = 0; i < n; ++i) res += {val('q0 + i')}; "
+            "return res; }\n"
+            + "".join(f"  {t} r{k} = {val(f'q0 + {k}')};\n" for k in range(8))
+            + "  long i;\n  for (i = 8; i < n - (n % 8); i += 8) {\n"
+            + "".join(f"    r{k} += {val(f'q0 + i + {k}')};\n" for k in range(8))
+            + f"  }}\n  {t} res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7));\n"
+            f"  for (; i < n; ++i) res += {val('q0 + i')};\n  return res;\n}}\n")
+    tree = (f"inline {t} {name}({params}, long n) {{\n"
+            f"  if (n <= 128) return {name}_leaf({args}, 0, n);\n"
+            f"  long fs[64], fn[64]; {t} fl[64]; int st[64]; int sp = 1;\n"
+            "  fs[0] = 0; fn[0] = n; st[0] = 0;\n"
+            "  while (sp) {\n"
+            "    const int t = sp - 1;\n"
+            "    if (st[t] == 0 && fn[t] > 128) {\n"
+            "      long h = fn[t] / 2; h -= h % 8;\n"
+            "      st[t] = 1; fs[sp] = fs[t]; fn[sp] = h; st[sp] = 0; ++sp; continue;\n"
+            "    }\n"
+            f"    {t} v = {name}_leaf({args}, fs[t], fn[t]); --sp;\n"
+            "    while (sp) {\n"
+            "      const int p = sp - 1;\n"
+            "      if (st[p] == 1) {\n"
+            "        long h = fn[p] / 2; h -= h % 8;\n"
+            "        fl[p] = v; st[p] = 2; fs[sp] = fs[p] + h; fn[sp] = fn[p] - h; st[sp] = 0;\n"
+            "        ++sp; break;\n"
+            "      }\n"
+            "      v = fl[p] + v; --sp;\n"
+            "    }\n"
+            "    if (!sp) return v;\n"
+            "  }\n  return 0;\n}\n")
+    return {f"{name}_leaf": leaf, name: tree}
 
 
 def _init(kind, dtype):
     kindc = np.dtype(dtype).kind
+    if kindc == "b" and kind in ("max", "min"):
+        return literal(kind == "min", dtype)
     if kind == "sum" or kind == "any":
         return literal(0, dtype)
     if kind in ("prod", "all"):
@@ -66,14 +125,15 @@ def _decode(nk, var):
     return lines
 
 
-def _loops(nr, body, chunked):
-    """Nested loops over the reduced axes (the first one limited to [lo, hi) when chunked)."""
+def _loops(nr, body, first=0):
+    """Nested loops over reduced axes ``first..nr-1``; axis ``cdim`` is limited to [lo, hi)."""
     lines = []
-    for d in range(nr):
-        lo, hi = ("lo", "hi") if d == 0 and chunked else ("0", f"rs.s{d}")
-        lines.append("  " * d + f"for (long r{d} = {lo}; r{d} < {hi}; ++r{d}) {{")
-    lines += ["  " * nr + b for b in body]
-    lines += ["  " * d + "}" for d in reversed(range(nr))]
+    for k, d in enumerate(range(first, nr)):
+        lines.append("  " * k + f"for (long r{d} = (cdim == {d} ? lo : 0); "
+                     f"r{d} < (cdim == {d} ? hi : rs.s{d}); ++r{d}) {{")
+    depth = nr - first
+    lines += ["  " * depth + b for b in body]
+    lines += ["  " * k + "}" for k in reversed(range(depth))]
     return lines
 
 
@@ -87,44 +147,56 @@ class Reduction:
         self.out_dtype = out_dtype
         self.nk, self.nr = max(nk, 1), max(nr, 1)
         self.arg = kind in ("argmax", "argmin")
-        acc = out_dtype
-        if kind in ("sum", "prod") and out_dtype == "float32" and self.ctx.fp64:
-            acc = "float64"
-        if kind in ("all", "any"):
-            acc = "int32"
+        acc = "int32" if kind in ("all", "any") else out_dtype
         self.acc_dtype = acc
+        self.exact_order = kind in ("sum", "prod") and np.dtype(out_dtype).kind == "f"
+        self.pairwise = kind == "sum" and np.dtype(in_dtype).kind == "f" and in_dtype == out_dtype
         it, at = ctype(in_dtype), ctype(acc)
-        offset = " + ".join([f"k{d} * kt.s{d}" for d in range(self.nk)]
-                            + [f"r{d} * rt.s{d}" for d in range(self.nr)])
+        nk_, nr_ = self.nk, self.nr
+        kept = " + ".join(f"k{d} * kt.s{d}" for d in range(nk_))
+        red = " + ".join(f"r{d} * rt.s{d}" for d in range(nr_))
         head = ["long g = get_global_id(0);", "if (g >= n_out * n_chunks) return;",
-                "long o = g / n_chunks, c = g % n_chunks;"] + _decode(self.nk, "o")
-        head += ["long lo = c * chunk, hi = min(rs.s0, lo + chunk);"]
+                "long o = g / n_chunks, c = g % n_chunks;"] + _decode(nk_, "o")
+        head += ["long lo = c * chunk, hi = min(clen, lo + chunk);",
+                 f"const __global {it}* xb = x + xo + {kept};"]
         if self.arg:
             isf = np.dtype(in_dtype).kind == "f"
             op = ">" if kind == "argmax" else "<"
             nan_best = "!isnan(best) && " if isf else ""
             nan_v = "isnan(v) || " if isf else ""
             lin = "r0"
-            for d in range(1, self.nr):
+            for d in range(1, nr_):
                 lin = f"({lin}) * rs.s{d} + r{d}"
-            body = [f"const {it} v = x[xo + {offset}];", f"const long lin = {lin};",
-                    f"if (first) {{ best = v; bi = lin; first = 0; }}",
+            body = [f"const {it} v = xb[{red}];", f"const long lin = {lin};",
+                    "if (first) { best = v; bi = lin; first = 0; }",
                     f"else if ({nan_best}({nan_v}v {op} best)) {{ best = v; bi = lin; }}"]
             lines = head + [f"{it} best = 0; long bi = 0; int first = 1;"]
-            lines += _loops(self.nr, body, False)
+            lines += _loops(nr_, body)
             lines.append("out[o] = bi;")
             out_t = "long"
         else:
-            body = [f"const {it} v = x[xo + {offset}];", _update(kind, acc)]
+            body = [f"const {it} v = xb[{red}];", _update(kind, acc)]
             lines = head + [f"{at} acc = {_init(kind, acc)};"]
-            lines += _loops(self.nr, body, True)
+            if self.pairwise:
+                for name, src in pairwise_helpers(it).items():
+                    builder.helper(name, src)
+                outer = " + ".join([f"r{d} * rt.s{d}" for d in range(nr_ - 1)] + ["0"])
+                lines.append("if (pw) {")
+                lines += ["  " + s for s in _loops(nr_ - 1, [
+                    f"acc += nnf_pw_{it}(xb + {outer}, rt.s{nr_ - 1}, rs.s{nr_ - 1});"])]
+                lines.append("} else {")
+                lines += ["  " + s for s in _loops(nr_, body)]
+                lines.append("}")
+            else:
+                lines += _loops(nr_, body)
             lines.append("part[g] = acc;")
             out_t = at
-        params = ("long n_out, long n_chunks, long chunk, long8 ks, long8 kt, long8 rs, "
-                  f"long8 rt, __global const {it}* x, long xo, __global {out_t}* "
-                  + ("out" if self.arg else "part"))
+        params = ("long n_out, long n_chunks, long chunk, long clen, int cdim, int pw, long8 ks, "
+                  f"long8 kt, long8 rs, long8 rt, __global const {it}* x, long xo, "
+                  f"__global {out_t}* " + ("out" if self.arg else "part"))
         self.partial = self._add(builder, "red", params, lines,
-                                 [np.int64] * 3 + [cltypes.long8] * 4 + [None, np.int64, None])
+                                 [np.int64] * 4 + [np.int32] * 2 + [cltypes.long8] * 4
+                                 + [None, np.int64, None])
         if not self.arg:
             ot = ctype(out_dtype)
             combine = ["long o = get_global_id(0);", "if (o >= n_out) return;",
@@ -154,20 +226,33 @@ class Reduction:
         rs, rt = _merge([x.shape[a] for a in axes], [x.strides[a] for a in axes])
         if len(ks) > self.nk or len(rs) > self.nr:
             raise AssertionError("merged axes exceed the kernel's")
+        real = len(rs)
         ks, kt = [1] * (self.nk - len(ks)) + ks, [0] * (self.nk - len(kt)) + kt
-        rs, rt = rs + [1] * (self.nr - len(rs)), rt + [0] * (self.nr - len(rt))
+        rs, rt = [1] * (self.nr - len(rs)) + rs, [0] * (self.nr - len(rt)) + rt
+        cdim = self.nr - max(real, 1)      # the outermost real reduced axis
         total = int(np.prod(rs))
-        rest = max(total // max(rs[0], 1), 1)
-        if self.arg or total <= CHUNK:
-            chunk, n_chunks = max(rs[0], 1), 1
+        clen = rs[cdim]
+        rest = max(total // max(clen, 1), 1)
+        # NumPy sums a run pairwise when the innermost axis in memory is reduced.
+        pw = int(self.pairwise and real > 0 and rt[-1] == 1
+                 and all(abs(s) > 1 for s, n in zip(kt, ks) if n > 1))
+        if self.arg:
+            split = False
+        elif self.exact_order:
+            split = total > LONG and n_out < 64 and not pw
         else:
+            split = total > CHUNK
+        if split:
             chunk = max(1, CHUNK // rest)
-            n_chunks = (rs[0] + chunk - 1) // chunk
+            n_chunks = (clen + chunk - 1) // chunk
+        else:
+            chunk, n_chunks = max(clen, 1), 1
         buf, xo = device_args(x)
         queue = ctx.queue
         n = n_out * n_chunks
         gsize = ((n + _LOCAL - 1) // _LOCAL * _LOCAL,)
-        args = [n_out, n_chunks, chunk, long8(ks), long8(kt), long8(rs), long8(rt), buf, xo]
+        args = [n_out, n_chunks, chunk, clen, cdim, pw, long8(ks), long8(kt), long8(rs),
+                long8(rt), buf, xo]
         if self.arg or n_chunks == 1 and self.acc_dtype == self.out_dtype:
             self.partial(queue, gsize, (_LOCAL,), *args, out.data)
             return out

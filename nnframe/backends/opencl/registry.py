@@ -16,7 +16,7 @@ import numpy as np
 from nnframe.backends.opencl.array import DeviceArray, host_view
 from nnframe.backends.opencl.codegen import MAX_NDIM, supported_dtype
 
-__all__ = ["register", "make_runner", "host_fallback", "FALLBACKS"]
+__all__ = ["register", "make_runner", "host_fallback", "numpy_kernel", "FALLBACKS"]
 
 KERNELS = {}
 
@@ -60,14 +60,34 @@ def make_runner(node, builder):
     return host_fallback(node, builder.ctx, reason)
 
 
+def numpy_kernel(node):
+    """The NumPy kernel of ``node``, made safe for inputs that must not change.
+
+    In-place Ops (``destroy_map``) would write into their input's host array,
+    which may be a caller's array or another value's host copy: those inputs
+    are copied first.
+    """
+    from nnframe.backends.numpy import kernel_for
+    kernel = kernel_for(node)
+    destroyed = sorted({j for ins in getattr(node.op, "destroy_map", {}).values() for j in ins})
+    if not destroyed:
+        return kernel
+
+    def run(*args):
+        args = list(args)
+        for j in destroyed:
+            args[j] = np.array(args[j], copy=True)
+        return kernel(*args)
+    return run
+
+
 def host_fallback(node, ctx, reason):
     """Run ``node``'s NumPy kernel on downloaded inputs; outputs stay on the host.
 
     Their upload happens only if a device kernel reads them (counted then).
     """
-    from nnframe.backends.numpy import kernel_for
     FALLBACKS[f"{type(node.op).__name__}: {reason}"] += 1
-    kernel = kernel_for(node)
+    kernel = numpy_kernel(node)
     n_out = len(node.outputs)
 
     def wrap(value):

@@ -11,11 +11,10 @@ import math
 
 import numpy as np
 
-from nnframe.backends.numpy import kernel_for
 from nnframe.backends.opencl import elemwise as EW
 from nnframe.backends.opencl.array import DeviceArray, contiguous_strides, empty, host_view
 from nnframe.backends.opencl.codegen import ctype, kernel_name
-from nnframe.backends.opencl.registry import register
+from nnframe.backends.opencl.registry import numpy_kernel, register
 from nnframe.core.ops import shape as S
 from nnframe.core.ops.scalar import SCALAR_OPS, Cast
 
@@ -30,7 +29,7 @@ def host_array(ctx, value):
 
 @register(S.DimShuffle)
 def dimshuffle_kernel(node, builder):
-    return _view_runner(node.op, kernel_for(node))
+    return _view_runner(node.op, numpy_kernel(node))
 
 
 def _view_runner(op, host):
@@ -186,14 +185,14 @@ def alloc_kernel(node, builder):
     row = SCALAR_OPS["identity"]
     code = EW.ElementwiseCode(builder, [value_type.dtype], ((row, (0,)),),
                               [value_type.dtype, out_type.dtype], [kind], out_type.ndim)
-    host = kernel_for(node)
+    host = numpy_kernel(node)
 
     def run(value, *dims):
         shape = tuple(int(host_view(d)) for d in dims)
         if np.broadcast_shapes(value.shape, shape) != shape:
             raise ValueError(f"alloc: a value of shape {value.shape} cannot be broadcast to "
                              f"the shape {shape}")
-        if value.host is not None and int(np.prod(shape)) <= EW.HOST_MAX:
+        if EW.on_host([value], int(np.prod(shape)), out_type.dtype):
             return host_array(ctx, host(value.host, *shape))
         if kind == "array" and value.ndim < len(shape):
             pad = len(shape) - value.ndim
@@ -217,14 +216,14 @@ def arange_kernel(node, builder):
     scalar = np.dtype(dtype).type
     handle = builder.kernel(body.replace("KNAME", kernel_name("arange", body)),
                             [None, np.int64, scalar, scalar, np.int64, np.int64])
-    host = kernel_for(node)
+    host = numpy_kernel(node)
 
     def run(start, stop, step):
         start, stop, step = (host_view(b) for b in (start, stop, step))
         if step == 0:
             raise ValueError("arange: the step must not be 0")
         n = _arange_length(start.item(), stop.item(), step.item())
-        if n <= EW.HOST_MAX:
+        if n <= 1 or (n <= EW.HOST_MAX and not is_float):
             return host_array(ctx, host(start, stop, step))
         out = empty(ctx, (n,), dtype)
         v0 = np.array(start.item(), dtype=dtype)

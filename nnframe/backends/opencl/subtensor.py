@@ -18,11 +18,11 @@ data-dependent shapes: those nodes run on the host (counted fallback).
 """
 import numpy as np
 
-from nnframe.backends.numpy import kernel_for
+from nnframe.backends.numpy.subtensor import _describe, _index_builder
 from nnframe.backends.opencl import elemwise as EW
 from nnframe.backends.opencl.array import device_args, empty, host_view
 from nnframe.backends.opencl.codegen import ctype, kernel_name
-from nnframe.backends.opencl.registry import register
+from nnframe.backends.opencl.registry import numpy_kernel, register
 from nnframe.core.ops import subtensor as S
 from nnframe.core.ops.scalar import SCALAR_OPS
 
@@ -41,6 +41,7 @@ class IndexPlan:
 
     def __init__(self, idx_list, index_vars, ndim):
         self.ndim = ndim
+        self._build_index = _index_builder(idx_list)
         self.supported = not any(v.dtype == "bool" for v in index_vars)
         inputs = iter(range(len(index_vars)))
         resolved = []
@@ -89,11 +90,25 @@ class IndexPlan:
         self.dims = before + adv + after if contiguous else adv + before + after
         self.adv_axes = [d for d, dim in enumerate(self.dims) if dim[0] == "adv"]
 
+    def describe(self, index_values):
+        """The index as the NumPy backend's messages write it (arrays by dtype and shape)."""
+        values = [host_view(v) if v.ndim == 0 else np.broadcast_to(np.zeros((), v.dtype), v.shape)
+                  for v in index_values]
+        return _describe(self._build_index(values))
+
     def resolve(self, x_shape, x_strides, index_values):
         """Per call: (base offset, output shape, per-axis x strides, adv shape, index arrays).
 
-        Ints and slice bounds come from the host; errors are NumPy's.
+        Ints and slice bounds come from the host; errors are NumPy's, with the
+        index and the shape as the NumPy backend adds them.
         """
+        try:
+            return self._resolve(x_shape, x_strides, index_values)
+        except IndexError as exc:
+            raise IndexError(f"{exc} (index {self.describe(index_values)} into an array of "
+                             f"shape {tuple(x_shape)})") from None
+
+    def _resolve(self, x_shape, x_strides, index_values):
         def value(b):
             if isinstance(b, tuple):
                 return int(host_view(index_values[b[1]]))
@@ -130,8 +145,15 @@ class IndexPlan:
                 strides.append(0)
         return base, tuple(shape), strides, adv_shape, arrays
 
-    def check_host(self, x_shape, arrays):
+    def check_host(self, x_shape, arrays, index_values):
         """Check index arrays that are on the host; True when all were."""
+        try:
+            return self._check_host(x_shape, arrays)
+        except IndexError as exc:
+            raise IndexError(f"{exc} (index {self.describe(index_values)} into an array of "
+                             f"shape {tuple(x_shape)})") from None
+
+    def _check_host(self, x_shape, arrays):
         ok = True
         for (axis, _, _), a in zip(self.arrays, arrays):
             if a.host is None:
@@ -145,7 +167,7 @@ class IndexPlan:
         return ok
 
 
-def _adv_code(plan, index_vars, ndim_out, loop_adv):
+def _adv_code(plan):
     """C code adding the advanced indices' offsets to ``xo`` (and ``yo`` when scattering).
 
     Coordinates c0.. are the output (indexed part) coordinates.  Each index
@@ -172,7 +194,7 @@ def _index_params(plan, index_vars):
     return params, dtypes
 
 
-def _index_args(plan, x_shape, x_strides, arrays, adv_shape):
+def _index_args(plan, x_shape, x_strides, arrays):
     args = []
     for (axis, _, nd), a in zip(plan.arrays, arrays):
         buf, off = device_args(a)
@@ -196,7 +218,7 @@ def _decode(ndim, var, shape="os"):
 def subtensor_kernel(node, builder):
     x_var = node.inputs[0]
     plan = IndexPlan(node.op.idx_list, node.inputs[1:], x_var.ndim)
-    host = kernel_for(node)
+    host = numpy_kernel(node)
 
     def run(x, *indices):
         base, shape, strides, _, _ = plan.resolve(x.shape, x.strides, indices)
@@ -221,7 +243,7 @@ class _Gather:
                   f"__global {t}* out", "__global int* err", "int code"] + iparams
         terms = " + ".join(f"c{d} * xst.s{d}" for d in range(nd)) or "0"
         lines = (["long g = get_global_id(0);", "if (g >= n) return;"] + _decode(nd, "g")
-                 + [f"long xo = xb + {terms};"] + _adv_code(plan, node.inputs[1:], nd, False)
+                 + [f"long xo = xb + {terms};"] + _adv_code(plan)
                  + ["out[g] = x[xo];"])
         text = ("__kernel void KNAME(" + ", ".join(params) + ") {\n  " + "\n  ".join(lines)
                 + "\n}\n")
@@ -231,18 +253,18 @@ class _Gather:
 
     def run(self, x, indices):
         plan = self.plan
-        base, shape, strides, adv_shape, arrays = plan.resolve(x.shape, x.strides, indices)
+        base, shape, strides, _, arrays = plan.resolve(x.shape, x.strides, indices)
         out = empty(self.ctx, shape, self.dtype)
         n = out.size
         if n == 0:
             return out
         if any(x.shape[axis] == 0 for axis, _, _ in plan.arrays):
             raise IndexError("index is out of bounds: cannot index an axis of length 0")
-        checked = plan.check_host(x.shape, arrays)
+        checked = plan.check_host(x.shape, arrays, indices)
         xbuf, xo = device_args(x)
         self.kernel(self.ctx.queue, ((n + _LOCAL - 1) // _LOCAL * _LOCAL,), (_LOCAL,), n,
                     EW.long8(shape), EW.long8(strides), xbuf, xo + base, out.data, self.ctx.err,
-                    self.code, *_index_args(plan, x.shape, x.strides, arrays, adv_shape))
+                    self.code, *_index_args(plan, x.shape, x.strides, arrays))
         if not checked:
             self.ctx.pending_check = True
         return out
@@ -328,7 +350,7 @@ class _Scatter:
         xterms = " + ".join(f"c{d} * xst.s{d}" for d in range(nd)) or "0"
         yterms = " + ".join(f"c{d} * yst.s{d}" for d in range(nd)) or "0"
         lines.append(f"  long xo = xb + {xterms};")
-        lines += ["  " + s for s in _adv_code(plan, node.inputs[2:], nd, True)]
+        lines += ["  " + s for s in _adv_code(plan)]
         op = "=" if node.op.set_instead_of_inc else "+="
         lines += [f"  out[xo] {op} y[yb + {yterms}];", "}"]
         text = ("__kernel void KNAME(" + ", ".join(params) + ") {\n  " + "\n  ".join(lines)
@@ -344,13 +366,13 @@ class _Scatter:
         plan = self.plan
         out = empty(self.ctx, x.shape, self.dtype)
         self.copy(out, x)
-        base, shape, strides, adv_shape, arrays = plan.resolve(out.shape, out.strides, indices)
+        base, shape, strides, _, arrays = plan.resolve(out.shape, out.strides, indices)
         _check_value_shape(self.node, y.shape, shape)
         if int(np.prod(shape)) == 0:
             return out
         if any(x.shape[axis] == 0 for axis, _, _ in plan.arrays):
             raise IndexError("index is out of bounds: cannot index an axis of length 0")
-        checked = plan.check_host(x.shape, arrays)
+        checked = plan.check_host(x.shape, arrays, indices)
         adv = set(plan.adv_axes)
         nb = int(np.prod([n for d, n in enumerate(shape) if d not in adv]))
         na = int(np.prod([n for d, n in enumerate(shape) if d in adv]))
@@ -359,7 +381,7 @@ class _Scatter:
         self.kernel(self.ctx.queue, ((nb + _LOCAL - 1) // _LOCAL * _LOCAL,), (_LOCAL,), nb, na,
                     EW.long8(shape), EW.long8(strides), EW.long8(ystrides), out.data, base, ybuf, yo,
                     self.ctx.err, self.code,
-                    *_index_args(plan, out.shape, out.strides, arrays, adv_shape))
+                    *_index_args(plan, out.shape, out.strides, arrays))
         if not checked:
             self.ctx.pending_check = True
         return out

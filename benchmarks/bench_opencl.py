@@ -1,0 +1,300 @@
+"""Benchmarks of the OpenCL backend (issue 5); writes benchmarks/RESULTS-opencl.md.
+
+    python benchmarks/bench_opencl.py            # all, ~2 minutes on 2 cores
+    python benchmarks/bench_opencl.py --quick    # fewer rounds
+
+- W3: ``tanh(a*x + b) * sigmoid(x)`` on 4M float32 as one fused, vectorised
+  kernel (x and the result stay on the device), against NumPy (the NumPy
+  backend and hand-written in-place NumPy); also with the upload and
+  download of every call counted in;
+- W1: an SGD step of a 784-512-512-10 ReLU MLP (batch 128) on OpenCL
+  against the NumPy backend, with its transfers per step;
+- GEMM: GFLOP/s of a 1024^2 float32 product (device-resident operands);
+- compile: first call of the W1 step in a fresh process, cold (empty
+  program cache, PoCL's kernel cache off) and cached; and the build of 20
+  kernels as 20 programs against one program.
+
+Times are medians of alternating rounds (benchmarks/harness.py).  The
+device runs asynchronously: every timed OpenCL call ends with the queue
+drained, so a time covers the work done.  As in benchmarks/run.py, NumPy's
+BLAS runs on one thread (OPENBLAS_NUM_THREADS=1, set before NumPy is
+imported): OpenBLAS threads spin after each call and would take the cores
+from PoCL's worker threads in alternating rounds.  PoCL uses every core.
+"""
+import argparse
+import datetime
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+
+from harness import machine, race  # noqa: E402
+
+import nnframe.tensor as T  # noqa: E402
+from nnframe import function, shared  # noqa: E402
+from nnframe.backends import opencl  # noqa: E402
+
+N_W3 = 4 * 1024 * 1024
+
+
+def drained(fn):
+    """``fn`` followed by waiting for the device queue (what was launched is done)."""
+    queue = opencl.get_backend().ctx.queue
+
+    def run():
+        out = fn()
+        queue.finish()
+        return out
+    return run
+
+
+def w3(rounds, calls):
+    rng = np.random.default_rng(0)
+    xv = rng.normal(size=N_W3).astype("float32")
+    a, b = np.float32(0.7), np.float32(0.1)
+    x_dev, y_dev = shared(xv, name="x"), shared(np.zeros_like(xv), name="y")
+    fa, fb = T.fscalars("a", "b")
+    resident = function([fa, fb], [], updates=[(y_dev, T.tanh(fa * x_dev + fb) * T.nnet.sigmoid(x_dev))],
+                        mode="opencl")
+    x = T.fvector("x")
+    roundtrip = function([fa, x, fb], T.tanh(fa * x + fb) * T.nnet.sigmoid(x), mode="opencl",
+                         trust_input=True)
+    numpy_backend = function([fa, x, fb], T.tanh(fa * x + fb) * T.nnet.sigmoid(x), mode="numpy",
+                             trust_input=True)
+    kernels = [n for n in resident.maker.fgraph.toposort() if "Elemwise" in type(n.op).__name__]
+    buf, tmp = np.empty_like(xv), np.empty_like(xv)
+
+    def by_hand():
+        out, s = buf, tmp
+        np.multiply(xv, a, out=out)
+        out += b
+        np.tanh(out, out=out)
+        np.negative(xv, out=s)
+        np.exp(s, out=s)
+        s += 1
+        out /= s
+        return out
+
+    resident(a, b)
+    want = np.tanh(a * xv + b) / (1 + np.exp(-xv))
+    np.testing.assert_allclose(y_dev.get_value(), want, rtol=2e-6, atol=1e-6)
+    times = race({"opencl (device-resident)": drained(lambda: resident(a, b)),
+                  "opencl (upload + download)": lambda: roundtrip(a, xv, b),
+                  "numpy backend": lambda: numpy_backend(a, xv, b),
+                  "hand-written numpy": by_hand}, rounds, calls)
+    return times, len(kernels)
+
+
+def w1(rounds, calls):
+    from nnframe_workloads import mlp_step
+    rng = np.random.default_rng(0)
+    sizes = [784, 512, 512, 10]
+    params = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        params += [rng.normal(0, np.sqrt(2 / n_in), (n_in, n_out)).astype("float32"),
+                   np.zeros(n_out, "float32")]
+    X = rng.normal(size=(128, 784)).astype("float32")
+    y = rng.integers(0, 10, 128).astype("int64")
+    step_cl, _ = mlp_step(params, 0.01, mode="opencl")
+    step_np, _ = mlp_step(params, 0.01, mode="numpy")
+    losses = [(float(step_cl(X, y)), float(step_np(X, y))) for _ in range(5)]
+    for got, want in losses:
+        assert abs(got - want) <= 1e-4 * abs(want), losses
+    opencl.reset_transfer_counts()
+    step_cl(X, y)
+    transfers = opencl.transfer_counts()
+    times = race({"opencl": lambda: step_cl(X, y), "numpy backend": lambda: step_np(X, y)},
+                 rounds, calls)
+    return times, transfers
+
+
+def gemm(rounds, calls):
+    """GFLOP/s (median and best round) of the OpenCL product and of NumPy's."""
+    from harness import time_calls
+    n = 1024
+    rng = np.random.default_rng(0)
+    A = shared(rng.normal(size=(n, n)).astype("float32"), name="A")
+    B = shared(rng.normal(size=(n, n)).astype("float32"), name="B")
+    C = shared(np.zeros((n, n), "float32"), name="C")
+    product = drained(function([], [], updates=[(C, T.dot(A, B))], mode="opencl"))
+    product()
+    np.testing.assert_allclose(C.get_value(), A.get_value() @ B.get_value(), rtol=1e-3, atol=1e-3)
+    a, b = A.get_value(), B.get_value()
+    result = {}
+    for name, fn in (("opencl", product), ("numpy", lambda: a @ b)):
+        fn()
+        rates = [2 * n ** 3 / time_calls(fn, calls) / 1e9 for _ in range(rounds)]
+        result[name] = (statistics.median(rates), max(rates))
+    return result
+
+
+_FIRST_CALL = """
+import time, numpy as np
+t0 = time.perf_counter()
+import sys; sys.path.insert(0, {here!r})
+from nnframe_workloads import mlp_step
+rng = np.random.default_rng(0)
+sizes = [784, 512, 512, 10]
+params = []
+for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+    params += [rng.normal(0, 0.05, (n_in, n_out)).astype('float32'), np.zeros(n_out, 'float32')]
+t1 = time.perf_counter()
+step, _ = mlp_step(params, 0.01, mode='opencl')
+step(rng.normal(size=(128, 784)).astype('float32'), rng.integers(0, 10, 128))
+print(time.perf_counter() - t1)
+"""
+
+
+def first_call(runs):
+    """Seconds from compiling the W1 step to the end of its first call, in fresh processes."""
+    code = _FIRST_CALL.format(here=HERE)
+    results = {}
+    with tempfile.TemporaryDirectory() as warm_dir:
+        cold, cached = [], []
+        for _ in range(runs):
+            with tempfile.TemporaryDirectory() as empty:
+                env = dict(os.environ, NNFRAME_FLAGS=f"compiledir={empty}", POCL_KERNEL_CACHE="0")
+                cold.append(_run(code, env))
+        env = dict(os.environ, NNFRAME_FLAGS=f"compiledir={warm_dir}")
+        _run(code, env)                          # fills both caches
+        for _ in range(runs):
+            cached.append(_run(code, env))
+        results["cold (empty program cache, PoCL cache off)"] = statistics.median(cold)
+        results["cached (program binary + PoCL kernel cache)"] = statistics.median(cached)
+    return results
+
+
+def _run(code, env):
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+_BUILD = """
+import time, pyopencl as cl
+ctx = cl.Context([cl.get_platforms()[0].get_devices()[0]])
+src = [f"__kernel void k{{i}}(__global float* a, __global const float* b) {{{{ "
+       f"size_t g = get_global_id(0); a[g] = tanh(b[g] * {{i}}.5f) + exp(b[g]); }}}}" for i in range(20)]
+t = time.perf_counter()
+{what}
+print(time.perf_counter() - t)
+"""
+
+
+def one_vs_many(runs):
+    env = dict(os.environ, POCL_KERNEL_CACHE="0")
+    many = _BUILD.format(what="for s in src: cl.Program(ctx, s).build()")
+    one = _BUILD.format(what="cl.Program(ctx, chr(10).join(src)).build()")
+    return {"20 programs of 1 kernel": statistics.median(_run(many, env) for _ in range(runs)),
+            "1 program of 20 kernels": statistics.median(_run(one, env) for _ in range(runs))}
+
+
+def versions():
+    import pyopencl as cl
+    import nnframe
+    ctx = opencl.get_backend().ctx
+    try:
+        from importlib.metadata import version
+        pocl = version("pocl-binary-distribution")
+    except Exception:  # not installed from a wheel
+        pocl = "?"
+    return {"nnframe": nnframe.__version__, "pyopencl": cl.VERSION_TEXT, "pocl": pocl,
+            "device": f"{ctx.device.name} ({ctx.device.platform.version})"}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    parser.add_argument("--out", default=os.path.join(HERE, "RESULTS-opencl.md"))
+    args = parser.parse_args()
+    rounds = 5 if args.quick else 15
+    w3_times, w3_kernels = w3(rounds, 3)
+    w1_times, w1_transfers = w1(rounds, 5)
+    gflops = gemm(rounds, 2)
+    builds = one_vs_many(3 if args.quick else 5)
+    compile_times = first_call(2 if args.quick else 3)
+    write(args.out, w3_times, w3_kernels, w1_times, w1_transfers, gflops, builds, compile_times,
+          rounds)
+
+
+def write(path, w3_times, w3_kernels, w1_times, w1_transfers, gflops, builds, compile_times,
+          rounds):
+    m, v = machine(), versions()
+    np_w3 = w3_times["hand-written numpy"]
+    lines = [
+        "# nnframe benchmarks: OpenCL backend",
+        "",
+        f"Measured {datetime.date.today()} by `python benchmarks/bench_opencl.py` on {m['cpu']} "
+        f"({m['cores']} cores), Python {m['python']}, NumPy {m['numpy']}, nnframe "
+        f"{v['nnframe']}, pyopencl {v['pyopencl']}, pocl-binary-distribution {v['pocl']}; "
+        f"OpenCL device: {v['device']}.",
+        f"Medians of {rounds} alternating rounds. OpenCL times include draining the queue. "
+        f"NumPy's BLAS on {m['blas_threads']} thread(s) (OPENBLAS_NUM_THREADS); PoCL on "
+        f"all {m['cores']} cores.",
+        "",
+        "## W3: `tanh(a*x+b) * sigmoid(x)` on 4M float32",
+        "",
+        f"One fused kernel ({w3_kernels} elementwise node after fusion), vectorised.",
+        "",
+        "| variant | time | ratio to hand-written NumPy |",
+        "|---|---|---|",
+    ]
+    for name, t in w3_times.items():
+        lines.append(f"| {name} | {t * 1e3:.2f} ms | {t / np_w3:.2f}x |")
+    lines += [
+        "",
+        "## W1: SGD step of a 784-512-512-10 ReLU MLP, batch 128",
+        "",
+        "| backend | time per step | ratio to NumPy backend |",
+        "|---|---|---|",
+    ]
+    for name, t in w1_times.items():
+        lines.append(f"| {name} | {t * 1e3:.2f} ms | {t / w1_times['numpy backend']:.2f}x |")
+    lines += [
+        "",
+        f"Transfers of one OpenCL step: {w1_transfers['upload']} uploads "
+        f"({w1_transfers['upload_bytes']} bytes: the minibatch X and y), "
+        f"{w1_transfers['download']} download ({w1_transfers['download_bytes']} bytes: the loss), "
+        f"{w1_transfers['checks']} error-flag checks. Losses of the first 5 steps agree with "
+        "the NumPy backend within 1e-4 relative.",
+        "",
+        "## GEMM, 1024 x 1024 float32",
+        "",
+        "| implementation | GFLOP/s (median) | GFLOP/s (best round) |",
+        "|---|---|---|",
+    ]
+    for name, (median, best) in gflops.items():
+        label = "OpenCL register-blocked kernel (8x16 tile)" if name == "opencl" else \
+            f"NumPy (OpenBLAS, {m['blas_threads']} thread(s), for reference)"
+        lines.append(f"| {label} | {median:.1f} | {best:.1f} |")
+    lines += ["", "Timed in blocks (not alternating). This machine is a shared VM: the same "
+              "kernel measures from about 30 to 100 GFLOP/s in different runs."]
+    lines += [
+        "",
+        "## Compile times",
+        "",
+        "| what | seconds |",
+        "|---|---|",
+    ]
+    for name, t in builds.items():
+        lines.append(f"| PoCL build of {name} (PoCL cache off) | {t:.2f} |")
+    for name, t in compile_times.items():
+        lines.append(f"| W1 step: compile + first call, {name} | {t:.2f} |")
+    lines.append("")
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""Test-wide options.
+
+``--device={numpy,opencl}`` sets ``nnframe.config.device`` for the whole
+run, so the graph tests run on either backend::
+
+    python -m pytest tests/core --device=opencl
+
+Without the option the device is the configuration's (numpy, unless
+``NNFRAME_FLAGS`` or ~/.nnframerc say otherwise).
+
+Tests that ask for ``mode='debug'`` or ``mode='numpy'`` keep their mode.
+OpenCL-only tests (tests/backends) skip, saying why, when pyopencl is not
+installed.
+"""
+import importlib.util
+
+import pytest
+
+
+def pytest_addoption(parser):
+    parser.addoption("--device", action="store", default=None, choices=("numpy", "opencl"),
+                     help="backend for functions compiled without a mode (sets "
+                          "nnframe.config.device; default: numpy)")
+
+
+def pytest_configure(config):
+    device = config.getoption("--device")
+    if device == "opencl" and importlib.util.find_spec("pyopencl") is None:
+        raise pytest.UsageError("--device=opencl needs pyopencl: pip install 'nnframe[opencl]'")
+    if device is not None:
+        from nnframe.config import config as nnframe_config
+        nnframe_config.device = device
+
+
+def pytest_report_header(config):
+    from nnframe.config import config as nnframe_config
+    return f"nnframe device: {nnframe_config.device}"
