@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-h5py = pytest.importorskip("h5py")
+import h5py  # noqa: E402  (a dependency of nnframe)
 
 import nnframe.tensor as T  # noqa: E402
 from nnframe import checkpoint as C  # noqa: E402

