@@ -339,6 +339,18 @@ def _check_index_targets(coding_dist, true_dist, name):
                          f"true_dist has {n} class indices ({true_dist.type})")
 
 
+def _gradient_inputs(name, g_y, matrix, true_one_of_n):
+    """The checked inputs of a 1-hot crossentropy gradient Op: the incoming
+    gradient (a vector, cast to the matrix's dtype), the matrix, the indices."""
+    matrix = _float_input(matrix, name)
+    true_one_of_n = as_tensor_variable(true_one_of_n)
+    _check_index_targets(matrix, true_one_of_n, name)
+    g_y = E.cast(as_tensor_variable(g_y), matrix.dtype)
+    if g_y.ndim != 1:
+        raise TypeError(f"{name}: g_y must be a vector, got {g_y.type}")
+    return [g_y, matrix, true_one_of_n]
+
+
 class CrossentropyCategorical1Hot(Op):
     """``-log(coding_dist[i, true_one_of_n[i]])`` for each row i (Theano's Op).
 
@@ -378,14 +390,9 @@ class CrossentropyCategorical1HotGrad(Op):
     __props__ = ()
 
     def make_node(self, g_y, coding_dist, true_one_of_n):
-        coding_dist = _float_input(coding_dist, "categorical_crossentropy")
-        true_one_of_n = as_tensor_variable(true_one_of_n)
-        _check_index_targets(coding_dist, true_one_of_n, "CrossentropyCategorical1HotGrad")
-        g_y = E.cast(as_tensor_variable(g_y), coding_dist.dtype)
-        if g_y.ndim != 1:
-            raise TypeError(f"CrossentropyCategorical1HotGrad: g_y must be a vector, got "
-                            f"{g_y.type}")
-        return Apply(self, [g_y, coding_dist, true_one_of_n], [coding_dist.type])
+        inputs = _gradient_inputs("CrossentropyCategorical1HotGrad", g_y, coding_dist,
+                                  true_one_of_n)
+        return Apply(self, inputs, [inputs[1].type])
 
     def infer_shape(self, node, input_shapes):
         return [input_shapes[1]]
@@ -448,13 +455,8 @@ class CrossentropySoftmax1HotDx(Op):
     __props__ = ()
 
     def make_node(self, g_y, sm, true_one_of_n):
-        sm = _float_input(sm, "CrossentropySoftmax1HotDx")
-        true_one_of_n = as_tensor_variable(true_one_of_n)
-        _check_index_targets(sm, true_one_of_n, "CrossentropySoftmax1HotDx")
-        g_y = E.cast(as_tensor_variable(g_y), sm.dtype)
-        if g_y.ndim != 1:
-            raise TypeError(f"CrossentropySoftmax1HotDx: g_y must be a vector, got {g_y.type}")
-        return Apply(self, [g_y, sm, true_one_of_n], [sm.type])
+        inputs = _gradient_inputs("CrossentropySoftmax1HotDx", g_y, sm, true_one_of_n)
+        return Apply(self, inputs, [inputs[1].type])
 
     def infer_shape(self, node, input_shapes):
         return [input_shapes[1]]
