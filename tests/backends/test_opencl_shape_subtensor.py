@@ -99,3 +99,20 @@ def test_index_arrays_on_the_device_are_checked_there():
     assert opencl.transfer_counts()["checks"] > 0
     with pytest.raises(IndexError, match="out of bounds"):
         f(xv)                        # the device-resident indices reached 9
+
+
+def test_reshape_of_a_transposed_input_view_before_upload():
+    # The input is uploaded lazily: reshaping a non-contiguous view of it must not
+    # reinterpret the root's buffer with contiguous strides (a dot of it was wrong).
+    import nnframe.tensor as T
+    from nnframe import function
+    x, y = T.dmatrix("x"), T.dtensor3("y")
+    rng = np.random.default_rng(0)
+    xv, yv = rng.normal(size=(2, 3)), rng.normal(size=(5, 3, 4))
+    flat = y.dimshuffle(1, 0, 2).reshape((3, 20))
+    f = function([x, y], [flat, T.dot(x, flat), T.dot(x, y)], mode="opencl")
+    want = yv.transpose(1, 0, 2).reshape(3, 20)
+    out = f(xv, yv)
+    np.testing.assert_allclose(out[0], want)
+    np.testing.assert_allclose(out[1], xv @ want, rtol=1e-12)
+    np.testing.assert_allclose(out[2], np.dot(xv, yv), rtol=1e-12)

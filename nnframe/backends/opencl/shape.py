@@ -70,8 +70,12 @@ def _resolve_shape(x_shape, shape):
 
 
 def reshaped(x, shape, copy):
-    """``x`` with ``shape``: a view when ``x`` is contiguous, else ``copy(dst, x)`` first."""
-    if x.data is not None and not x.is_contiguous():
+    """``x`` with ``shape``: a view when ``x`` is contiguous, else a contiguous copy first
+    (``copy(dst, x)`` on the device; NumPy's for a view of a not yet uploaded array, whose
+    strides refer to its root's layout)."""
+    if not x.is_contiguous():
+        if x.data is None:
+            return host_array(x.ctx, np.reshape(host_view(x), shape))
         dense = empty(x.ctx, x.shape, x.dtype)
         copy(dense, x)
         x = dense
