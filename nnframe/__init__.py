@@ -10,4 +10,16 @@ from nnframe.core.function import In, Out, function
 from nnframe.core.gradient import grad, verify_grad
 from nnframe.core.shared import shared
 
-__all__ = ["config", "function", "In", "Out", "shared", "grad", "verify_grad", "__version__"]
+__all__ = ["config", "function", "In", "Out", "shared", "grad", "verify_grad", "pp",
+           "debugprint", "pydotprint", "__version__"]
+
+_PRINTING = ("pp", "debugprint", "pydotprint")
+
+
+def __getattr__(name):
+    # ``nnframe.pp`` as Theano's ``theano.pp``; printing is imported on first use so
+    # that ``import nnframe`` stays fast.
+    if name in _PRINTING:
+        from nnframe import printing
+        return getattr(printing, name)
+    raise AttributeError(f"module 'nnframe' has no attribute {name!r}")

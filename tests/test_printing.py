@@ -25,6 +25,13 @@ def test_pp_acceptance():
     assert pp(x + y) == "(x + y)"
 
 
+def test_printing_functions_are_also_on_the_package_as_in_theano():
+    import nnframe
+    assert (nnframe.pp, nnframe.debugprint, nnframe.pydotprint) == (pp, debugprint, pydotprint)
+    with pytest.raises(AttributeError, match="no attribute 'ppp'"):
+        nnframe.ppp
+
+
 PRECEDENCE_CASES = [
     (lambda x, y, z: (x + y) * z, "((x + y) * z)"),
     (lambda x, y, z: x + y * z, "(x + (y * z))"),

@@ -129,9 +129,21 @@ class FunctionMaker:
         self.updates = updates
 
 
+def _no_default_update_ids(no_default_updates):
+    """A predicate telling which shared variables' default updates to skip."""
+    if no_default_updates is True or no_default_updates is False:
+        return lambda leaf: no_default_updates
+    if not isinstance(no_default_updates, (list, tuple, set)) or not all(
+            isinstance(v, SharedVariable) for v in no_default_updates):
+        raise TypeError("no_default_updates must be True, False or a list of shared "
+                        f"variables; got {no_default_updates!r}")
+    ids = {id(v) for v in no_default_updates}
+    return lambda leaf: id(leaf) in ids
+
+
 def function(inputs, outputs=None, updates=(), givens=(), mode=None, name=None,
              allow_input_downcast=None, on_unused_input="raise", profile=None,
-             trust_input=False):
+             trust_input=False, no_default_updates=False):
     """Compile a callable computing ``outputs`` from ``inputs``.
 
     Parameters
@@ -156,6 +168,10 @@ def function(inputs, outputs=None, updates=(), givens=(), mode=None, name=None,
     trust_input : bool
         Skip the checks and conversions of call arguments (fastest; the
         caller guarantees exactly-typed ndarrays).
+    no_default_updates : bool or list of shared variables
+        As in Theano: ``True`` ignores every ``default_update`` (a random
+        stream then gives the same numbers on each call); a list ignores
+        those of the listed shared variables only.
 
     Examples
     --------
@@ -239,12 +255,13 @@ def function(inputs, outputs=None, updates=(), givens=(), mode=None, name=None,
                                  f".astype({old.type.dtype!r}))")
 
     # -- default updates (random streams), then the graph with givens applied --------
+    skip_default = _no_default_update_ids(no_default_updates)
     while True:
         cloned = clone_replace(outs + [e for _, e in update_pairs], replace)
         added = False
         for leaf in graph_inputs(cloned):
             if (isinstance(leaf, SharedVariable) and leaf.default_update is not None
-                    and id(leaf) not in targets):
+                    and id(leaf) not in targets and not skip_default(leaf)):
                 value = _fit_type(leaf, leaf.default_update,
                                   f"default update of shared variable {leaf.name or leaf}",
                                   "the code that set default_update must cast it")

@@ -1,8 +1,12 @@
 """NumPy-like functions on symbolic tensors that are not a single Op."""
 from nnframe.core.op import as_tensor_variable
 from nnframe.core.ops import elemwise as E
+from nnframe.core.ops import reduce as R
+from nnframe.core.ops import shape as S
+from nnframe.core.ops.grad_ops import disconnected_grad
 
-__all__ = ["round", "where", "sgn", "tensor_copy", "abs_"]
+__all__ = ["round", "where", "sgn", "tensor_copy", "abs_", "shape_padleft", "shape_padright",
+           "shape_padaxis", "join", "horizontal_stack", "vertical_stack", "logsumexp"]
 
 
 def round(x, mode=None):
@@ -33,3 +37,66 @@ def tensor_copy(x):
 
 
 abs_ = E.abs
+
+
+# -- Theano's spellings of shape helpers ------------------------------------------------
+def shape_padleft(x, n_ones=1):
+    """``x`` with ``n_ones`` broadcastable axes in front (Theano's ``shape_padleft``).
+
+    >>> import nnframe.tensor as T
+    >>> T.shape_padleft(T.dvector('v'), 2).broadcastable
+    (True, True, False)
+    """
+    x = as_tensor_variable(x)
+    return S.dimshuffle(x, ["x"] * n_ones + list(range(x.ndim)))
+
+
+def shape_padright(x, n_ones=1):
+    """``x`` with ``n_ones`` broadcastable axes at the end (Theano's ``shape_padright``)."""
+    x = as_tensor_variable(x)
+    return S.dimshuffle(x, list(range(x.ndim)) + ["x"] * n_ones)
+
+
+def shape_padaxis(x, axis):
+    """``x`` with a broadcastable axis inserted at ``axis`` (``np.expand_dims``)."""
+    return S.expand_dims(x, axis)
+
+
+def join(axis, *tensors):
+    """Theano's ``join(axis, *tensors)``: ``concatenate(tensors, axis)``."""
+    return S.concatenate(list(tensors), axis=axis)
+
+
+def horizontal_stack(*tensors):
+    """Matrices side by side (``np.hstack`` for 2-d inputs)."""
+    return S.concatenate(list(tensors), axis=1)
+
+
+def vertical_stack(*tensors):
+    """Matrices one above the other (``np.vstack`` for 2-d inputs)."""
+    return S.concatenate(list(tensors), axis=0)
+
+
+def logsumexp(x, axis=None, keepdims=False):
+    """``log(sum(exp(x), axis))`` computed without overflow.
+
+    The maximum along ``axis`` is subtracted before ``exp`` and added back;
+    its gradient path is cut (the two terms cancel exactly), so the gradient
+    is ``softmax(x)`` along ``axis``.  A slice that is all ``-inf`` gives
+    ``-inf``, as in ``scipy.special.logsumexp``.
+
+    >>> import numpy as np, nnframe.tensor as T
+    >>> from nnframe import function
+    >>> x = T.dvector('x')
+    >>> float(function([x], T.logsumexp(x))(np.array([1000.0, 1000.0])))
+    1000.6931471805599
+    """
+    x = as_tensor_variable(x)
+    peak = disconnected_grad(R.max(x, axis=axis, keepdims=True))
+    peak = E.switch(E.isinf(peak), 0.0, peak)   # all -inf (or +inf) slices stay inf, not NaN
+    total = R.sum(E.exp(x - peak), axis=axis, keepdims=True)
+    out = E.log(total) + peak
+    if keepdims:
+        return out
+    axes = R.normalize_axes(axis, x.ndim)
+    return S.squeeze(out, axis=axes) if axes else out

@@ -413,3 +413,19 @@ def test_theano_alias_and_state_variables():
     assert names == ["drop/state0", "drop/state1"]
     assert all(s.get_value().dtype == np.uint64 for s in srng.state_variables)
     assert RandomStream().base_seed != RandomStream().base_seed  # OS entropy
+
+
+def test_no_default_updates_freezes_the_streams_it_names():
+    # Theano's tutorial: g = function([], rv_n, no_default_updates=True) repeats itself.
+    srng, other = RandomStream(seed=234), RandomStream(seed=5)
+    rv_u, rv_n = srng.uniform((2, 2)), other.normal((2, 2))
+    frozen = function([], [rv_u, rv_n], no_default_updates=True)
+    first = frozen()
+    for x, y in zip(first, frozen()):
+        np.testing.assert_array_equal(x, y)
+    only_n = function([], [rv_u, rv_n], no_default_updates=other.state_variables)
+    a, b = only_n(), only_n()
+    assert not np.array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    with pytest.raises(TypeError, match="no_default_updates must be True, False or a list"):
+        function([], rv_u, no_default_updates="yes")
