@@ -374,7 +374,7 @@ def function(inputs, outputs=None, updates=(), givens=(), mode=None, name=None,
                 destroyed |= fgraph.alias_roots(node.inputs[j])
     destroyed_containers = [v.container for v in shared_vars if id(v) in destroyed]
     f = Function(maker, ins, single, update_targets, fname, allow_input_downcast, stats,
-                 trust_input, destroyed_containers)
+                 trust_input, destroyed_containers, sorted(borrowed))
     maker.compile_time = time.perf_counter() - start
     return f
 
@@ -383,7 +383,7 @@ class Function:
     """A compiled function; call it with the input values (positional or by name)."""
 
     def __init__(self, maker, ins, single, update_targets, name, allow_input_downcast, profile,
-                 trust_input, destroyed_containers=()):
+                 trust_input, destroyed_containers=(), borrowed_outputs=()):
         self.maker = maker
         #: containers of shared variables whose buffers this function overwrites
         self._destroyed = list(destroyed_containers)
@@ -396,6 +396,10 @@ class Function:
         self._n_inputs = len(ins)
         self._update_cells = [t.container for t in update_targets]
         self._update_targets = update_targets
+        #: outputs returned without a copy (Out(borrow=True)), and the arrays the last
+        #: call returned for them: the next call may write into those buffers
+        self._borrowed = list(borrowed_outputs)
+        self._lent = ()
         self._positions = {}
         for k, spec in enumerate(ins):
             if spec.name is not None:
@@ -453,6 +457,8 @@ class Function:
             args = self._bind(args, kwargs)
         if not self.trust_input:
             args = [f(a) for f, a in zip(self._filters, args)]
+        if self._lent:
+            args = self._unshare(args)
         for container in self._destroyed:
             if container.exposed:  # a caller may hold this array: work on a copy
                 container[0] = container[0].copy()
@@ -472,12 +478,21 @@ class Function:
         for cell, value in zip(self._update_cells, new_values):
             cell[0] = value
             cell.exposed = False
+        if self._borrowed:
+            self._lent = [outputs[k] for k in self._borrowed]
         if profile is not None:
             profile.calls += 1
             profile.call_time += time.perf_counter() - start
         if self._single:
             return outputs[0] if outputs else None
         return list(outputs)
+
+    def _unshare(self, args):
+        """``args`` with a copy of each one that shares memory with a borrowed
+        output of the last call: this call may overwrite that buffer while it
+        still reads the argument (e.g. ``x = f(x)`` in a loop)."""
+        return [a.copy() if any(np.may_share_memory(a, lent) for lent in self._lent) else a
+                for a in args]
 
     def _nan_guard(self, outputs, new_values):
         named = [(f"output {k}", v) for k, v in enumerate(outputs)]

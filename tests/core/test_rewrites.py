@@ -266,6 +266,23 @@ def test_borrowed_output_buffer_is_reused():
     np.testing.assert_allclose(second, 2 * np.e + 1)
 
 
+@pytest.mark.parametrize("n", [1000, 400_000])      # straight-line and blocked kernels
+def test_a_borrowed_output_passed_back_as_input_is_read_before_it_is_overwritten(n):
+    # x = f(x) in a loop: the next call writes into the buffer it reads as x.
+    a, b = T.fscalars("a", "b")
+    x = T.fvector("x")
+    expr = T.tanh(a * x + b) * T.nnet.sigmoid(x)
+    f = function([a, x, b], [Out(expr, borrow=True), x.sum()], mode="numpy")
+    g = function([a, x, b], [expr, x.sum()], mode="fast_compile")
+    xv = np.random.default_rng(0).normal(size=n).astype(np.float32)
+    want, got = xv, xv
+    for _ in range(3):
+        want, want_sum = g(0.5, want, 0.1)
+        got, got_sum = f(0.5, got, 0.1)
+        np.testing.assert_array_equal(got, want)
+        assert got_sum == want_sum
+
+
 def test_update_values_are_never_reused_buffers():
     s = shared(np.zeros(1000), name="s")
     f = function([], [], updates=[(s, T.exp(s) * 2 + 1)])

@@ -96,6 +96,15 @@ def elemwise_kernel(node):
     return namespace["run"]
 
 
+#: Large fused chains run in row blocks of about this many bytes per buffer, so that
+#: their intermediates stay in the L2 cache instead of streaming through memory once
+#: per step as hand-written NumPy does (measured here: ``tanh(a*x+b)*sigmoid(x)`` on
+#: 4M float32 takes 0.52x the time of whole-array in-place ufuncs in 128 KiB blocks).
+CHUNK_BYTES = 1 << 17
+#: ... when the output holds at least this many blocks' worth of elements.
+MIN_CHUNKS = 4
+
+
 def composite_kernel(node):
     """A fused chain as straight-line NumPy code reusing its intermediate buffers.
 
@@ -106,22 +115,70 @@ def composite_kernel(node):
 
         t0 = mul(i0, i1); add(t0, i2, out=t0); tanh(t0, out=t0)
         t1 = sigmoid(i1); mul(t0, t1, out=t0); return t0
+
+    A large output is computed block by block (:func:`_blocked_lines`); the
+    results are the same.
     """
+    comp = node.op.scalar_op
+    nin = len(comp.input_dtypes)
+    args = [f"i{k}" for k in range(nin)]
+    namespace = {"_error": _broadcast_error, "_node": node, "_asarray": np.asarray,
+                 "_empty": np.empty, "_may_share": np.may_share_memory, "_buffers": []}
+    for j in range(len(comp.steps)):
+        namespace[f"_f{j}"] = comp.steps[j][0].impl
+        namespace[f"_d{j}"] = np.dtype(comp.value_dtypes[nin + j])
+    lines = [f"def run({', '.join(args)}):"]
+    checks = _axis_checks(node)
+    if checks:
+        condition = " or ".join(f"i{k}.shape[{a}] != i{j}.shape[{a}]" for k, a, j in checks)
+        lines.append(f"    if {condition}: raise _error(_node, [{', '.join(args)}])")
+    lines += _blocked_lines(node, namespace) + _straight_lines(node, namespace)
+    source = "\n".join(lines) + "\n"
+    exec(compile(source, f"<composite {comp.name[:60]}>", "exec"), namespace)
+    run = namespace["run"]
+    run.source = source
+    return run
+
+
+def _step_lines(comp, j, names, out=None, fresh=None, scalar_output=False):
+    """Step ``j`` of ``comp`` on the values ``names``: written into the buffer
+    ``out`` when given, else computed into a new array called ``fresh``."""
+    row, refs = comp.steps[j]
+    dtype = np.dtype(comp.value_dtypes[len(comp.input_dtypes) + j])
+    args = []
+    for r in refs:
+        cast = row.float_inputs and np.dtype(comp.value_dtypes[r]) != dtype
+        args.append(f"{names[r]}.astype(_d{j})" if cast else names[r])
+    call = f"_f{j}({', '.join(args)}"
+    if out is not None:
+        return [f"{call}, out={out})"]
+    lines = [f"{fresh} = {call})"]
+    sample = _numpy_step_dtype(row, [np.dtype(comp.value_dtypes[r]) for r in refs], dtype)
+    if sample != dtype or scalar_output:
+        lines.append(f"{fresh} = _asarray({fresh}, dtype=_d{j})")
+    return lines
+
+
+def _last_uses(comp):
+    """Value index -> the last step that reads it."""
+    return {r: j for j, (_, refs) in enumerate(comp.steps) for r in refs}
+
+
+def _kept_buffer(namespace):
+    """A new slot of ``_buffers`` (arrays kept from call to call); its index."""
+    namespace["_buffers"].append(None)
+    return len(namespace["_buffers"]) - 1
+
+
+def _straight_lines(node, namespace):
+    """The body computing the whole output with one NumPy call per step."""
     comp = node.op.scalar_op
     nin = len(comp.input_dtypes)
     dtypes = comp.value_dtypes
     bcast = comp.value_broadcastable
-    last_use = {}
-    for j, (_, refs) in enumerate(comp.steps):
-        for r in refs:
-            last_use[r] = j
+    last_use = _last_uses(comp)
     names = [f"i{k}" for k in range(nin)]
-    namespace = {"_error": _broadcast_error, "_node": node, "_asarray": np.asarray}
-    lines = [f"def run({', '.join(names)}):"]
-    checks = _axis_checks(node)
-    if checks:
-        condition = " or ".join(f"i{k}.shape[{a}] != i{j}.shape[{a}]" for k, a, j in checks)
-        lines.append(f"    if {condition}: raise _error(_node, [{', '.join(names)}])")
+    lines = []
     free = set()     # intermediates whose buffers may be taken over
     final = len(comp.steps) - 1
     # A new array is needed for a step: keep it from call to call when its
@@ -132,20 +189,11 @@ def composite_kernel(node):
         for v in range(nin, nin + len(comp.steps)):
             same_shape_input[v] = next((k for k in range(nin) if bcast[k] == bcast[v]), None)
     keep_result = node.tag.get("reuse_output", False)
-    buffers = []
     kept = set()     # names of the buffers kept between calls
-    namespace["_buffers"] = buffers
-    namespace["_empty"] = np.empty
+    scalar_output = node.outputs[0].ndim == 0
     for j, (row, refs) in enumerate(comp.steps):
         v = nin + j
         dtype = np.dtype(dtypes[v])
-        namespace[f"_f{j}"] = row.impl
-        namespace[f"_d{j}"] = dtype
-        args = []
-        for r in refs:
-            cast = row.float_inputs and np.dtype(dtypes[r]) != dtype
-            args.append(f"{names[r]}.astype(_d{j})" if cast else names[r])
-        call = f"_f{j}({', '.join(args)}"
         reusable = [r for r in refs if r >= nin and last_use[r] == j and r in free
                     and np.dtype(dtypes[r]) == dtype and bcast is not None
                     and bcast[r] == bcast[v]
@@ -153,38 +201,123 @@ def composite_kernel(node):
                     and (j != final or keep_result or names[r] not in kept)]
         if j == final and node.op.inplace is not None:
             target = f"i{node.op.inplace}"
-            lines.append(f"    {call}, out={target})")
+            lines += _step_lines(comp, j, names, out=target)
             names.append(target)
         elif row.accepts_out and reusable:
             buf = names[reusable[0]]
-            lines.append(f"    {call}, out={buf})")
+            lines += _step_lines(comp, j, names, out=buf)
             names.append(buf)
         else:
             name = f"t{j}"
             ref = same_shape_input.get(v)
-            if (row.accepts_out and ref is not None and node.outputs[0].ndim > 0
+            if (row.accepts_out and ref is not None and not scalar_output
                     and (j != final or keep_result)):
-                slot = len(buffers)
-                buffers.append(None)
+                slot = _kept_buffer(namespace)
                 kept.add(name)
-                lines.append(f"    {name} = _buffers[{slot}]")
-                lines.append(f"    if {name} is None or {name}.shape != i{ref}.shape: "
+                lines.append(f"{name} = _buffers[{slot}]")
+                lines.append(f"if {name} is None or {name}.shape != i{ref}.shape: "
                              f"{name} = _buffers[{slot}] = _empty(i{ref}.shape, _d{j})")
-                lines.append(f"    {call}, out={name})")
+                lines += _step_lines(comp, j, names, out=name)
             else:
-                lines.append(f"    {name} = {call})")
-                sample = _numpy_step_dtype(row, [np.dtype(dtypes[r]) for r in refs], dtype)
-                if sample != dtype or node.outputs[0].ndim == 0:
-                    lines.append(f"    {name} = _asarray({name}, dtype=_d{j})")
+                lines += _step_lines(comp, j, names, fresh=name, scalar_output=scalar_output)
             names.append(name)
         if bcast is not None and not (j == final and node.op.inplace is not None):
             free.add(v)
-    lines.append(f"    return {names[-1]}")
-    source = "\n".join(lines) + "\n"
-    exec(compile(source, f"<composite {comp.name[:60]}>", "exec"), namespace)
-    run = namespace["run"]
-    run.source = source
-    return run
+    lines.append(f"return {names[-1]}")
+    return ["    " + line for line in lines]
+
+
+def _blocked_lines(node, namespace):
+    """Lines computing a large output in blocks of rows and returning it; ``[]``
+    when the chain cannot be split so.
+
+    Rows ``s:e`` of the output need only rows ``s:e`` of the inputs that are
+    not broadcast along axis 0 (the others are read whole), so each block is
+    the chain on small arrays whose intermediates stay in the cache.  Steps
+    that read only inputs broadcast along axis 0 give the same value for
+    every block and run once, before the loop.  Block-sized intermediates
+    live in buffers allocated once per call.  When the output buffer (the
+    destroyed input, or one kept between calls) may share memory with an
+    input, the straight-line body runs instead: NumPy's ufuncs copy
+    overlapping operands, whereas a later block could read rows an earlier
+    one has written.
+    """
+    comp = node.op.scalar_op
+    bcast = comp.value_broadcastable
+    nin = len(comp.input_dtypes)
+    if bcast is None or node.outputs[0].ndim == 0 or bcast[-1][0]:
+        return []
+    ref = next((k for k in range(nin) if bcast[k] == bcast[-1]), None)
+    if ref is None:          # no input has the output's shape: rare, left whole
+        return []
+    itemsize = max(np.dtype(d).itemsize for d in comp.value_dtypes)
+    namespace["_block"] = max(1, CHUNK_BYTES // itemsize)
+    final = len(comp.steps) - 1
+    whole = f"i{ref}"
+    # -- the output buffer, and when the blocks may not write into it ----------------
+    head = [f"if {whole}.size >= {MIN_CHUNKS} * _block:"]
+    body = []
+    if node.op.inplace is not None:
+        target = node.op.inplace
+        body.append(f"_out = i{target}")
+        others = [k for k in range(nin) if k != target]
+    elif node.tag.get("reuse_output", False):
+        slot = _kept_buffer(namespace)
+        body.append(f"_out = _buffers[{slot}]")
+        body.append(f"if _out is None or _out.shape != {whole}.shape: "
+                    f"_out = _buffers[{slot}] = _empty({whole}.shape, _d{final})")
+        others = list(range(nin))
+    else:
+        body.append(f"_out = _empty({whole}.shape, _d{final})")
+        others = []
+    # -- steps: loop-invariant ones first, then the loop over blocks ------------------
+    sliced = [k for k in range(nin) if not bcast[k][0]]
+    names = [f"b{k}" if k in sliced else f"i{k}" for k in range(nin)]
+    before, loop = [], []
+    last_use = _last_uses(comp)
+    slot_of, free_slots, slot_dtypes = {}, [], []
+    for j, (row, refs) in enumerate(comp.steps):
+        v = nin + j
+        if bcast[v][0]:
+            before += _step_lines(comp, j, names, fresh=f"t{j}")
+            names.append(f"t{j}")
+            continue
+        free_slots += [slot_of[r] for r in dict.fromkeys(refs)   # each dead value once
+                       if r in slot_of and last_use[r] == j]
+        if j == final:
+            loop += (_step_lines(comp, j, names, out="_o") if row.accepts_out else
+                     _step_lines(comp, j, names, fresh="_r") + ["_o[...] = _r"])
+            names.append("_o")
+        elif row.accepts_out and bcast[v] == bcast[-1]:
+            dtype = comp.value_dtypes[v]
+            slot = next((s for s in free_slots if slot_dtypes[s] == dtype), None)
+            if slot is None:
+                slot = len(slot_dtypes)
+                slot_dtypes.append(dtype)
+                before.append(f"_c{slot} = _empty((_rows,) + {whole}.shape[1:], _d{j})")
+            else:
+                free_slots.remove(slot)
+            slot_of[v] = slot
+            loop += _step_lines(comp, j, names, out=f"w{slot}")
+            names.append(f"w{slot}")
+        else:
+            loop += _step_lines(comp, j, names, fresh=f"t{j}")
+            names.append(f"t{j}")
+    blocks = ([f"_n = {whole}.shape[0]",
+               f"_rows = max(1, _block * _n // {whole}.size)"] + before +
+              ["for _s in range(0, _n, _rows):",
+               "    _e = _s + _rows",
+               "    _o = _out[_s:_e]"] +
+              [f"    b{k} = i{k}[_s:_e]" for k in sliced] +
+              [f"    w{s} = _c{s}[:_o.shape[0]]" for s in range(len(slot_dtypes))] +
+              ["    " + line for line in loop] +
+              ["return _out"])
+    if others:
+        overlap = " or ".join(f"_may_share(_out, i{k})" for k in others)
+        body += [f"if not ({overlap}):"] + ["    " + line for line in blocks]
+    else:
+        body += blocks
+    return ["    " + line for line in head + ["    " + line for line in body]]
 
 
 def _numpy_step_dtype(row, dtypes, target):
