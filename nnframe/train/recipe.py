@@ -376,7 +376,8 @@ class Map(Spec):
         result = {}
         for key in value:
             if key not in self.fields:
-                close = difflib.get_close_matches(key, list(self.fields), n=1)
+                close = (difflib.get_close_matches(key, list(self.fields), n=1)
+                         or self.nested_paths(key)[:1])
                 hint = f"did you mean {close[0]!r}? " if close else ""
                 known = ", ".join(sorted(self.fields)) or "none"
                 errors.append(RecipeError(f"unknown key {key!r} for {self.what} ({hint}known "
@@ -390,6 +391,16 @@ class Map(Spec):
             else:
                 result[key] = default
         return result
+
+    def nested_paths(self, key):
+        """Dotted paths of ``key`` in the sections below this one
+        (``epochs`` -> ``['train.epochs']``), for a misplaced key."""
+        found = []
+        for name, (spec, _) in self.fields.items():
+            if isinstance(spec, Map):
+                found += [f"{name}.{key}"] if key in spec.fields else [
+                    f"{name}.{path}" for path in spec.nested_paths(key)]
+        return found
 
 
 class Choice(Spec):

@@ -34,6 +34,13 @@ def test_unknown_key_with_suggestion(tmp_path):
                       "beta2, epsilon, grad_clip, learning_rate, weight_decay_l2)"]
 
 
+def test_a_misplaced_key_suggests_where_it_belongs(tmp_path):
+    path, errors = errors_of(tmp_path, SMALL_RECIPE, "epochs=3")
+    assert len(errors) == 1
+    assert ("epochs: unknown key 'epochs' for the recipe (did you mean 'train.epochs'? "
+            "known keys: ") in errors[0]
+
+
 def test_duplicate_key(tmp_path):
     text = SMALL_RECIPE.replace("seed: 3\n", "seed: 3\nseed: 4\n")
     path, errors = errors_of(tmp_path, text)
