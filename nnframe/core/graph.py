@@ -178,12 +178,30 @@ def graph_inputs(outputs, blockers=()):
 def clone_replace(outputs, replace=None):
     """Copies of ``outputs`` with the Variables in ``replace`` substituted.
 
-    ``replace`` maps old Variables to new ones.  Apply nodes between the
-    replaced Variables and ``outputs`` are rebuilt with ``make_node`` so types
-    are re-checked; leaves that are not replaced are kept as they are.
-    Replacements are not applied inside the replacement graphs themselves.
+    ``outputs`` is a Variable or a list of them (the result has the same
+    form); ``replace`` maps old Variables to new ones (a dict or a list of
+    pairs, as in Theano's ``clone`` and PyTensor's ``clone_replace``).  Apply
+    nodes between the replaced Variables and ``outputs`` are rebuilt with
+    ``make_node`` so types are re-checked; leaves that are not replaced are
+    kept as they are.  Replacements are not applied inside the replacement
+    graphs themselves.
+
+    >>> import nnframe.tensor as T
+    >>> x, y = T.dscalars('x', 'y')
+    >>> clone_replace(x * 2, {x: y}).owner.inputs[0] is y
+    True
     """
-    memo = {id(k): v for k, v in (replace or {}).items()}
+    if isinstance(outputs, Variable):
+        return clone_replace([outputs], replace)[0]
+    memo = {}
+    for old, new in (replace.items() if isinstance(replace, dict) else replace or ()):
+        if not (isinstance(old, Variable) and isinstance(new, Variable)):
+            raise TypeError(f"clone_replace: replace {old!r} by {new!r}: both must be "
+                            "symbolic variables")
+        if getattr(old.type, "ndim", None) != getattr(new.type, "ndim", None):
+            raise TypeError(f"clone_replace: cannot replace {old!r} ({old.type}) by {new!r} "
+                            f"({new.type}): the number of dimensions differs")
+        memo[id(old)] = new
     for node in toposort(outputs):
         if all(id(o) in memo for o in node.outputs):
             continue

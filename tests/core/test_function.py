@@ -84,6 +84,19 @@ def test_givens_as_dict_and_replacing_a_shared_variable():
     assert f(np.array([1.0, 2.0, 3.0])) == 12.0
 
 
+def test_clone_replace_substitutes_before_compiling():
+    from nnframe import clone_replace
+    x, y = T.dvectors('x', 'y')
+    z = (x ** 2).sum()
+    z_of_y = clone_replace(z, {x: y * 3})
+    pair = clone_replace([z, x + 1], [(x, y)])
+    assert function([y], z_of_y)(np.array([1.0, 2.0])) == 45.0
+    assert isinstance(pair, list) and function([y], pair[1])(np.array([1.0]))[0] == 2.0
+    assert function([x], z)(np.array([1.0, 2.0])) == 5.0          # the original is unchanged
+    with pytest.raises(TypeError, match="number of dimensions differs"):
+        clone_replace(z, {x: T.dmatrix('m')})
+
+
 def test_in_defaults_and_keyword_calls():
     x, y, w = T.dscalars('x', 'y', 'w')
     f = function([x, In(y, value=1), In(w, value=2, name='w_by_name')], (x + y) * w)

@@ -9,7 +9,7 @@ keyed by a hash of the source and of the device and driver, so a second
 process loads them instead of compiling (about 50 ms instead of 300+ ms).
 
 >>> b = ProgramBuilder(ctx)                                     # doctest: +SKIP
->>> k = b.kernel("__kernel void fill(__global float* x) { x[get_global_id(0)] = 1; }")
+>>> k = b.kernel("__kernel void fill(__global float* x) { x[get_global_id(0)] = 1; }")  # doctest: +SKIP
 >>> b.build(); k(ctx.queue, (16,), None, buf)                   # doctest: +SKIP
 """
 import hashlib
