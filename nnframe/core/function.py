@@ -108,7 +108,11 @@ def _fit_type(target, value, what, fix):
     from nnframe.core.ops.shape import specify_shape
     if target.type == value.type or target.type.is_super(value.type):
         return value
-    if value.type.dtype != target.type.dtype or value.type.ndim != target.type.ndim:
+    if value.type.ndim != target.type.ndim:
+        raise TypeError(f"{what}: {target!r} has type {target.type} but the expression has "
+                        f"type {value.type}: {value.type.ndim} dimension(s) instead of "
+                        f"{target.type.ndim}; build an expression of {target!r}'s shape")
+    if value.type.dtype != target.type.dtype:
         raise TypeError(f"{what}: {target!r} has type {target.type} but the expression has "
                         f"type {value.type}; {fix}")
     for axis, (want, have) in enumerate(zip(target.type.shape, value.type.shape)):

@@ -190,6 +190,14 @@ def test_update_type_mismatch_names_shared_and_both_types():
     assert "W" in msg and "float32" in msg and "float64" in msg and "astype('float32')" in msg
 
 
+def test_update_with_other_dimensions_says_so():
+    w = shared(np.zeros((2, 2)), name='W')
+    with pytest.raises(TypeError, match=r"W has type TensorType\(float64, matrix\) but the "
+                       r"expression has type TensorType\(float64, vector\): 1 dimension\(s\) "
+                       r"instead of 2"):
+        function([], [], updates=[(w, w.sum(axis=0))])
+
+
 def test_update_of_non_shared_is_refused():
     x = T.dvector('x')
     with pytest.raises(TypeError, match="not a shared variable"):
