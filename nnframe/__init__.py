@@ -11,8 +11,8 @@ from nnframe.core.graph import clone_replace
 from nnframe.core.gradient import grad, verify_grad
 from nnframe.core.shared import shared
 
-__all__ = ["config", "function", "In", "Out", "shared", "grad", "verify_grad", "clone_replace", "pp",
-           "debugprint", "pydotprint", "__version__"]
+__all__ = ["config", "function", "In", "Out", "shared", "grad", "verify_grad", "clone_replace",
+           "pp", "debugprint", "pydotprint", "__version__"]
 
 _PRINTING = ("pp", "debugprint", "pydotprint")
 

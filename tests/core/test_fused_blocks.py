@@ -22,7 +22,7 @@ def blocked(f):
 def tiny_blocks(monkeypatch):
     """Blocks of 24 bytes (3 float64), so that small test arrays are split too,
     with a partial last block."""
-    monkeypatch.setattr(numpy_elemwise, "CHUNK_BYTES", 24)
+    monkeypatch.setattr(numpy_elemwise, "BLOCK_BYTES", 24)
 
 
 def test_a_large_chain_is_blocked_and_equals_the_whole_array_result():
