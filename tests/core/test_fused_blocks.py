@@ -20,9 +20,11 @@ def blocked(f):
 
 @pytest.fixture
 def tiny_blocks(monkeypatch):
-    """Blocks of 24 bytes (3 float64), so that small test arrays are split too,
-    with a partial last block."""
-    monkeypatch.setattr(numpy_elemwise, "BLOCK_BYTES", 24)
+    """Blocks of 64 bytes (8 float64) from the first block on, so that the small
+    arrays of these tests (rows of at most 8 elements) are split too, most with
+    a partial last block."""
+    monkeypatch.setattr(numpy_elemwise, "BLOCK_BYTES", 64)
+    monkeypatch.setattr(numpy_elemwise, "MIN_BLOCKS", 1)
 
 
 def test_a_large_chain_is_blocked_and_equals_the_whole_array_result():

@@ -255,7 +255,10 @@ def _blocked_lines(node, namespace):
     final = len(comp.steps) - 1
     whole = f"i{ref}"
     # -- the output buffer, and when the blocks may not write into it ----------------
-    head = [f"if {whole}.size >= {MIN_BLOCKS} * _block:"]
+    # Blocks of whole rows: when a row alone is larger than a block, the kept
+    # whole-array buffers of the straight-line body serve better.
+    head = [f"if {whole}.size >= {MIN_BLOCKS} * _block and {whole}.size <= _block * "
+            f"{whole}.shape[0]:"]
     body = []
     if node.op.inplace is not None:
         target = node.op.inplace
