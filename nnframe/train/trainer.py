@@ -312,8 +312,31 @@ def run(recipe_path, overrides=(), resume=None, out=None, device=None, seed=None
     path = write_report(out, report)
     if resolved["logging"]["plots"]:
         plot_curves(out, log.rows)
+    for line in final_metrics_lines(report, list(p.splits)):
+        print(line, file=stdout)
     print(f"report: {path}", file=stdout)
     return report
+
+
+#: report.json keys that describe the run rather than measure the model
+_RUN_KEYS = {"recipe", "seed", "best", "epochs", "steps", "stopped_early", "seconds"}
+
+
+def final_metrics_lines(report, split_names):
+    """The final metrics of a report, as printed at the end of a run.
+
+    >>> final_metrics_lines({"test": {"accuracy": 0.98}, "seconds": 3.2, "mAP": 0.45},
+    ...                     ["test"])
+    ['final test: accuracy 0.9800', 'final mAP 0.4500']
+    """
+    def show(values):
+        return "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                         for k, v in values.items())
+    lines = [f"final {name}: {show(report[name])}" for name in split_names]
+    extra = {k: v for k, v in report.items() if k not in _RUN_KEYS and k not in split_names}
+    if extra:
+        lines.append(f"final {show(extra)}")
+    return lines
 
 
 def _report(p, eval_fn, resolved, batch_size, progress, monitor, stopped_early, seconds):

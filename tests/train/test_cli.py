@@ -17,6 +17,7 @@ def test_train_writes_report_metrics_checkpoints_and_recipe(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "epoch 6/6" in result.stdout          # one line per epoch: stdout is not a TTY
     report = json.loads((out / "report.json").read_text())
+    assert f"final test: loss {report['test']['loss']:.4f}  accuracy " in result.stdout
     assert set(report) >= {"train", "valid", "test", "best", "epochs", "seconds"}
     assert report["epochs"] == 6 and report["test"]["accuracy"] > 0.85
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
