@@ -7,6 +7,7 @@ import pytest
 import nnframe.tensor as T
 from nnframe import Out, function, shared
 from nnframe.backends.numpy import elemwise as numpy_elemwise
+from random_graphs import UNARY, random_elementwise  # noqa: E402  (tests/core/random_graphs.py)
 
 
 def kernel_sources(f):
@@ -109,29 +110,14 @@ def test_a_value_read_twice_by_its_last_step_frees_its_buffer_once(tiny_blocks):
     np.testing.assert_allclose(f(xv), np.exp(xv) ** 2 + np.tanh(xv) * np.sin(xv), rtol=1e-14)
 
 
-UNARY = [T.exp, T.tanh, T.nnet.sigmoid, lambda v: v * v, T.abs, lambda v: -v, T.nnet.relu,
-         lambda v: T.log1p(T.abs(v)), lambda v: T.cast(v > 0, "int8")]
-BINARY = [lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a - b, T.maximum,
-          lambda a, b: a / (1 + T.abs(b)), lambda a, b: T.switch(a > b, a, b * 2)]
-
-
-def random_chain(seed, leaves):
-    r = np.random.default_rng(seed)
-    pool = list(leaves)
-    for _ in range(r.integers(4, 14)):
-        if r.random() < 0.4:
-            pool.append(UNARY[r.integers(len(UNARY))](pool[r.integers(len(pool))]))
-        else:
-            a, b = (pool[k] for k in r.integers(len(pool), size=2))
-            pool.append(BINARY[r.integers(len(BINARY))](a, b))
-    return [pool[k] for k in r.choice(len(pool) - len(leaves), size=2) + len(leaves)]
+UNARY_AND_CAST = UNARY + [lambda v: T.cast(v > 0, "int8")]
 
 
 @pytest.mark.parametrize("seed", range(30))
 def test_random_chains_with_rows_and_columns_match_unfused_graphs(tiny_blocks, seed):
     x, y = T.dmatrices("x", "y")
     b, c = T.drow("b"), T.dcol("c")
-    outs = random_chain(seed, [x, y, b, c])
+    _, outs = random_elementwise(seed, [x, y, b, c], unary=UNARY_AND_CAST, n_ops=(4, 14))
     grads = T.grad(sum(o.sum() for o in outs), [x, y, b, c], disconnected_inputs="ignore")
     r = np.random.default_rng(seed)
     values = [r.normal(size=(11, 3)), r.normal(size=(11, 3)), r.normal(size=(1, 3)),

@@ -10,6 +10,7 @@ from nnframe.core.ops import nnet as N
 from nnframe.core.ops.blas import Dot, Gemm
 from nnframe.core.ops.elemwise import Elemwise
 from nnframe.core.ops.scalar import Composite
+from random_graphs import random_elementwise  # noqa: E402  (tests/core/random_graphs.py)
 
 rng = np.random.default_rng(7)
 
@@ -293,23 +294,8 @@ def test_update_values_are_never_reused_buffers():
 
 
 # -- random graphs: rewritten == unrewritten ----------------------------------------------------
-UNARY = [T.exp, T.tanh, T.nnet.sigmoid, lambda v: v * v, T.abs, lambda v: -v, T.nnet.relu,
-         lambda v: T.log1p(T.abs(v))]
-BINARY = [lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a - b, T.maximum,
-          lambda a, b: a / (1 + T.abs(b)), lambda a, b: T.switch(a > b, a, b * 2)]
-
-
 def random_graph(seed, leaves):
-    r = np.random.default_rng(seed)
-    pool = list(leaves)
-    for _ in range(r.integers(4, 12)):
-        if r.random() < 0.4:
-            pool.append(UNARY[r.integers(len(UNARY))](pool[r.integers(len(pool))]))
-        else:
-            a, b = (pool[k] for k in r.integers(len(pool), size=2))
-            pool.append(BINARY[r.integers(len(BINARY))](a, b))
-    picks = r.choice(len(pool) - len(leaves), size=2) + len(leaves)
-    outs = [pool[k] for k in picks]
+    pool, outs = random_elementwise(seed, leaves)
     return outs + [T.dot(outs[0], pool[len(leaves)].T).sum()]
 
 
