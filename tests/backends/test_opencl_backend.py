@@ -1,6 +1,7 @@
 """The OpenCL backend as a whole: device selection and errors, device-resident training
 (transfer counts), the loss trajectory of an MLP, and the program cache."""
 import os
+import re
 import subprocess
 import sys
 
@@ -153,8 +154,10 @@ def test_no_platform_says_how_to_install_pocl(no_cached_context, monkeypatch, fa
 
 
 def test_out_of_range_indices_name_the_available_devices(no_cached_context):
+    import pyopencl as cl
+    first = re.escape(cl.get_platforms()[0].name)
     with config.change_flags(opencl_platform=7):
-        with pytest.raises(RuntimeError, match=r"opencl_platform=7 .*0: Portable"):
+        with pytest.raises(RuntimeError, match=rf"opencl_platform=7 .*0: {first}"):
             opencl.get_backend()
     with config.change_flags(opencl_platform=0, opencl_device=3):
         with pytest.raises(RuntimeError, match=r"opencl_device=3 .*device.*0: "):

@@ -98,6 +98,22 @@ def _select(cl, platform_index, device_index):
     return (gpus or found)[0]
 
 
+def _build_options(cl, device):
+    """Compiler options that make float arithmetic round as NumPy's does.
+
+    OpenCL lets float32 division and sqrt be off by a few ulps unless the
+    device can round them correctly and is asked to (NVIDIA's driver is off
+    by default); NVIDIA's compiler also fuses ``a * b + c`` into one fma
+    despite ``#pragma OPENCL FP_CONTRACT OFF``, so it gets ``-nv-fmad=false``.
+    """
+    options = []
+    if device.single_fp_config & cl.device_fp_config.CORRECTLY_ROUNDED_DIVIDE_SQRT:
+        options.append("-cl-fp32-correctly-rounded-divide-sqrt")
+    if "cl_nv_compiler_options" in device.extensions:
+        options.append("-nv-fmad=false")
+    return options
+
+
 class DeviceContext:
     """One device: its context, in-order queue, memory pool and error flag.
 
@@ -106,8 +122,11 @@ class DeviceContext:
     device, context, queue : pyopencl objects
     fp64 : bool
         Whether the device computes in double precision (cl_khr_fp64).
+    build_options : list of str
+        Options of every program build (:func:`_build_options`).
     key : str
-        Identifies the device and driver (part of the program cache key).
+        Identifies the device, driver and build options (part of the program
+        cache key).
     """
 
     def __init__(self, cl, platform_index, device_index, device):
@@ -122,8 +141,10 @@ class DeviceContext:
         # in-order queue makes reuse safe (a later kernel runs after earlier readers).
         self.pool = MemoryPool(ImmediateAllocator(self.queue))
         self.fp64 = "cl_khr_fp64" in device.extensions
+        self.build_options = _build_options(cl, device)
         self.key = "|".join([device.platform.name, device.platform.version, device.name,
-                             device.version, device.driver_version, cl.VERSION_TEXT])
+                             device.version, device.driver_version, cl.VERSION_TEXT,
+                             " ".join(self.build_options)])
         # Kernels that find a bad index (on the device) set err[0] to a code
         # registered in `errors`; it is read at the next download.
         self.err = cl.Buffer(self.context, cl.mem_flags.READ_WRITE, 8)

@@ -140,7 +140,7 @@ def get_program(ctx, source):
 def _compile(ctx, source):
     cl = ctx.cl
     try:
-        return cl.Program(ctx.context, source).build()
+        return cl.Program(ctx.context, source).build(options=ctx.build_options)
     except cl.RuntimeError as exc:  # a bug in generated code: show where
         numbered = "\n".join(f"{k + 1:5d} {line}" for k, line in enumerate(source.splitlines()))
         raise RuntimeError(f"OpenCL program build failed on {ctx.device.name}:\n{exc}\n"
@@ -154,7 +154,7 @@ def _load(ctx, path):
     try:
         with open(path, "rb") as fh:
             binary = fh.read()
-        return cl.Program(ctx.context, [ctx.device], [binary]).build()
+        return cl.Program(ctx.context, [ctx.device], [binary]).build(options=ctx.build_options)
     except (OSError, cl.Error):
         return None  # unreadable or stale (driver changed): rebuild and overwrite
 
