@@ -103,14 +103,11 @@ def _build_options(cl, device):
 
     OpenCL lets float32 division and sqrt be off by a few ulps unless the
     device can round them correctly and is asked to (NVIDIA's driver is off
-    by default); NVIDIA's compiler also fuses ``a * b + c`` into one fma
-    despite ``#pragma OPENCL FP_CONTRACT OFF``, so it gets ``-nv-fmad=false``.
+    by default).
     """
     options = []
     if device.single_fp_config & cl.device_fp_config.CORRECTLY_ROUNDED_DIVIDE_SQRT:
         options.append("-cl-fp32-correctly-rounded-divide-sqrt")
-    if "cl_nv_compiler_options" in device.extensions:
-        options.append("-nv-fmad=false")
     return options
 
 
