@@ -113,6 +113,29 @@ def test_log_softmax_is_finite_and_correct_at_extremes():
     np.testing.assert_allclose(grad, np.eye(3)[0] - sm, atol=1e-12)
 
 
+def test_log_of_an_indexed_softmax_is_finite_and_correct_at_extremes():
+    # -log(p[arange(n), y]): the loss as many Theano programs write it.
+    x, y = T.dmatrix("x"), T.lvector("y")
+    loss = -T.log(T.nnet.softmax(x)[T.arange(y.shape[0]), y]).mean()
+    f = function([x, y], [loss, T.grad(loss, x)])
+    assert any(isinstance(op, N.LogSoftmax) for op in ops_of(f))
+    assert not any(isinstance(op, N.Softmax) for op in ops_of(f))
+    yv = np.array([2, 0])
+    value, grad = f(EXTREME, yv)
+    shifted = EXTREME - EXTREME.max(axis=1, keepdims=True)
+    log_sm = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(value, -log_sm[np.arange(2), yv].mean())
+    np.testing.assert_allclose(grad, (np.exp(log_sm) - np.eye(3)[yv]) / 2, atol=1e-12)
+    moderate = rng.normal(size=(4, 3))
+    same_as_unrewritten([x, y], [loss, T.grad(loss, x)], [moderate, np.array([0, 2, 1, 1])])
+
+
+def test_log_of_an_indexed_softmax_plus_one_is_left_alone():
+    x = T.dmatrix("x")
+    f = function([x], T.log(T.nnet.softmax(x)[0] + 1))
+    assert not any(isinstance(op, N.LogSoftmax) for op in ops_of(f))
+
+
 def test_crossentropy_of_softmax_is_computed_from_logits():
     x, y = T.dmatrix("x"), T.lvector("y")
     loss = T.nnet.categorical_crossentropy(T.nnet.softmax(x), y).mean()

@@ -1,6 +1,7 @@
 """Stabilisation: rewrite expressions that overflow or underflow into stable forms.
 
-- ``log(softmax(x))`` -> ``log_softmax(x)``
+- ``log(softmax(x))`` -> ``log_softmax(x)``, also through indexing:
+  ``log(softmax(x)[idx])`` -> ``log_softmax(x)[idx]``
 - ``log(1 + x)`` -> ``log1p(x)``; ``log(exp(x))`` -> ``x``
 - ``log(sigmoid(x))`` -> ``-softplus(-x)``; ``log(1 - sigmoid(x))`` -> ``-softplus(x)``
 - ``categorical_crossentropy(softmax(z), y)`` (class indices) -> the crossentropy
@@ -15,6 +16,7 @@ differentiates it, so the *gradient* is built from the stable forms too
 from nnframe.core.graph import ancestors, toposort
 from nnframe.core.ops import elemwise as E
 from nnframe.core.ops import nnet as N
+from nnframe.core.ops import subtensor as S
 from nnframe.core.ops.elemwise import Elemwise
 from nnframe.core.rewrite.local import (apply_local_rewrites, is_constant_value, local_rewrite,
                                         scalar_op_name)
@@ -33,6 +35,20 @@ def log_of_softmax(node):
         inner = node.inputs[0].owner
         return [N.LogSoftmax(inner.op.axis)(inner.inputs[0])]
     return None
+
+
+@local_rewrite(Elemwise)
+def log_of_indexed_softmax(node):
+    """``log(softmax(x)[idx])`` -> ``log_softmax(x)[idx]`` (the classic
+    ``-log(p[arange(n), y])`` loss); indexing commutes with ``log``."""
+    if scalar_op_name(node) != "log" or not _owner_op(node.inputs[0], S._GetBase):
+        return None
+    index = node.inputs[0].owner
+    if not _owner_op(index.inputs[0], N.Softmax):
+        return None
+    softmax = index.inputs[0].owner
+    new = index.op(N.LogSoftmax(softmax.op.axis)(softmax.inputs[0]), *index.inputs[1:])
+    return [new] if new.type == node.outputs[0].type else None
 
 
 @local_rewrite(Elemwise)
@@ -96,7 +112,7 @@ def crossentropy_softmax_gradient(node):
     return None
 
 
-STABILIZE = [log_of_softmax, log_of_one_plus, log_of_exp, log_of_sigmoid,
+STABILIZE = [log_of_softmax, log_of_indexed_softmax, log_of_one_plus, log_of_exp, log_of_sigmoid,
              crossentropy_of_softmax, crossentropy_softmax_gradient]
 
 
