@@ -235,3 +235,37 @@ def test_weak_python_floats_keep_full_precision_with_float64_tensors():
     x = T.dvector('x')
     out = function([x], x * 0.1)(np.array([1.0]))
     assert out[0] == 0.1
+
+
+@pytest.mark.parametrize("name", sorted(SCALAR_OPS))
+def test_every_row_accepted_for_bool_inputs_runs_or_is_refused_when_built(name):
+    # Either the graph is refused with a TypeError naming the row, or it computes what
+    # NumPy computes on the booleans taken as 0/1 (never a NumPy error at run time).
+    row = SCALAR_OPS[name]
+    b = T.tensor("bool", shape=(None,))
+    try:
+        out = elemwise(name, *[b] * row.nin)
+    except TypeError as err:
+        assert name in str(err)
+        return
+    bv = np.array([True, False, True, False])
+    with np.errstate(all="ignore"):
+        got = function([b], out, on_unused_input="ignore")(bv)
+        if out.dtype.startswith("float"):  # computed in the output's float type
+            want = np.asarray(row.impl(*[bv.astype(out.dtype)] * row.nin))
+        else:
+            try:                               # NumPy's own result where NumPy defines one
+                want = np.asarray(getattr(np, name)(*[bv] * row.nin))
+            except (AttributeError, TypeError):  # a row of nnframe's, or one NumPy refuses
+                want = np.asarray(row.impl(*[bv.astype("int8")] * row.nin))
+    np.testing.assert_allclose(np.asarray(got, dtype=float), np.asarray(want, dtype=float),
+                               equal_nan=True)
+
+
+def test_bool_subtraction_is_refused_with_a_hint():
+    b = T.tensor("bool", shape=(None,))
+    with pytest.raises(TypeError, match=r"neg is not defined for bool inputs .*T\.invert"):
+        -b
+    with pytest.raises(TypeError, match="sub is not defined for bool inputs"):
+        b - b
+    assert (b - 1).dtype == "int64"          # with an integer, as in NumPy

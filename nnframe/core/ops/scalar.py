@@ -65,6 +65,13 @@ def discrete_only(name, dtypes):
                         f"compare floats first or cast them with T.cast")
 
 
+def no_bool_subtraction(name, dtypes):
+    if all(d == "bool" for d in dtypes):
+        raise TypeError(f"{name} is not defined for bool inputs (NumPy refuses it too; got "
+                        f"{', '.join(dtypes)}): use T.xor or ~x (T.invert) for logic, or cast "
+                        "to an integer first")
+
+
 class ScalarOp:
     """One row of the table.  Compared by name (and, for Cast, the dtype)."""
 
@@ -213,7 +220,22 @@ def _grad_relu(inputs, z, g):
 
 
 def _round_half_away(x):
+    if np.asarray(x).dtype.kind in "biu":    # integers and booleans are whole already
+        return np.array(x, copy=True)
     return np.sign(x) * np.floor(np.abs(x) + 0.5)
+
+
+def _sign(x, out=None):
+    # NumPy has no sign of a bool; as numbers, True and False are their own signs.
+    if np.asarray(x).dtype == np.bool_:
+        if out is None:
+            return np.array(x, copy=True)
+        np.copyto(out, x)
+        return out
+    return np.sign(x, out=out)
+
+
+_sign.accepts_out = True
 
 
 def _second(x, y, out=None):
@@ -242,7 +264,7 @@ def _build_table():
         ScalarOp("add", 2, np.add, "({0} + {1})", lambda i, z, g: [g, g], same,
                  infix=("+", 4)),
         ScalarOp("sub", 2, np.subtract, "({0} - {1})", lambda i, z, g: [g, -g], same,
-                 infix=("-", 4)),
+                 infix=("-", 4), check=no_bool_subtraction),
         ScalarOp("mul", 2, np.multiply, "({0} * {1})",
                  lambda i, z, g: [g * i[1], g * i[0]], same, infix=("*", 5)),
         ScalarOp("true_div", 2, np.true_divide, "({0} / {1})",
@@ -283,7 +305,8 @@ def _build_table():
         ScalarOp("clip", 3, np.clip, "clamp({0}, {1}, {2})", _grad_clip, same, check=no_complex),
         ScalarOp("second", 2, _second, "{1}", _grad_second, of_second),
         # unary ---------------------------------------------------------------
-        ScalarOp("neg", 1, np.negative, "(-{0})", lambda i, z, g: [-g], same, infix=("-", 6)),
+        ScalarOp("neg", 1, np.negative, "(-{0})", lambda i, z, g: [-g], same, infix=("-", 6),
+                 check=no_bool_subtraction),
         ScalarOp("identity", 1, np.array, "{0}", lambda i, z, g: [g], same),
         _unary("exp", np.exp, "exp({0})", lambda i, z, g: [g * z]),
         _unary("expm1", np.expm1, "expm1({0})", lambda i, z, g: [g * (z + 1)]),
@@ -309,7 +332,7 @@ def _build_table():
         _unary("relu", _relu, "max({0}, 0)", _grad_relu, rule=same, float_inputs=False),
         _unary("abs", np.abs, "fabs({0})", lambda i, z, g: [g * E().sgn(i[0])], rule=to_real,
                float_inputs=False, check=None),
-        _unary("sgn", np.sign, "sign({0})", _zeros_for_floats, rule=same, float_inputs=False),
+        _unary("sgn", _sign, "sign({0})", _zeros_for_floats, rule=same, float_inputs=False),
         _unary("floor", np.floor, "floor({0})", _zeros_for_floats, rule=same,
                float_inputs=False),
         _unary("ceil", np.ceil, "ceil({0})", _zeros_for_floats, rule=same, float_inputs=False),
