@@ -12,7 +12,7 @@ from nnframe.layers.dense import DenseLayer, NonlinearityLayer
 from nnframe.layers.helper import (count_params, get_all_layers, get_all_param_values,
                                    get_all_params, get_output, get_output_shape,
                                    set_all_param_values, summary)
-from nnframe.layers.noise import DropoutLayer, GaussianNoiseLayer
+from nnframe.layers.noise import DropoutLayer, GaussianNoiseLayer, dropout
 from nnframe.layers.conv import Conv2DLayer
 from nnframe.layers.pool import GlobalPoolLayer, MaxPool2DLayer, Pool2DLayer
 from nnframe.layers.normalization import BatchNormLayer, batch_norm

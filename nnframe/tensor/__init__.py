@@ -23,12 +23,13 @@ from nnframe.core.ops.grad_ops import (disconnected_grad, grad_clip, grad_scale,
 from nnframe.core.gradient import (DisconnectedInputError, Lop, Rop, grad, hessian, jacobian,
                                    verify_grad)
 from nnframe.core.ops.subtensor import *  # noqa: F401,F403
-from nnframe.tensor.basic import (abs_, horizontal_stack, join, logsumexp, round, sgn,
+from nnframe.tensor.basic import (abs_, horizontal_stack, join, round, sgn,
                                   shape_padaxis, shape_padleft, shape_padright, tensor_copy,
                                   vertical_stack, where)
 from nnframe.tensor.types import CONSTRUCTORS, tensor
 
 from nnframe.tensor import nnet, random  # noqa: E402,F401  (T.nnet, T.random)
+from nnframe.core.ops.nnet import logsumexp  # noqa: E402  (also T.logsumexp, as in PyTensor)
 
 globals().update(CONSTRUCTORS)
 

@@ -1,12 +1,10 @@
 """NumPy-like functions on symbolic tensors that are not a single Op."""
 from nnframe.core.op import as_tensor_variable
 from nnframe.core.ops import elemwise as E
-from nnframe.core.ops import reduce as R
 from nnframe.core.ops import shape as S
-from nnframe.core.ops.grad_ops import disconnected_grad
 
 __all__ = ["round", "where", "sgn", "tensor_copy", "abs_", "shape_padleft", "shape_padright",
-           "shape_padaxis", "join", "horizontal_stack", "vertical_stack", "logsumexp"]
+           "shape_padaxis", "join", "horizontal_stack", "vertical_stack"]
 
 
 def round(x, mode=None):
@@ -75,28 +73,3 @@ def horizontal_stack(*tensors):
 def vertical_stack(*tensors):
     """Matrices one above the other (``np.vstack`` for 2-d inputs)."""
     return S.concatenate(list(tensors), axis=0)
-
-
-def logsumexp(x, axis=None, keepdims=False):
-    """``log(sum(exp(x), axis))`` computed without overflow.
-
-    The maximum along ``axis`` is subtracted before ``exp`` and added back;
-    its gradient path is cut (the two terms cancel exactly), so the gradient
-    is ``softmax(x)`` along ``axis``.  A slice that is all ``-inf`` gives
-    ``-inf``, as in ``scipy.special.logsumexp``.
-
-    >>> import numpy as np, nnframe.tensor as T
-    >>> from nnframe import function
-    >>> x = T.dvector('x')
-    >>> float(function([x], T.logsumexp(x))(np.array([1000.0, 1000.0])))
-    1000.6931471805599
-    """
-    x = as_tensor_variable(x)
-    peak = disconnected_grad(R.max(x, axis=axis, keepdims=True))
-    peak = E.switch(E.isinf(peak), 0.0, peak)   # all -inf (or +inf) slices stay inf, not NaN
-    total = R.sum(E.exp(x - peak), axis=axis, keepdims=True)
-    out = E.log(total) + peak
-    if keepdims:
-        return out
-    axes = R.normalize_axes(axis, x.ndim)
-    return S.squeeze(out, axis=axes) if axes else out

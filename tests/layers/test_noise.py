@@ -124,3 +124,8 @@ def test_deterministic_gradients(float64, check_grad, make):
 def test_errors(make, message):
     with pytest.raises(LayerError, match=message):
         make(InputLayer((None, 5)))
+
+
+def test_lasagne_short_name_dropout_is_the_layer():
+    from nnframe import layers
+    assert layers.dropout is layers.DropoutLayer
