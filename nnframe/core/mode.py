@@ -1,8 +1,10 @@
 """Modes: which backend runs a function, which rewrites apply, which checks run.
 
 ``function(..., mode='numpy')`` (the default, unless ``config.device`` says
-otherwise), ``mode='debug'`` (NumPy, no rewrites, every node's output checked)
-or ``mode='opencl'``.  A :class:`Mode` object can also be passed.
+otherwise), ``mode='fast_compile'`` (no rewrites), ``mode='debug'`` (NumPy, no
+rewrites, every node's output checked) or ``mode='opencl'``; Theano's
+``'FAST_RUN'``, ``'FAST_COMPILE'`` and ``'DebugMode'`` are accepted too.  A
+:class:`Mode` object can also be passed.
 """
 from nnframe.config import config
 
@@ -39,6 +41,9 @@ _NAMED = {
     "debug": lambda: Mode("numpy", rewrite=False, debug=True, name="debug"),
     "opencl": lambda: Mode("opencl", rewrite=config.optimizer != "None"),
 }
+# Theano's names (compared in lower case, so 'FAST_RUN' and 'DebugMode' work too)
+_NAMED["fast_run"] = lambda: _NAMED[config.device]()
+_NAMED["debugmode"] = _NAMED["debug"]
 
 
 def get_mode(mode):

@@ -297,6 +297,15 @@ def test_trust_input_skips_conversion():
     np.testing.assert_array_equal(f(np.ones(2)), [2, 2])
 
 
+def test_theano_mode_names_are_accepted():
+    x = T.dvector('x')
+    for name, rewrites, debug in [("FAST_RUN", True, False), ("FAST_COMPILE", False, False),
+                                  ("DebugMode", False, True)]:
+        f = function([x], T.exp(x) * 2 + 1, mode=name)
+        assert (f.maker.mode.rewrite, f.maker.mode.debug) == (rewrites, debug)
+        np.testing.assert_allclose(f(np.zeros(2)), 3.0)
+
+
 def test_unknown_mode():
     x = T.dscalar()
     with pytest.raises(ValueError, match="unknown mode"):
