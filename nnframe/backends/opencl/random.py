@@ -119,7 +119,6 @@ def _add(builder, prefix, text, dtypes):
 def uniform_kernel(node, builder):
     draw = _Draw(builder, node)
     dtype = node.op.dtype
-    t = ctype(dtype)
     if dtype == "float32":
         body = ("  const uint4 w = nnf_philox(key, sub, ctr, b);\n"
                 "  const uint ws[4] = {w.x, w.y, w.z, w.w};\n"
@@ -130,18 +129,26 @@ def uniform_kernel(node, builder):
                 "  out[2 * b] = nnf_u64(w.x, w.y);\n"
                 "  if (2 * b + 1 < n) out[2 * b + 1] = nnf_u64(w.z, w.w);")
         per_block, wpu = 2, 2
+    return _per_block_draw(builder, draw, "uniform", dtype, body + "\n", per_block,
+                           lambda n: n * wpu)
+
+
+def _per_block_draw(builder, draw, prefix, dtype, body, per_block, words_used):
+    """A draw whose work-item ``b`` turns Philox block ``b`` into ``per_block``
+    values of ``out`` (``body``); ``words_used(n)`` is how far n values advance
+    the stream's counter."""
+    t = ctype(dtype)
     text = (f"__kernel void KNAME(long nb, long n, {_STATE_PARAMS}, __global {t}* out) {{\n"
             "  const long b = get_global_id(0);\n  if (b >= nb) return;\n" + _STATE_LOAD + body
-            + "\n}\n")
-    kernel = _add(builder, "uniform", text, [np.int64, np.int64] + _STATE_DTYPES + [None])
+            + "}\n")
+    kernel = _add(builder, prefix, text, [np.int64, np.int64] + _STATE_DTYPES + [None])
 
     def run(state, size):
         sargs = draw.state_args(state)
-        shape = draw.shape(size)
-        out = empty(draw.ctx, shape, dtype)
+        out = empty(draw.ctx, draw.shape(size), dtype)
         n = out.size
         draw.launch(kernel, (n + per_block - 1) // per_block, n, *sargs, out.data)
-        return draw.advance(state, n * wpu), out
+        return draw.advance(state, words_used(n)), out
     return run
 
 
@@ -168,20 +175,9 @@ def normal_kernel(node, builder):
                  f"    const long i = {first};\n"
                  f"    if (i < n) out[i] = r * cos(a);\n"
                  f"    if (i + 1 < n) out[i + 1] = r * sin(a); }}\n")
-    text = (f"__kernel void KNAME(long nb, long n, {_STATE_PARAMS}, __global {t}* out) {{\n"
-            "  const long b = get_global_id(0);\n  if (b >= nb) return;\n" + _STATE_LOAD + body
-            + "}\n")
-    kernel = _add(builder, "normal", text, [np.int64, np.int64] + _STATE_DTYPES + [None])
-
-    def run(state, size):
-        sargs = draw.state_args(state)
-        shape = draw.shape(size)
-        out = empty(draw.ctx, shape, dtype)
-        n = out.size
-        draw.launch(kernel, (n + per_block - 1) // per_block, n, *sargs, out.data)
-        pairs_n = (n + 1) // 2
-        return draw.advance(state, 2 * pairs_n * wpu), out
-    return run
+    # Box-Muller uses the uniforms in pairs: an odd n still consumes the last pair.
+    return _per_block_draw(builder, draw, "normal", dtype, body, per_block,
+                           lambda n: 2 * ((n + 1) // 2) * wpu)
 
 
 class _Params:
