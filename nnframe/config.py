@@ -50,6 +50,18 @@ def _str(value):
     return str(value)
 
 
+def _vector_bits(value):
+    if value is None or value == "":
+        return None
+    try:
+        bits = int(value)
+    except (TypeError, ValueError):
+        bits = None
+    if bits not in (128, 256, 512):
+        raise ValueError("must be 128, 256 or 512 (bits), or empty for the device's own width")
+    return bits
+
+
 def _optional_int(value):
     if value is None or value == "":
         return None
@@ -67,6 +79,9 @@ _FLAGS = {
                "backend used when function() gets no mode"),
     "opencl_platform": (None, _optional_int, "index of the OpenCL platform"),
     "opencl_device": (None, _optional_int, "index of the OpenCL device"),
+    "opencl_max_vector_bits": (None, _vector_bits,
+                               "cap on the vector width of generated kernels (128, 256, 512); "
+                               "unset: the SIMD width of the target the device compiles for"),
     "compiledir": (os.path.join(os.path.expanduser("~"), ".cache", "nnframe"), _str,
                    "where compiled kernels are cached"),
     "profile": (False, _bool, "record time per node in f.profile"),

@@ -1,8 +1,10 @@
 """Matrix products on the device: a register-blocked GEMM for Dot, BatchedDot and Gemm.
 
-Each work-item computes an ``RM x W`` tile of the result (8 x 16 for float32:
-eight ``float16`` accumulators), reading one row segment of B as a vector
-and one entry of A per tile row for every k.  On PoCL's CPU device this
+Each work-item computes an ``RM x W`` tile of the result (8 x 8 for float32
+with 256-bit vectors: eight ``float8`` accumulators; the width is the SIMD
+width of the device's target, :mod:`~nnframe.backends.opencl.target`),
+reading one row segment of B as a vector and one entry of A per tile row for
+every k.  On PoCL's CPU device this
 reaches ~70 GFLOP/s on 1024^2 float32 (a local-memory tiled kernel gets 3;
 see benchmarks/RESULTS-opencl.md).  A is read through any strides (so
 transposed operands cost nothing); B needs unit stride along its rows and is
@@ -10,22 +12,33 @@ copied otherwise.  Tiles at the right and bottom edges take a scalar path.
 ``alpha``, ``beta`` and ``z`` (for Gemm) are applied in the epilogue.
 
 Products with a vector operand use a matrix-vector kernel (one work-item
-per output).  Float products accumulate with ``fma`` in k order everywhere.
+per output).  Products accumulate in k order everywhere, with fused
+multiply-adds where the device has them (``a * b + c`` under
+``FP_CONTRACT ON``, see :data:`~nnframe.backends.opencl.codegen.CONTRACT`).
 """
 import numpy as np
 
 from nnframe.backends.opencl import elemwise as EW
 from nnframe.backends.opencl.array import device_args, empty
-from nnframe.backends.opencl.codegen import ctype, kernel_name
+from nnframe.backends.opencl.codegen import CONTRACT, ctype, kernel_name, vector_access
 from nnframe.backends.opencl.registry import register
+from nnframe.backends.opencl.target import lanes, vector_bits
 from nnframe.core.ops.blas import BatchedDot, Dot, Gemm
 
 __all__ = ["GemmCode", "GemvCode", "tile_shape"]
 
 
-def tile_shape(dtype):
-    """Rows and vector width of the register tile for ``dtype``."""
-    return {"float32": (8, 16), "float64": (8, 8)}.get(str(np.dtype(dtype)), (4, 8))
+def tile_shape(dtype, bits):
+    """Rows and vector width of the register tile for ``dtype`` with ``bits``-wide vectors.
+
+    A row of the tile is one vector register (``float8`` with 256 bits);
+    eight rows keep eight accumulators in registers, half of AVX2's sixteen.
+
+    >>> tile_shape("float32", 256), tile_shape("float64", 512)
+    ((8, 8), (8, 8))
+    """
+    rows = 8 if np.dtype(dtype).kind == "f" else 4
+    return rows, lanes(bits, dtype)
 
 
 def _scalar_param(name, t):
@@ -51,42 +64,45 @@ class GemmCode:
     def __init__(self, builder, dtype):
         self.ctx = builder.ctx
         self.dtype = str(np.dtype(dtype))
-        rm, w = tile_shape(dtype)
+        rm, w = tile_shape(dtype, vector_bits(self.ctx))
         self.rm, self.w = rm, w
         t = ctype(dtype)
         vt = f"{t}{w}"
-        isf = np.dtype(dtype).kind == "f"
+        load, store = vector_access(builder, dtype, w)
         acc = [f"{vt} c{r} = 0;" for r in range(rm)]
         rows = [f"const __global {t}* a{r} = A + (i0 + {r}) * as0;" for r in range(rm)]
-        update = [(f"c{r} = fma(({vt})(a{r}[k * as1]), bv, c{r});" if isf
-                   else f"c{r} += ({vt})(a{r}[k * as1]) * bv;") for r in range(rm)]
-        store = [f"vstore{w}(c{r}, 0, C + (i0 + {r}) * N + j0);" for r in range(rm)]
+        update = [f"const {vt} bv = {load('B + k * bs0 + j0')};"]
+        update += [f"c{r} = ({vt})(a{r}[k * as1]) * bv + c{r};" for r in range(rm)]
+        stores = [store(f"c{r}", f"C + (i0 + {r}) * N + j0") for r in range(rm)]
         lines = [
-            f"long j0 = get_global_id(0) * {w}, i0 = get_global_id(1) * {rm}, bt = get_global_id(2);",
+            f"long j0 = get_global_id(0) * {w}, i0 = get_global_id(1) * {rm}, "
+            "bt = get_global_id(2);",
             "if (i0 >= M || j0 >= N) return;",
+            f"const long i1 = M < i0 + {rm} ? M : i0 + {rm}, j1 = N < j0 + {w} ? N : j0 + {w};",
             "A += ao + bt * ab; B += bo + bt * bb; C += bt * cb;",
-            f"if (i0 + {rm} <= M && j0 + {w} <= N) {{",
+            f"if (i1 == i0 + {rm} && j1 == j0 + {w}) {{",
             *["  " + s for s in acc + rows],
             "  for (long k = 0; k < K; ++k) {",
-            f"    const {vt} bv = vload{w}(0, B + k * bs0 + j0);",
+            "    " + CONTRACT,
             *["    " + s for s in update],
             "  }",
-            *["  " + s for s in store],
+            *["  " + s for s in stores],
             "} else {",
-            f"  for (long i = i0; i < min(M, i0 + {rm}); ++i)",
-            f"    for (long j = j0; j < min(N, j0 + {w}); ++j) {{",
+            "  for (long i = i0; i < i1; ++i)",
+            "    for (long j = j0; j < j1; ++j) {",
             f"      {t} s = 0;",
-            ("      for (long k = 0; k < K; ++k) s = fma(A[i * as0 + k * as1], B[k * bs0 + j], s);"
-             if isf else
-             "      for (long k = 0; k < K; ++k) s += A[i * as0 + k * as1] * B[k * bs0 + j];"),
+            "      for (long k = 0; k < K; ++k) {",
+            "        " + CONTRACT,
+            "        s = A[i * as0 + k * as1] * B[k * bs0 + j] + s;",
+            "      }",
             "      C[i * N + j] = s;",
             "    }",
             "}",
             "if (use_z || fa || sa != 1) {",
             f"  const {t} alpha = fa ? pa[oa] : sa;",
             f"  const {t} beta = fb ? pb[ob] : sb;",
-            f"  for (long i = i0; i < min(M, i0 + {rm}); ++i)",
-            f"    for (long j = j0; j < min(N, j0 + {w}); ++j) {{",
+            "  for (long i = i0; i < i1; ++i)",
+            "    for (long j = j0; j < j1; ++j) {",
             "      const long at = i * N + j;",
             "      C[at] = use_z ? beta * Z[zo + bt * zb + i * zs0 + j * zs1] + alpha * C[at]"
             " : alpha * C[at];",
@@ -109,8 +125,7 @@ class GemmCode:
             [i64] * 3 + [None] + [i64] * 4 + [None] + [i64] * 3 + [None, i64]
             + [None] + [i64] * 4 + [np.int32] + [None, i64, s, np.int32] * 2)
         self.copy = EW.strided_copy(builder, dtype, dtype, 3)
-        local = (1, 1) if self.ctx.device.type & self.ctx.cl.device_type.CPU else (8, 8)
-        self.local = local
+        self.local = (1, 1) if self.ctx.cpu else (8, 8)
 
     def unit_rows(self, b):
         """``b`` (3-d) itself when its rows are contiguous, else a contiguous copy."""
@@ -158,10 +173,8 @@ class GemvCode:
         self.ctx = builder.ctx
         self.dtype = str(np.dtype(dtype))
         t = ctype(dtype)
-        if np.dtype(dtype).kind == "f":   # fused multiply-adds, in order, like the GEMM
-            update = "s = fma(A[ao + i * as0 + k * as1], X[xo + k * xs], s);"
-        else:
-            update = "s += A[ao + i * as0 + k * as1] * X[xo + k * xs];"
+        # fused multiply-adds (where the device has them), in k order, like the GEMM
+        update = f"{{\n    {CONTRACT}\n    s = A[ao + i * as0 + k * as1] * X[xo + k * xs] + s;\n  }}"
         text = (f"__kernel void KNAME(long M, long K, __global const {t}* A, long ao, long as0, "
                 f"long as1, __global const {t}* X, long xo, long xs, __global {t}* out) {{\n"
                 f"  long i = get_global_id(0); if (i >= M) return;\n"

@@ -9,7 +9,8 @@
   the integer forms of float functions are written here;
 - :func:`kernel_name`: names derived from a kernel's text, so identical
   kernels are compiled once per program;
-- :func:`index_code`: coordinates and offsets of strided operands.
+- :func:`index_code`: coordinates and offsets of strided operands;
+- :func:`vector_access`: loads and stores of vectors at element-aligned addresses.
 """
 import hashlib
 import math
@@ -20,7 +21,8 @@ from nnframe.core.ops.scalar import Cast
 from nnframe.core.types import upcast
 
 __all__ = ["ctype", "literal", "supported_dtype", "scalar_expr", "kernel_name",
-           "index_code", "MAX_NDIM", "VECTOR_SAFE", "helpers_for"]
+           "index_code", "MAX_NDIM", "VECTOR_SAFE", "helpers_for", "vector_access",
+           "CONTRACT"]
 
 #: dimensions a device kernel handles (shapes and strides travel as long8)
 MAX_NDIM = 8
@@ -104,6 +106,39 @@ def index_code(ndim, operands, inner="i", outer="o", shape="shape"):
         terms = " + ".join(f"c{d} * {strides}.s{d}" for d in range(ndim))
         lines.append(f"long {var} = {base} + {terms};")
     return lines
+
+
+#: Starts a block in which ``a * b + c`` may become one fused multiply-add.  The
+#: program is compiled with contraction off (NumPy rounds twice); the GEMM and
+#: GEMV accumulate with fused multiply-adds, written this way rather than as
+#: ``fma()`` calls, which PoCL may not inline (see :func:`vector_access`).
+CONTRACT = "#pragma OPENCL FP_CONTRACT ON"
+
+
+def vector_access(builder, dtype, width):
+    """``(load, store)``: C for reading/writing ``width`` entries at an element-aligned pointer.
+
+    ``load(ptr)`` is an expression; ``store(value, ptr)`` a statement.  On CPU
+    devices they dereference a vector type declared with the element's
+    alignment (a typedef added to the program): ``vloadN``/``vstoreN`` are
+    calls into PoCL's builtin library, which PoCL 3.0 does not inline when the
+    library was built for other CPU features than its target (on AMD Zen 4 it
+    links its AVX-512 library into code for ``znver3``); the calls made the
+    GEMM 3-5x slower there.  Other devices get ``vloadN``/``vstoreN``.
+
+    >>> load, store = vector_access(builder, "float32", 8)       # doctest: +SKIP
+    >>> load("p + i")                                             # doctest: +SKIP
+    '(*(const __global nnf_ufloat8*)(p + i))'
+    """
+    vt = f"{ctype(dtype)}{width}"
+    if not builder.ctx.cpu:
+        return (lambda ptr: f"vload{width}(0, {ptr})",
+                lambda value, ptr: f"vstore{width}({value}, 0, {ptr});")
+    name = f"nnf_u{vt}"
+    builder.helper(name, f"typedef {vt} __attribute__((aligned({np.dtype(dtype).itemsize}))) "
+                         f"{name};")
+    return (lambda ptr: f"(*(const __global {name}*)({ptr}))",
+            lambda value, ptr: f"*(__global {name}*)({ptr}) = {value};")
 
 
 # -- scalar expressions ----------------------------------------------------------

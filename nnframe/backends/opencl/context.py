@@ -11,6 +11,7 @@ one (PoCL's CPU device on a machine without a GPU driver).
 """
 import numpy as np
 
+from nnframe.backends.opencl.target import device_vector_bits
 from nnframe.config import config
 
 __all__ = ["DeviceContext", "get_context", "describe_devices", "OpenCLUnavailable",
@@ -119,6 +120,11 @@ class DeviceContext:
     device, context, queue : pyopencl objects
     fp64 : bool
         Whether the device computes in double precision (cl_khr_fp64).
+    cpu : bool
+        Whether the device is a CPU (PoCL's, on a machine without a GPU driver).
+    vector_bits : int
+        The widest vector its kernels may use (:mod:`~nnframe.backends.opencl.target`;
+        ``config.opencl_max_vector_bits`` caps it when kernels are generated).
     build_options : list of str
         Options of every program build (:func:`_build_options`).
     key : str
@@ -138,6 +144,8 @@ class DeviceContext:
         # in-order queue makes reuse safe (a later kernel runs after earlier readers).
         self.pool = MemoryPool(ImmediateAllocator(self.queue))
         self.fp64 = "cl_khr_fp64" in device.extensions
+        self.cpu = bool(device.type & cl.device_type.CPU)
+        self.vector_bits = device_vector_bits(cl, device)
         self.build_options = _build_options(cl, device)
         self.key = "|".join([device.platform.name, device.platform.version, device.name,
                              device.version, device.driver_version, cl.VERSION_TEXT,

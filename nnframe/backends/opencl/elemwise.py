@@ -9,8 +9,9 @@ fused step, each in its own dtype, exactly as
   inputs are read through their strides, 0 along broadcast axes, so
   broadcasting, transposed and sliced inputs need no copies.  Axes that are
   contiguous in every operand are merged on the host before the launch;
-- a *vectorised* kernel (``float16``/``float8``..., the device's preferred
-  width) for the common case of contiguous inputs of the output's shape and
+- a *vectorised* kernel (``float8``/``double4``... as wide as the SIMD
+  registers of the device's target, see :mod:`~nnframe.backends.opencl.target`)
+  for the common case of contiguous inputs of the output's shape and
   one float dtype throughout.
 
 Inputs known to hold one element are read once per work-item from a
@@ -26,8 +27,9 @@ import numpy as np
 
 from nnframe.backends.opencl.array import DeviceArray, SMALL, device_args, empty
 from nnframe.backends.opencl.codegen import (VECTOR_SAFE, ctype, helpers_for, index_code,
-                                             kernel_name, literal, scalar_expr)
+                                             kernel_name, literal, scalar_expr, vector_access)
 from nnframe.backends.opencl.registry import numpy_kernel, register
+from nnframe.backends.opencl.target import lanes, vector_bits
 from nnframe.core.graph import Constant
 from nnframe.core.ops.elemwise import Elemwise
 from nnframe.core.ops.scalar import Composite, SCALAR_OPS
@@ -200,27 +202,28 @@ class ElementwiseCode:
                          + self._scalar_dtypes(3))
 
     def _vector(self, builder):
-        self.width = _vector_width(self.ctx, self.out_dtype)
+        self.width = lanes(vector_bits(self.ctx), self.out_dtype)
         w = self.width
         ot = ctype(self.out_dtype)
         vt = self._vtype(self.out_dtype)
         params = ["long n", f"__global {ot}* out", "long oo"]
         params += self._ordered_params(
             lambda k: f"__global const {ctype(self.in_dtypes[k])}* p{k}, long o{k}")
+        load, store = vector_access(builder, self.out_dtype, w)
         # Whole vectors only: the last n % w entries go to the strided kernel.
         lines = ["long base = get_global_id(0) * %d;" % w, "if (base + %d > n) return;" % w]
         lines += self._scalar_loads()
         names = []
         for k, kind in enumerate(self.kinds):
             if kind == "array":
-                lines.append(f"const {vt} x{k} = vload{w}(0, p{k} + o{k} + base);")
+                lines.append(f"const {vt} x{k} = {load(f'p{k} + o{k} + base')};")
                 names.append(f"x{k}")
             else:
                 src = f"v{k}" if kind == "scalar" else kind
                 names.append(f"(({vt})({src}))")
         body, result = self._body(names, True)
         lines += body
-        lines.append(f"vstore{w}({result}, 0, out + oo + base);")
+        lines.append(store(result, "out + oo + base"))
         return self._add(builder, "ewv", params, lines,
                          [np.int64, None, np.int64] + self._scalar_dtypes(2))
 
@@ -302,16 +305,6 @@ def pad(values, ndim):
 
 def _np_scalar(dtype):
     return np.uint8 if dtype == "bool" else np.dtype(dtype).type
-
-
-def _vector_width(ctx, dtype):
-    dev = ctx.device
-    pref = (dev.preferred_vector_width_float if dtype == "float32"
-            else dev.preferred_vector_width_double)
-    width = 16 if dtype == "float32" else 8
-    if pref and pref < width // 2:
-        width = max(4, pref * 2)
-    return width
 
 
 # -- Elemwise nodes -------------------------------------------------------------------

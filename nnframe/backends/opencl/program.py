@@ -8,6 +8,13 @@ handles.  Built binaries are stored under ``config.compiledir/opencl/``,
 keyed by a hash of the source and of the device and driver, so a second
 process loads them instead of compiling (about 50 ms instead of 300+ ms).
 
+A program is used only once every kernel asked for is in it.  PoCL 3.0's own
+kernel cache has handed back programs without kernels (512-bit vectors
+compiled for an AVX2 target, see :mod:`~nnframe.backends.opencl.target`);
+such a program is rebuilt from a source the driver has not cached, and if the
+driver still returns no kernels, :class:`ProgramError` says what to do.  Its
+binary is never read or stored.
+
 >>> b = ProgramBuilder(ctx)                                     # doctest: +SKIP
 >>> k = b.kernel("__kernel void fill(__global float* x) { x[get_global_id(0)] = 1; }")  # doctest: +SKIP
 >>> b.build(); k(ctx.queue, (16,), None, buf)                   # doctest: +SKIP
@@ -20,10 +27,14 @@ import time
 
 from nnframe.config import config
 
-__all__ = ["ProgramBuilder", "KernelHandle", "PREAMBLE", "cache_dir", "STATS"]
+__all__ = ["ProgramBuilder", "KernelHandle", "PREAMBLE", "cache_dir", "STATS", "ProgramError"]
 
 #: what happened to program builds in this process (for tests and benchmarks)
-STATS = {"built": 0, "loaded": 0, "memory_hits": 0, "build_seconds": 0.0}
+STATS = {"built": 0, "loaded": 0, "memory_hits": 0, "build_seconds": 0.0, "rebuilt": 0}
+
+
+class ProgramError(RuntimeError):
+    """The OpenCL driver built a program but returned it without some of its kernels."""
 
 _PROGRAMS = {}  # (device key, source hash) -> pyopencl Program
 
@@ -106,7 +117,7 @@ class ProgramBuilder:
         if not self.handles:
             return
         source = self.source()
-        self.program = get_program(self.ctx, source)
+        self.program = get_program(self.ctx, source, list(self.handles))
         cl = self.ctx.cl
         for name, handle in self.handles.items():
             kernel = cl.Kernel(self.program, name)
@@ -115,8 +126,12 @@ class ProgramBuilder:
             handle.kernel = kernel
 
 
-def get_program(ctx, source):
-    """The built program for ``source`` on ``ctx``'s device: memory, disk, or a build."""
+def get_program(ctx, source, kernel_names=()):
+    """The built program for ``source`` on ``ctx``'s device: memory, disk, or a build.
+
+    Every name in ``kernel_names`` is checked to be in the program (see the
+    module's docstring); a program without them is never cached or stored.
+    """
     digest = hashlib.sha256((ctx.key + "\0" + source).encode()).hexdigest()
     key = (ctx.key, digest)
     program = _PROGRAMS.get(key)
@@ -126,8 +141,12 @@ def get_program(ctx, source):
     start = time.perf_counter()
     path = os.path.join(cache_dir(), digest[:2], digest + ".bin")
     program = _load(ctx, path)
+    if program is not None and _missing(ctx, program, kernel_names):
+        program = None  # a stored binary without its kernels: build again and overwrite
     if program is None:
         program = _compile(ctx, source)
+        if _missing(ctx, program, kernel_names):
+            program = _rebuild(ctx, source, kernel_names)
         _store(ctx, program, path)
         STATS["built"] += 1
     else:
@@ -145,6 +164,44 @@ def _compile(ctx, source):
         numbered = "\n".join(f"{k + 1:5d} {line}" for k, line in enumerate(source.splitlines()))
         raise RuntimeError(f"OpenCL program build failed on {ctx.device.name}:\n{exc}\n"
                            f"--- source ---\n{numbered}") from None
+
+
+def _kernel_names(ctx, program):
+    """The names of the kernels the driver found in ``program``."""
+    try:
+        names = program.get_info(ctx.cl.program_info.KERNEL_NAMES)
+    except ctx.cl.Error:
+        return set()
+    return set(filter(None, names.split(";")))
+
+
+def _missing(ctx, program, kernel_names):
+    """The kernels asked for that ``program`` lacks, sorted."""
+    return sorted(set(kernel_names) - _kernel_names(ctx, program))
+
+
+def _rebuild(ctx, source, kernel_names):
+    """Compile ``source`` again under a text the driver's own kernel cache has never seen.
+
+    PoCL keys its cache by the source text, so a unique comment makes it
+    compile instead of handing back the broken program it cached.
+    """
+    STATS["rebuilt"] += 1
+    marker = f"\n/* rebuilt by nnframe: the driver's cached program had no kernels ({os.urandom(8).hex()}) */\n"
+    program = _compile(ctx, source + marker)
+    missing = _missing(ctx, program, kernel_names)
+    if missing:
+        device = ctx.device
+        raise ProgramError(
+            f"the OpenCL driver built a program but returned it without the kernels "
+            f"{', '.join(missing)}, even when compiled afresh, on device {device.name!r} "
+            f"(platform {device.platform.name!r}, driver {device.driver_version}, "
+            f"{device.version}). This is a driver bug (PoCL 3.0 does it to programs using "
+            "vectors wider than the CPU target it compiles for). Work around it by capping the "
+            "kernels' vectors (NNFRAME_FLAGS=opencl_max_vector_bits=128), by turning the "
+            "driver's kernel cache off (POCL_KERNEL_CACHE=0; or delete ~/.cache/pocl), or by "
+            "running on NumPy (mode='numpy', config.device='numpy')")
+    return program
 
 
 def _load(ctx, path):
