@@ -22,7 +22,7 @@ from nnframe.backends.opencl import elemwise as EW
 from nnframe.backends.opencl.array import device_args, empty
 from nnframe.backends.opencl.codegen import CONTRACT, ctype, kernel_name, vector_access
 from nnframe.backends.opencl.registry import register
-from nnframe.backends.opencl.target import lanes, vector_bits
+from nnframe.backends.opencl.target import lanes, tile_bits
 from nnframe.core.ops.blas import BatchedDot, Dot, Gemm
 
 __all__ = ["GemmCode", "GemvCode", "tile_shape"]
@@ -31,8 +31,9 @@ __all__ = ["GemmCode", "GemvCode", "tile_shape"]
 def tile_shape(dtype, bits):
     """Rows and vector width of the register tile for ``dtype`` with ``bits``-wide vectors.
 
-    A row of the tile is one vector register (``float8`` with 256 bits);
-    eight rows keep eight accumulators in registers, half of AVX2's sixteen.
+    A row of the tile is one vector (``float8`` with 256 bits: one AVX2
+    register); eight rows keep eight accumulators in registers, half of
+    AVX2's sixteen.
 
     >>> tile_shape("float32", 256), tile_shape("float64", 512)
     ((8, 8), (8, 8))
@@ -64,7 +65,7 @@ class GemmCode:
     def __init__(self, builder, dtype):
         self.ctx = builder.ctx
         self.dtype = str(np.dtype(dtype))
-        rm, w = tile_shape(dtype, vector_bits(self.ctx))
+        rm, w = tile_shape(dtype, tile_bits(self.ctx))
         self.rm, self.w = rm, w
         t = ctype(dtype)
         vt = f"{t}{w}"

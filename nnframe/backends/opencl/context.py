@@ -11,7 +11,7 @@ one (PoCL's CPU device on a machine without a GPU driver).
 """
 import numpy as np
 
-from nnframe.backends.opencl.target import device_vector_bits
+from nnframe.backends.opencl.target import device_widths
 from nnframe.config import config
 
 __all__ = ["DeviceContext", "get_context", "describe_devices", "OpenCLUnavailable",
@@ -122,9 +122,10 @@ class DeviceContext:
         Whether the device computes in double precision (cl_khr_fp64).
     cpu : bool
         Whether the device is a CPU (PoCL's, on a machine without a GPU driver).
-    vector_bits : int
-        The widest vector its kernels may use (:mod:`~nnframe.backends.opencl.target`;
-        ``config.opencl_max_vector_bits`` caps it when kernels are generated).
+    vector_bits, tile_bits : int
+        The widest vectors of its elementwise kernels and of its GEMM tiles
+        (:mod:`~nnframe.backends.opencl.target`; ``config.opencl_max_vector_bits``
+        caps them when kernels are generated).
     build_options : list of str
         Options of every program build (:func:`_build_options`).
     key : str
@@ -145,7 +146,7 @@ class DeviceContext:
         self.pool = MemoryPool(ImmediateAllocator(self.queue))
         self.fp64 = "cl_khr_fp64" in device.extensions
         self.cpu = bool(device.type & cl.device_type.CPU)
-        self.vector_bits = device_vector_bits(cl, device)
+        self.vector_bits, self.tile_bits = device_widths(cl, device)
         self.build_options = _build_options(cl, device)
         self.key = "|".join([device.platform.name, device.platform.version, device.name,
                              device.version, device.driver_version, cl.VERSION_TEXT,

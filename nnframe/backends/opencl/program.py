@@ -13,12 +13,14 @@ kernel cache has handed back programs without kernels (512-bit vectors
 compiled for an AVX2 target, see :mod:`~nnframe.backends.opencl.target`);
 such a program is rebuilt from a source the driver has not cached, and if the
 driver still returns no kernels, :class:`ProgramError` says what to do.  Its
-binary is never read or stored.
+binary is never read or stored, and it is never released (see
+:func:`_never_release`).
 
 >>> b = ProgramBuilder(ctx)                                     # doctest: +SKIP
 >>> k = b.kernel("__kernel void fill(__global float* x) { x[get_global_id(0)] = 1; }")  # doctest: +SKIP
 >>> b.build(); k(ctx.queue, (16,), None, buf)                   # doctest: +SKIP
 """
+import ctypes
 import hashlib
 import os
 import re
@@ -142,12 +144,17 @@ def get_program(ctx, source, kernel_names=()):
     path = os.path.join(cache_dir(), digest[:2], digest + ".bin")
     program = _load(ctx, path)
     if program is not None and _missing(ctx, program, kernel_names):
+        _never_release(program)
         program = None  # a stored binary without its kernels: build again and overwrite
     if program is None:
         program = _compile(ctx, source)
         if _missing(ctx, program, kernel_names):
+            _never_release(program)
+            # Not stored: reading the binary of a program this driver mishandled is
+            # what crashed (PoCL compiles it then, and aborted on 512-bit vectors).
             program = _rebuild(ctx, source, kernel_names)
-        _store(ctx, program, path)
+        else:
+            _store(ctx, program, path)
         STATS["built"] += 1
     else:
         STATS["loaded"] += 1
@@ -180,17 +187,30 @@ def _missing(ctx, program, kernel_names):
     return sorted(set(kernel_names) - _kernel_names(ctx, program))
 
 
-def _rebuild(ctx, source, kernel_names):
-    """Compile ``source`` again under a text the driver's own kernel cache has never seen.
+def _never_release(program):
+    """Keep a program the driver returned without its kernels until the process ends.
 
-    PoCL keys its cache by the source text, so a unique comment makes it
-    compile instead of handing back the broken program it cached.
+    PoCL 3.0 aborts the whole process (``still have references to IRs - can't
+    release LLVM context !``) when the context of such a program is released,
+    even after the program itself was.  A program holds its context, so a
+    program never released lets the process exit normally.
+    """
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(program))
+
+
+def _rebuild(ctx, source, kernel_names):
+    """Compile ``source`` again as a text the driver's own kernel cache has never seen.
+
+    PoCL keys its cache by the preprocessed source (comments do not count), so
+    a declaration with a random name makes it compile instead of handing back
+    the broken program it cached.
     """
     STATS["rebuilt"] += 1
-    marker = f"\n/* rebuilt by nnframe: the driver's cached program had no kernels ({os.urandom(8).hex()}) */\n"
-    program = _compile(ctx, source + marker)
+    nonce = f"\n__constant int nnf_rebuilt_{os.urandom(8).hex()} = 0;\n"
+    program = _compile(ctx, source + nonce)
     missing = _missing(ctx, program, kernel_names)
     if missing:
+        _never_release(program)
         device = ctx.device
         raise ProgramError(
             f"the OpenCL driver built a program but returned it without the kernels "

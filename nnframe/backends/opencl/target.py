@@ -16,10 +16,13 @@ be trusted either, so the width comes from the target name that PoCL reports
 - other x86 targets (AVX/AVX2, and names this table does not know): 256 bits;
 - other CPU architectures (NEON, VSX...): 128 bits.
 
-GPUs keep 128-bit accesses (``float4``: the widest single load of NVIDIA and
-AMD GPUs) unless the driver prefers wider vectors.  ``config.opencl_max_vector_bits``
-caps the result on any device, so the 256- and 128-bit kernels are tested on
-every machine::
+On a GPU a vector lives in one thread's scalar registers, so there is no SIMD
+width to respect: elementwise kernels use 128-bit accesses (``float4``, the
+widest single load of NVIDIA and AMD GPUs) and GEMM tile rows the widest
+OpenCL vector (16 floats), as measured on an H200.
+
+``config.opencl_max_vector_bits`` caps both on any device, so the 256- and
+128-bit kernels are tested on every machine::
 
     NNFRAME_FLAGS=opencl_max_vector_bits=256 python -m pytest tests/backends
 
@@ -38,7 +41,8 @@ import numpy as np
 
 from nnframe.config import config
 
-__all__ = ["device_vector_bits", "vector_bits", "lanes", "cpu_target_bits", "pocl_target"]
+__all__ = ["device_widths", "vector_bits", "tile_bits", "lanes", "cpu_target_bits",
+           "pocl_target"]
 
 #: LLVM CPU names of x86 targets with AVX-512 (LLVM 14 and later).
 AVX512_CPUS = frozenset({
@@ -85,21 +89,33 @@ def cpu_target_bits(target):
     return 256
 
 
-def device_vector_bits(cl, device):
-    """The widest vector (bits) kernels use on ``device``, before the config cap."""
+def device_widths(cl, device):
+    """``(vector bits, tile bits)`` of ``device`` before the config cap (see the module doc).
+
+    The first is the width of elementwise kernels' vectors, the second of a
+    GEMM tile's rows.
+    """
     if device.type & cl.device_type.CPU:
         target = pocl_target(device)
-        if target is not None:
-            return cpu_target_bits(target)
-        return 256  # another CPU driver: AVX2 is the common ground of x86-64 today
-    pref = device.preferred_vector_width_float or 1
-    return int(min(512, max(128, 2 * pref * 32)))
+        # another CPU driver: AVX2 is the common ground of x86-64 today
+        bits = cpu_target_bits(target) if target is not None else 256
+        return bits, bits
+    return 128, 512
+
+
+def _capped(bits):
+    cap = config.opencl_max_vector_bits
+    return bits if cap is None else min(bits, cap)
 
 
 def vector_bits(ctx):
-    """The device's width, capped by ``config.opencl_max_vector_bits``."""
-    cap = config.opencl_max_vector_bits
-    return ctx.vector_bits if cap is None else min(ctx.vector_bits, cap)
+    """The width of elementwise vectors on ``ctx``'s device, capped by the config flag."""
+    return _capped(ctx.vector_bits)
+
+
+def tile_bits(ctx):
+    """The width of a GEMM tile's rows on ``ctx``'s device, capped by the config flag."""
+    return _capped(ctx.tile_bits)
 
 
 def lanes(bits, dtype):
