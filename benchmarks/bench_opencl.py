@@ -2,6 +2,7 @@
 
     python benchmarks/bench_opencl.py            # all, ~2 minutes on 2 cores
     python benchmarks/bench_opencl.py --quick    # fewer rounds
+    python benchmarks/bench_opencl.py --max-vector-bits 256   # kernels no wider than AVX2
 
 - W3: ``tanh(a*x + b) * sigmoid(x)`` on 4M float32 as one fused, vectorised
   kernel (x and the result stay on the device), against NumPy (the NumPy
@@ -165,15 +166,21 @@ def first_call(runs):
         cold, cached = [], []
         for _ in range(runs):
             with tempfile.TemporaryDirectory() as empty:
-                env = dict(os.environ, NNFRAME_FLAGS=f"compiledir={empty}", **NO_DRIVER_CACHE)
+                env = dict(os.environ, NNFRAME_FLAGS=_flags(f"compiledir={empty}"),
+                           **NO_DRIVER_CACHE)
                 cold.append(_run(code, env))
-        env = dict(os.environ, NNFRAME_FLAGS=f"compiledir={warm_dir}")
+        env = dict(os.environ, NNFRAME_FLAGS=_flags(f"compiledir={warm_dir}"))
         _run(code, env)                          # fills both caches
         for _ in range(runs):
             cached.append(_run(code, env))
         results["cold (empty program cache, driver cache off)"] = statistics.median(cold)
         results["cached (program binary + driver kernel cache)"] = statistics.median(cached)
     return results
+
+
+def _flags(*items):
+    """NNFRAME_FLAGS of this process (e.g. a vector cap) plus ``items``."""
+    return ",".join(filter(None, [os.environ.get("NNFRAME_FLAGS"), *items]))
 
 
 def _run(code, env):
@@ -204,6 +211,9 @@ def one_vs_many(runs):
 def versions():
     import pyopencl as cl
     import nnframe
+    from nnframe.backends.opencl.blas import tile_shape
+    from nnframe.backends.opencl.target import pocl_target, tile_bits, vector_bits
+    from nnframe.config import config
     ctx = opencl.get_backend().ctx
     try:
         from importlib.metadata import version
@@ -212,14 +222,24 @@ def versions():
         pocl = "?"
     return {"nnframe": nnframe.__version__, "pyopencl": cl.VERSION_TEXT, "pocl": pocl,
             "device": f"{ctx.device.name} ({ctx.device.platform.version})",
-            "on_pocl": ctx.device.platform.name.startswith("Portable")}
+            "on_pocl": ctx.device.platform.name.startswith("Portable"),
+            "target": pocl_target(ctx.device) or ctx.device.name,
+            "widths": (vector_bits(ctx), tile_bits(ctx), config.opencl_max_vector_bits),
+            "tile": "x".join(map(str, tile_shape("float32", tile_bits(ctx))))}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
     parser.add_argument("--out", default=os.path.join(HERE, "RESULTS-opencl.md"))
+    parser.add_argument("--max-vector-bits", type=int, choices=(128, 256, 512),
+                        help="cap the kernels' vectors (config.opencl_max_vector_bits)")
     args = parser.parse_args()
+    if args.max_vector_bits:
+        from nnframe.config import config
+        config.opencl_max_vector_bits = args.max_vector_bits
+        # the first-call subprocesses get the same cap
+        os.environ["NNFRAME_FLAGS"] = _flags(f"opencl_max_vector_bits={args.max_vector_bits}")
     rounds = 5 if args.quick else 15
     w3_times, w3_kernels = w3(rounds, 3)
     w1_times, w1_transfers = w1(rounds, 5)
@@ -240,7 +260,9 @@ def write(path, w3_times, w3_kernels, w1_times, w1_transfers, gflops, builds, co
         f"Measured {datetime.date.today()} by `python benchmarks/bench_opencl.py` on {m['cpu']} "
         f"({m['cores']} cores), Python {m['python']}, NumPy {m['numpy']}, nnframe "
         f"{v['nnframe']}, pyopencl {v['pyopencl']}, pocl-binary-distribution {v['pocl']}; "
-        f"OpenCL device: {v['device']}.",
+        f"OpenCL device: {v['device']}, compiling for {v['target']}.",
+        f"Vectors: {v['widths'][0]} bits in elementwise kernels, {v['widths'][1]} bits per GEMM "
+        f"tile row (cap `opencl_max_vector_bits`: {v['widths'][2] or 'none'}).",
         f"Medians of {rounds} alternating rounds. OpenCL times include draining the queue. "
         f"NumPy's BLAS on {m['blas_threads']} thread(s) (OPENBLAS_NUM_THREADS)"
         + (f"; PoCL on all {m['cores']} cores." if v["on_pocl"] else "."),
@@ -277,13 +299,13 @@ def write(path, w3_times, w3_kernels, w1_times, w1_transfers, gflops, builds, co
         "|---|---|---|",
     ]
     for name, (median, best) in gflops.items():
-        label = "OpenCL register-blocked kernel (8x16 tile)" if name == "opencl" else \
+        label = f"OpenCL register-blocked kernel ({v['tile']} tile)" if name == "opencl" else \
             f"NumPy (OpenBLAS, {m['blas_threads']} thread(s), for reference)"
         lines.append(f"| {label} | {median:.1f} | {best:.1f} |")
     lines += ["", "Timed in blocks (not alternating)."]
     if v["on_pocl"]:
-        lines[-1] += (" On the project's shared 2-core VM the same kernel measures from about "
-                      "30 to 100 GFLOP/s in different runs.")
+        lines[-1] += (" The project's 2-core VMs are shared: repeated runs of the same kernel "
+                      "have differed by up to 3x (see docs/opencl.md for the ranges per CPU).")
     lines += [
         "",
         "## Compile times",
