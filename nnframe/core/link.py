@@ -153,8 +153,13 @@ def link(fgraph, inputs, shared_vars, outputs, update_values, backend, copy_outp
 
 
 def _describe(node):
-    text = repr(node)
-    text = text.replace("\n", " ")
+    """``repr(node)`` as printable ASCII for a ``#`` comment of the generated source.
+
+    Names are user text (a recipe's layer name): ``ascii`` escapes every line
+    break Python knows (``\\r`` included), NUL and non-ASCII, so no name can end
+    the comment and become code.
+    """
+    text = ascii(repr(node))[1:-1]
     return text if len(text) < 100 else text[:97] + "..."
 
 
