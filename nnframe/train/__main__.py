@@ -48,7 +48,7 @@ def main(argv=None):
         for error in exc.errors:
             print(f"  {error}", file=sys.stderr)
         return 2
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, trainer.RunDirError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except trainer.TrainingStopped as exc:

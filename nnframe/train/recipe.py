@@ -285,14 +285,19 @@ class Float(_Number):
 
 
 class Str(Spec):
-    def __init__(self, choices=None):
+    """A string: one of ``choices``, or matching the regular expression ``pattern``
+    (described to the user as ``explain``)."""
+
+    def __init__(self, choices=None, pattern=None, explain=None):
         self.choices = list(choices) if choices is not None else None
+        self.pattern = re.compile(pattern) if pattern is not None else None
+        self.explain = explain
 
     @property
     def describe(self):
         if self.choices:
             return "one of " + ", ".join(repr(c) for c in self.choices)
-        return "a string"
+        return self.explain or "a string"
 
     def check(self, value, path, errors):
         if not isinstance(value, str):
@@ -301,6 +306,9 @@ class Str(Spec):
             close = difflib.get_close_matches(value, self.choices, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             errors.append(RecipeError(f"expected {self.describe}, got {value!r}{hint}", path))
+            return None
+        if self.pattern is not None and not self.pattern.fullmatch(value):
+            errors.append(RecipeError(f"expected {self.describe}, got {value!r}", path))
             return None
         return value
 

@@ -12,12 +12,17 @@ __all__ = ["recipe_schema", "check_recipe"]
 
 _SPLIT_SIZE = OneOf(Int(min=0), Float(min=0, max=1))
 
+#: A run's name is the name of its directory under runs/: no path, nothing hidden.
+RUN_NAME = Str(pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}",
+               explain="a run name (the directory runs/<name>): 1-100 letters, digits, '.', "
+                       "'_' or '-', not starting with '.' (no '/', no '..')")
+
 
 def recipe_schema():
     models = R.model_choice()
     return Map({
         "nnframe_recipe": (Int(min=1, max=1), REQUIRED),
-        "name": (Str(), "run"),
+        "name": (RUN_NAME, "run"),
         "seed": (Int(min=0), 0),
         "data": (Map({
             "dataset": (R.dataset_spec(), REQUIRED),

@@ -191,6 +191,23 @@ def _mode_of(monitor, mode):
 
 
 # -- the run ------------------------------------------------------------------------------
+class RunDirError(ValueError):
+    """The run directory would lie outside the directory the user chose."""
+
+
+def _default_run_dir(name):
+    """``runs/<name>``, refusing a symlink that leads out of ``runs/``.
+
+    The schema already allows only plain directory names (no ``/``, no ``..``).
+    """
+    base = os.path.realpath("runs")
+    out = os.path.join("runs", name)
+    if os.path.commonpath([base, os.path.realpath(out)]) != base:
+        raise RunDirError(f"the run directory {out} is a link to {os.path.realpath(out)}, "
+                          "outside runs/: remove the link or choose the directory with --out")
+    return out
+
+
 def run(recipe_path, overrides=(), resume=None, out=None, device=None, seed=None,
         stdout=None):
     """Train the recipe; returns the report dict (also written to ``report.json``)."""
@@ -200,7 +217,7 @@ def run(recipe_path, overrides=(), resume=None, out=None, device=None, seed=None
     start_time = time.perf_counter()
     p = prepare(recipe_path, overrides, seed)
     resolved = p.resolved
-    out = out or os.path.join("runs", resolved["name"])
+    out = out or _default_run_dir(resolved["name"])
     ckpt_dir = os.path.join(out, "checkpoints")
     os.makedirs(ckpt_dir, exist_ok=True)
     with open(os.path.join(out, "recipe.yaml"), "w", encoding="utf-8") as fh:
