@@ -62,6 +62,19 @@ def _vector_bits(value):
     return bits
 
 
+def _optional_bytes(value):
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if not number >= 1 or number != int(number):
+        raise ValueError("must be a positive whole number of bytes (e.g. 2e9), "
+                         "or empty for the machine's memory")
+    return int(number)
+
+
 def _optional_int(value):
     if value is None or value == "":
         return None
@@ -85,6 +98,9 @@ _FLAGS = {
     "compiledir": (os.path.join(os.path.expanduser("~"), ".cache", "nnframe"), _str,
                    "where compiled kernels are cached"),
     "profile": (False, _bool, "record time per node in f.profile"),
+    "max_array_bytes": (None, _optional_bytes,
+                        "largest array a data file or checkpoint may declare (bytes); "
+                        "unset: the machine's physical memory"),
     "on_nan": ("ignore", _choice("ignore", "warn", "raise"),
                "what a function does when an output holds NaN/Inf"),
     "warn_float64": ("ignore", _choice("ignore", "warn", "raise"),
