@@ -323,3 +323,17 @@ def test_an_opencl_training_run_exits_cleanly(tmp_path):
     """
     run_python(code, _env(tmp_path / "c", tmp_path / "pocl", None))
     assert (tmp_path / "run" / "report.json").is_file()
+
+
+def test_names_never_reach_a_kernel_source(built_sources, tmp_path, monkeypatch):
+    """User text (a layer's name from a recipe) stays out of generated OpenCL C."""
+    from nnframe import shared
+    monkeypatch.chdir(tmp_path)
+    name = 'W*/ }\r\n#include "PWNED" /*\x00\u2028'
+    x = T.fmatrix("x" + name)
+    W = shared(np.ones((3, 3), dtype="float32"), name=name)
+    f = function([x], [T.tanh(T.dot(x, W)).sum(axis=0), (x * W).max()],
+                 updates=[(W, W * 0.5)], mode="opencl")
+    f(np.ones((3, 3), "float32"))
+    assert built_sources and not any("PWNED" in source for source in built_sources)
+    assert os.listdir(tmp_path) == []
