@@ -10,15 +10,46 @@ integer >= 1, got -5``.
 >>> recipe = load_recipe_text("seed: 1\\nlr: 1e-3\\n", "r.yaml")
 >>> recipe.data["lr"]
 0.001
+
+Recipes come from strangers, so reading one is bounded: the file's size
+(:data:`MAX_RECIPE_BYTES`), how deep lists and mappings nest
+(:data:`MAX_DEPTH`), how many aliases (``*name``) it uses (:data:`MAX_ALIASES`)
+and how many values those aliases expand to (:data:`MAX_ALIAS_NODES`; a
+"billion laughs" recipe is refused at its first alias past the bound, before
+anything is expanded).  Each is a ``file:line:col`` error:
+
+>>> load_recipe_text("a: " + "[" * 60 + "]" * 60, "r.yaml")
+Traceback (most recent call last):
+...
+nnframe.train.recipe.RecipeErrors: r.yaml:1:53: the recipe nests more than 50 levels ...
 """
 import difflib
+import os
 import re
 
 import yaml
 
 __all__ = ["RecipeError", "RecipeErrors", "Recipe", "load_recipe", "load_recipe_text",
            "parse_override", "Spec", "Int", "Float", "Str", "Bool", "Any", "Seq", "Map",
-           "OneOf", "Choice", "Nullable", "REQUIRED", "format_path"]
+           "OneOf", "Choice", "Nullable", "REQUIRED", "format_path", "MAX_RECIPE_BYTES",
+           "MAX_DEPTH", "MAX_ALIASES", "MAX_ALIAS_NODES"]
+
+# -- limits on what a recipe may make the loader do ---------------------------------------
+# Real recipes are 1-3 KB (recipes/*.yaml); 256 KiB leaves room for a recipe with a long
+# layer list or comments, and bounds the parser's time and memory (pure-Python PyYAML
+# holds a node per value: a 1 MiB flat list took 12 s and 535 MB) before it starts.
+MAX_RECIPE_BYTES = 1 << 18
+# Recipes nest 3-4 levels (model.layers[2].num_units).  PyYAML's composer, our
+# constructor and the schema recurse a few Python frames per level, so the limit must stay
+# well below Python's recursion limit (1000); 50 is far more than a recipe needs.
+MAX_DEPTH = 50
+# The recipes in recipes/ use no aliases; a hand-written recipe might share a handful of
+# blocks.  Each alias is a reference that can multiply the expanded size, so cap the count.
+MAX_ALIASES = 100
+# Values (scalars, lists, mappings) that all alias uses expand to, added up.  Sharing a
+# layer block a few times costs tens; 10,000 is generous, and keeps the expanded data (and
+# the schema's work on it) small, while a nine-level "billion laughs" recipe would be 10^9.
+MAX_ALIAS_NODES = 10_000
 
 
 class RecipeError(Exception):
@@ -53,8 +84,101 @@ def format_path(path):
 
 
 # -- YAML ------------------------------------------------------------------------------
+class RecipeLimitError(yaml.composer.ComposerError):
+    """A recipe goes past one of the limits above (``problem`` says which, at
+    ``problem_mark``)."""
+
+    def __init__(self, problem, mark):
+        super().__init__(None, None, problem, mark)
+
+
+_COLLECTION_STARTS = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+
+
+def _anchor_text(anchor):
+    """``*name`` for a message (shortened: an anchor name can be as long as the file)."""
+    return f"*{anchor if len(anchor) <= 40 else anchor[:37] + '...'}"
+
+
 class RecipeLoader(yaml.SafeLoader):
-    """PyYAML's safe loader with scientific-notation floats such as ``1e-3``."""
+    """PyYAML's safe loader with scientific-notation floats such as ``1e-3``, that refuses
+    recipes nesting deeper than :data:`MAX_DEPTH` or using aliases past
+    :data:`MAX_ALIASES` / :data:`MAX_ALIAS_NODES` (:class:`RecipeLimitError`)."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self.depth = 0              # lists and mappings open around the current event
+        self.alias_uses = 0
+        self.alias_nodes = 0        # values the aliases so far expand to, added up
+        # id(node) -> (values it expands to, levels of nesting it adds), for every node
+        # composed so far (all stay alive in the tree); a node is absent while it is
+        # still being composed.  Filled bottom-up, so the alias checks cost O(1) each.
+        self.node_sizes = {}
+
+    def compose_node(self, parent, index):
+        """Check the limits on the event stream, then compose as PyYAML does.
+
+        PyYAML's composer recurses once per level, so depth is checked here, one
+        start event at a time, long before Python's recursion limit."""
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            self.check_alias(event)
+            return super().compose_node(parent, index)
+        nested = isinstance(event, _COLLECTION_STARTS)
+        if nested:
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise RecipeLimitError(_too_deep(), event.start_mark)
+        node = super().compose_node(parent, index)
+        if nested:
+            self.depth -= 1
+        self.node_sizes[id(node)] = self.measure(node)
+        return node
+
+    def measure(self, node):
+        """(values ``node`` expands to, levels it nests) from its children's, known already."""
+        if isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        else:
+            return 1, 0
+        sizes = [self.node_sizes[id(child)] for child in children]
+        return 1 + sum(s for s, _ in sizes), 1 + max((d for _, d in sizes), default=0)
+
+    def check_alias(self, event):
+        """Count this use of an alias and what it expands to; refuse past the limits.
+
+        Runs before the alias is composed, so nothing has been expanded yet."""
+        target = self.anchors.get(event.anchor)
+        if target is None:
+            return                  # PyYAML reports the undefined alias
+        name = _anchor_text(event.anchor)
+        fix = "write the values out, or use fewer anchors and aliases"
+        if id(target) not in self.node_sizes:
+            raise RecipeLimitError(f"the alias {name} is inside the value it names (a "
+                                   f"recursive structure, which a recipe cannot hold); {fix}",
+                                   event.start_mark)
+        self.alias_uses += 1
+        if self.alias_uses > MAX_ALIASES:
+            raise RecipeLimitError(f"too many aliases: {name} is alias number "
+                                   f"{self.alias_uses}, and a recipe may use at most "
+                                   f"{MAX_ALIASES} (MAX_ALIASES); {fix}", event.start_mark)
+        size, levels = self.node_sizes[id(target)]
+        self.alias_nodes += size
+        if self.alias_nodes > MAX_ALIAS_NODES:
+            raise RecipeLimitError(f"the aliases expand to too many values: with {name} "
+                                   f"(itself {size} values) they add up to {self.alias_nodes}, "
+                                   f"and a recipe's aliases may expand to at most "
+                                   f"{MAX_ALIAS_NODES} (MAX_ALIAS_NODES; a YAML 'billion "
+                                   f"laughs' bomb goes past it); {fix}", event.start_mark)
+        if self.depth + levels > MAX_DEPTH:
+            raise RecipeLimitError(_too_deep(f" through the alias {name}"), event.start_mark)
+
+
+def _too_deep(how=""):
+    return (f"the recipe nests more than {MAX_DEPTH} levels deep{how}: lists and mappings "
+            f"inside each other (MAX_DEPTH); no recipe needs that many: flatten it")
 
 
 RecipeLoader.add_implicit_resolver(
@@ -125,15 +249,47 @@ def _construct(node, loader, filename, path, marks, errors):
         return None
 
 
+def _where(filename, mark):
+    return f"{filename}:{mark.line + 1}:{mark.column + 1}" if mark else filename
+
+
+def _too_big(filename, size=None):
+    size = f" ({size} bytes)" if size is not None else ""
+    return RecipeErrors([RecipeError(
+        f"the recipe is larger{size} than the limit of {MAX_RECIPE_BYTES} bytes "
+        f"(MAX_RECIPE_BYTES, {MAX_RECIPE_BYTES >> 10} KiB); recipes are a few KB: is this "
+        "the right file?", (), filename)])
+
+
 def load_recipe_text(text, filename="<recipe>"):
     """Parse recipe text into a :class:`Recipe`; raise :class:`RecipeErrors`."""
-    loader = RecipeLoader(text)
+    if len(text) > MAX_RECIPE_BYTES:    # characters: at least as many bytes
+        raise _too_big(filename)
+    try:
+        return _load_recipe_text(text, filename)
+    except RecursionError:
+        # The limits above should make this unreachable; a traceback is never the answer.
+        raise RecipeErrors([RecipeError(_too_deep(), (), filename)]) from None
+
+
+def _load_recipe_text(text, filename):
+    try:
+        loader = RecipeLoader(text)     # the reader refuses control characters at once
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise RecipeErrors([RecipeError(
+            f"character {chr(exc.character)!r} is not allowed in YAML (control characters "
+            "other than tab and line breaks are refused): is this a text file?", (),
+            f"{filename}:{line}:{column}")]) from None
     try:
         try:
             node = loader.get_single_node()
+        except RecipeLimitError as exc:
+            where = _where(filename, exc.problem_mark)
+            raise RecipeErrors([RecipeError(exc.problem, (), where)]) from None
         except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            where = f"{filename}:{mark.line + 1}:{mark.column + 1}" if mark else filename
+            where = _where(filename, exc.problem_mark or exc.context_mark)
             raise RecipeErrors([RecipeError(f"YAML syntax error: {exc.problem}", (), where)])
         if node is None:
             raise RecipeErrors([RecipeError("the recipe is empty", (), filename)])
@@ -147,9 +303,28 @@ def load_recipe_text(text, filename="<recipe>"):
 
 
 def load_recipe(path):
-    """Read and parse the recipe file at ``path``."""
-    with open(path, encoding="utf-8") as fh:
-        return load_recipe_text(fh.read(), str(path))
+    """Read and parse the recipe file at ``path`` (refused past :data:`MAX_RECIPE_BYTES`).
+
+    A file that is missing raises FileNotFoundError; one that is a directory or
+    not UTF-8 text raises :class:`RecipeErrors`.
+    """
+    if os.path.isdir(path):
+        raise RecipeErrors([RecipeError("is a directory, not a recipe file (give the path of "
+                                        "a .yaml file)", (), str(path))])
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size > MAX_RECIPE_BYTES:     # refuse before reading a byte
+            raise _too_big(str(path), size)
+        # A pipe or device reports size 0: read one byte past the limit to tell.
+        data = fh.read(MAX_RECIPE_BYTES + 1)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RecipeErrors([RecipeError(
+            f"not UTF-8 text: byte {exc.start} is {data[exc.start:exc.start + 1]!r} (a binary "
+            "file, or text in another encoding: save the recipe as UTF-8)", (), str(path))]
+        ) from None
+    return load_recipe_text(text, str(path))
 
 
 def parse_override(recipe, assignment):
@@ -159,8 +334,14 @@ def parse_override(recipe, assignment):
         raise RecipeErrors([RecipeError("expected key.path=value", (), where)])
     key, text = assignment.split("=", 1)
     path = tuple(int(p) if p.isdigit() else p for p in key.strip().split("."))
+    if len(path) > MAX_DEPTH:
+        raise RecipeErrors([RecipeError(_too_deep(), (), where)])
     try:
         value = yaml.load(text, Loader=RecipeLoader) if text.strip() else None
+    except RecipeLimitError as exc:
+        raise RecipeErrors([RecipeError(f"cannot read the value: {exc.problem}", path, where)])
+    except RecursionError:      # the loader's limits should make this unreachable
+        raise RecipeErrors([RecipeError(_too_deep(), path, where)]) from None
     except yaml.YAMLError as exc:
         raise RecipeErrors([RecipeError(f"cannot read the value {text!r}: {exc}", path, where)])
     if not isinstance(recipe.data, dict) or not path or not path[0]:
@@ -377,6 +558,18 @@ class Map(Spec):
         self.what = what
 
     def check(self, value, path, errors):
+        if path:
+            return self.check_fields(value, path, errors)
+        try:
+            return self.check_fields(value, path, errors)
+        except RecursionError:
+            # The whole recipe: the loader's MAX_DEPTH should make this unreachable, but an
+            # error naming the problem beats a traceback.
+            errors.append(RecipeError(_too_deep(), path))
+            return None
+
+    def check_fields(self, value, path, errors):
+        """``check`` for this mapping (no recursion guard)."""
         if value is None:
             value = {}
         if not isinstance(value, dict):
