@@ -4,6 +4,11 @@ A checkpoint is one HDF5 file written with h5py; nothing is ever pickled, so a
 file can be read without nnframe's classes and never runs code.  There are
 two kinds: *training* checkpoints (``last.h5``, ``best.h5``: everything needed
 to resume) and *parameter exports* (``kind="params"``: parameters and recipe).
+Checkpoints may come from strangers: before any data is read, loading refuses
+HDF5 external links, external storage and virtual datasets (which would read
+other files, :mod:`nnframe.hdf5_safety`) and arrays declared larger than
+``config.max_array_bytes`` (:mod:`nnframe.limits`); a damaged file raises
+:class:`CheckpointError`.
 
 >>> from nnframe.layers import InputLayer, DenseLayer
 >>> from nnframe.checkpoint import save_params, load_params
@@ -68,6 +73,7 @@ import numpy as np
 
 from nnframe import __version__
 from nnframe.config import config
+from nnframe.hdf5_safety import check_dataset, check_link, get_dataset, walk_datasets
 from nnframe.layers import Layer, get_all_layers, get_all_params
 
 __all__ = ["CheckpointError", "CheckpointMismatch", "Checkpoint", "LoadReport",
@@ -82,6 +88,10 @@ _KNOWN_GROUPS = {"params", "optim", "progress", "rng", "recipe", "env"}
 _NUMERIC_KINDS = "biufc"
 #: longer strings in ``progress`` go to a JSON dataset instead of an attribute
 _MAX_ATTR_STR = 1024
+#: what h5py, NumPy and json raise for a damaged file (HDF5 errors map to OSError, KeyError,
+#: RuntimeError, ValueError or TypeError; RecursionError, a RuntimeError, for absurdly
+#: nested JSON)
+_READ_ERRORS = (OSError, KeyError, ValueError, TypeError, AttributeError, RuntimeError)
 
 
 class CheckpointError(ValueError):
@@ -459,26 +469,34 @@ def _attr(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _checked(dataset):
+    """``dataset`` once it is known to keep its data in the file, within the size limit."""
+    return check_dataset(dataset, dataset.file.filename, CheckpointError)
+
+
 def _text(dataset):
-    return dataset.asstr()[()]
+    return _checked(dataset).asstr()[()]
 
 
 def _read_tree(group, read, skip=None):
-    """name -> read(dataset) for the datasets under ``group``, in saved order."""
+    """name -> read(dataset) for the datasets under ``group``, in saved order.
+
+    Every link and dataset under ``group`` is checked before any is read: an
+    external link, external storage, a virtual dataset or an oversized
+    declared shape raises :class:`CheckpointError`.
+    """
     entries = []
-
-    def visit(name, obj):
-        if isinstance(obj, _h5py().Dataset) and not (skip and (name + "/").startswith(skip + "/")):
-            entries.append((int(obj.attrs.get("index", len(entries))), name, read(obj)))
-
     if group is not None:
-        group.visititems(visit)
+        for name, dataset in walk_datasets(group, group.file.filename, CheckpointError):
+            if not (skip and (name + "/").startswith(skip + "/")):
+                entries.append((int(dataset.attrs.get("index", len(entries))), name,
+                                read(dataset)))
     entries.sort(key=lambda e: e[0])
     return OrderedDict((name, value) for _, name, value in entries)
 
 
 def _read_array(dataset):
-    array = np.asarray(dataset[()])
+    array = np.asarray(_checked(dataset)[()])
     if array.dtype.kind not in _NUMERIC_KINDS:
         raise CheckpointError(f"{dataset.name} has dtype {array.dtype}, not a numeric array")
     # HDF5 does not checksum raw data: a flipped bit would go unnoticed.
@@ -487,11 +505,18 @@ def _read_array(dataset):
     return array
 
 
-def _read_recipe(group, name):
-    return None if group is None or name not in group else _text(group[name])
+def _read_recipe(group, name, path):
+    if group is None or check_link(group, name, path, CheckpointError) is None:
+        return None
+    dataset = get_dataset(group, name, path, CheckpointError)
+    if dataset is None:
+        raise CheckpointError(f"{group.name}/{name} is not a text dataset (a group or a "
+                              "dangling link)")
+    return _text(dataset)
 
 
 def _read_contents(f, path):
+    """The :class:`Checkpoint` in ``f``, opened (and checked as a whole) by :func:`_open`."""
     unknown = sorted(set(f) - _KNOWN_GROUPS)
     if unknown:
         warnings.warn(f"{path}: ignoring unknown groups {unknown} (written by a newer nnframe?)",
@@ -512,8 +537,8 @@ def _read_contents(f, path):
                                                 .split(",") if t)),
         optim=_read_tree(optim, _read_array), optim_info=optim_info,
         progress=progress_values, rng=states,
-        recipe_original=_read_recipe(recipe, "original"),
-        recipe_resolved=_read_recipe(recipe, "resolved"),
+        recipe_original=_read_recipe(recipe, "original", path),
+        recipe_resolved=_read_recipe(recipe, "resolved", path),
         nnframe_version=attrs.get("nnframe_version"), floatX=attrs.get("floatX"),
         format_version=attrs.get("format_version"), created_utc=attrs.get("created_utc"),
         env={k: _attr(v) for k, v in f["env"].attrs.items()} if "env" in f else {})
@@ -530,27 +555,42 @@ def _open(path):
         f = h5py.File(path, "r")
     except PermissionError:
         raise
-    except OSError as e:
+    except _READ_ERRORS as e:
         reason = str(e).split("(", 1)[-1].rstrip(")") if "(" in str(e) else str(e)
         raise CheckpointError(f"{path} is not an nnframe checkpoint: it is not a readable HDF5 "
                               f"file ({reason}); it may be corrupt, truncated or from another "
                               "program") from None
     try:
-        fmt = _attr(f.attrs.get("format"))
-        if fmt != FORMAT:
-            what = "no 'format' attribute" if fmt is None else f"its format is {fmt!r}"
-            raise CheckpointError(f"{path} is not an nnframe checkpoint ({what}); it may be "
-                                  "corrupt or from another program")
-        version = _attr(f.attrs.get("format_version"))
-        if not isinstance(version, int) or version > FORMAT_VERSION:
-            raise CheckpointError(
-                f"{path} has checkpoint format_version {version!r} (written by nnframe "
-                f"{_attr(f.attrs.get('nnframe_version'))}); this nnframe ({__version__}) "
-                f"reads format_version {FORMAT_VERSION} and older: upgrade nnframe")
+        _check_header(f, path)
+        # Before any data is read: no links to other files, no data stored in other files,
+        # no declared array larger than config.max_array_bytes, anywhere in the file.
+        walk_datasets(f, path, CheckpointError)
+    except CheckpointError:
+        f.close()
+        raise
+    except _READ_ERRORS as e:
+        f.close()
+        raise CheckpointError(f"{path}: cannot read the checkpoint ({type(e).__name__}: {e}); "
+                              "the file may be corrupt or truncated") from None
     except BaseException:
         f.close()
         raise
     return f
+
+
+def _check_header(f, path):
+    """Raise CheckpointError unless the root attributes say: an nnframe checkpoint we read."""
+    fmt = _attr(f.attrs.get("format"))
+    if fmt != FORMAT:
+        what = "no 'format' attribute" if fmt is None else f"its format is {fmt!r}"
+        raise CheckpointError(f"{path} is not an nnframe checkpoint ({what}); it may be "
+                              "corrupt or from another program")
+    version = _attr(f.attrs.get("format_version"))
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format_version {version!r} (written by nnframe "
+            f"{_attr(f.attrs.get('nnframe_version'))}); this nnframe ({__version__}) "
+            f"reads format_version {FORMAT_VERSION} and older: upgrade nnframe")
 
 
 def load_checkpoint(path):
@@ -570,7 +610,7 @@ def load_checkpoint(path):
             return _read_contents(f, path)
         except CheckpointError as e:
             raise CheckpointError(f"{path} is corrupt: {e}") from None
-        except (OSError, KeyError, ValueError, TypeError, AttributeError) as e:
+        except _READ_ERRORS as e:
             raise CheckpointError(f"{path}: cannot read the checkpoint ({type(e).__name__}: "
                                   f"{e}); the file may be corrupt") from None
 

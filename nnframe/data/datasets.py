@@ -32,6 +32,12 @@ Decisions:
 - Missing files raise ``FileNotFoundError`` naming the file; a missing key
   raises :class:`MissingKeyError` naming the file and key and listing the
   available keys.  ``.npz`` files are read with ``allow_pickle=False``.
+- Files may come from strangers: every array's declared size is checked
+  against ``config.max_array_bytes`` (:mod:`nnframe.limits`) before memory is
+  allocated for it, and HDF5 external links, external storage and virtual
+  datasets, which would read other files, are refused
+  (:mod:`nnframe.hdf5_safety`).  A malformed file raises
+  :class:`DatasetError` naming the file.
 
 >>> data = load_dataset('digits', shape='flat')
 >>> data
@@ -44,18 +50,31 @@ import functools
 import importlib
 import inspect
 import os
+import zipfile
+import zlib
 
 import numpy as np
 
 from nnframe.config import config
 from nnframe.data.errors import DatasetError, MissingDependencyError, MissingKeyError
 from nnframe.data.idx import read_idx
+from nnframe.hdf5_safety import get_dataset
+from nnframe.limits import check_array_size
 
 __all__ = ["Dataset", "DATASETS", "load_dataset", "load_digits", "load_mnist5k", "load_npz",
            "load_hdf5", "load_idx", "synthetic_blobs"]
 
 _DATA_EXTRA = "pip install 'nnframe[data]'"
 _H5PY_INSTALL = "pip install h5py"
+#: what reading a damaged zip member raises (BadZipFile for a bad CRC or header, zlib.error
+#: for bad deflate data, NotImplementedError for an unknown compression, RuntimeError when
+#: encrypted, EOFError when cut short)
+_ZIP_ERRORS = (OSError, EOFError, ValueError, KeyError, RuntimeError, NotImplementedError,
+               zipfile.BadZipFile, zlib.error)
+#: what h5py raises for a damaged file (HDF5 errors map to OSError, KeyError, RuntimeError,
+#: ValueError or TypeError)
+_HDF5_ERRORS = (OSError, KeyError, RuntimeError, ValueError, TypeError)
+_NPY_MAGIC = b"\x93NUMPY"
 
 
 class Dataset:
@@ -328,7 +347,8 @@ def load_npz(path, x="x", y="y", shape=None, scale=None, dtype=None, num_classes
     Parameters
     ----------
     path : str or os.PathLike
-        The ``.npz`` file (read without pickle).
+        The ``.npz`` file (read without pickle; each array's size, declared
+        in its header, is checked against ``config.max_array_bytes`` first).
     x : str
         The key of the examples.
     y : str or None
@@ -349,32 +369,79 @@ def load_npz(path, x="x", y="y", shape=None, scale=None, dtype=None, num_classes
     2
     """
     path = _check_file(path, "npz")
+    with open(path, "rb") as f:
+        if f.read(len(_NPY_MAGIC)) == _NPY_MAGIC:
+            raise DatasetError(f"{path}: holds a single array (.npy), not named arrays (.npz); "
+                               "save with np.savez(path, x=..., y=...)")
     try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise DatasetError(f"{path}: not a readable .npz archive ({e})") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise DatasetError(f"{path}: holds a single array (.npy), not named arrays (.npz); "
-                           "save with np.savez(path, x=..., y=...)")
+        archive = zipfile.ZipFile(path)
+    except _ZIP_ERRORS as e:
+        raise DatasetError(f"{path}: not a readable .npz archive ({e}); save named arrays "
+                           "with np.savez(path, x=..., y=...)") from None
     with archive:
-        arrays = {}
-        for role, key in (("x", x), ("y", y)):
-            if key is None:
-                continue
-            if key not in archive.files:
-                raise _missing_key(path, "array", key, archive.files)
-            try:
-                arrays[role] = archive[key]
-            except ValueError as e:  # object arrays need pickle, which stays off
-                raise DatasetError(f"{path}: cannot read array {key!r}: {e}") from None
+        arrays = {role: _read_npz_array(archive, path, key)
+                  for role, key in (("x", x), ("y", y)) if key is not None}
     return _finish(arrays["x"], arrays.get("y"), os.path.basename(path), shape, scale, dtype,
                    num_classes=num_classes)
+
+
+def _npz_member(archive, path, key):
+    """The zip member name of array ``key`` (``key.npy``, as np.savez writes, or ``key``)."""
+    names = archive.namelist()
+    for member in (key + ".npy", key):
+        if member in names:
+            return member
+    # the keys np.load shows: member names without their .npy suffix
+    raise _missing_key(path, "array", key, [n[:-4] if n.endswith(".npy") else n for n in names])
+
+
+def _npy_header(member, path, key):
+    """(shape, dtype) from the .npy header at the start of the open zip ``member``.
+
+    Reads the header only, so the declared size can be checked before any
+    memory is allocated for the data.
+    """
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(member)
+        if version == (1, 0):
+            shape, _, dtype = fmt.read_array_header_1_0(member)
+        elif version == (2, 0):
+            shape, _, dtype = fmt.read_array_header_2_0(member)
+        else:
+            raise ValueError(f"the .npy format version {version[0]}.{version[1]} is not read "
+                             "(1.0 and 2.0 hold every numeric array)")
+    except ValueError as e:  # numpy's message says what is wrong with the header
+        raise DatasetError(f"{path}: array {key!r} is not a valid .npy member ({e}); save "
+                           "named arrays with np.savez(path, x=..., y=...)") from None
+    return shape, dtype
+
+
+def _read_npz_array(archive, path, key):
+    """Array ``key`` of the open .npz ``archive``, after checking the size its header declares."""
+    member = _npz_member(archive, path, key)
+    try:
+        with archive.open(member) as f:
+            shape, dtype = _npy_header(f, path, key)
+        check_array_size(shape, dtype, f"{path}: array {key!r}", error=DatasetError)
+        with archive.open(member) as f:
+            return np.lib.format.read_array(f, allow_pickle=False)
+    except DatasetError:
+        raise
+    except ValueError as e:  # object arrays need pickle, which stays off; data cut short
+        raise DatasetError(f"{path}: cannot read array {key!r}: {e}") from None
+    except _ZIP_ERRORS as e:
+        raise DatasetError(f"{path}: cannot read array {key!r} ({type(e).__name__}: {e}); the "
+                           "archive is corrupt or truncated: download or save it again") from None
 
 
 def load_hdf5(path, x="x", y="y", shape=None, scale=None, dtype=None, num_classes=None):
     """Datasets from an HDF5 file (h5py), by name (``'x'`` or a path such as ``'train/x'``).
 
     Parameters are those of :func:`load_npz`; ``x`` and ``y`` name HDF5 datasets.
+    Soft links are followed; external links, external storage and virtual
+    datasets (which read other files) are refused with a :class:`DatasetError`
+    naming the file and the dataset or link, before any data is read.
 
     Examples
     --------
@@ -384,21 +451,35 @@ def load_hdf5(path, x="x", y="y", shape=None, scale=None, dtype=None, num_classe
     path = _check_file(path, "hdf5")
     try:
         handle = h5py.File(path, "r")
-    except OSError as e:
+    except _HDF5_ERRORS as e:
         raise DatasetError(f"{path}: not a readable HDF5 file ({e})") from None
     with handle:
-        names = []
-        handle.visititems(lambda name, obj: names.append(name)
-                          if isinstance(obj, h5py.Dataset) else None)
-        arrays = {}
-        for role, key in (("x", x), ("y", y)):
-            if key is None:
-                continue
-            if key.strip("/") not in names:
-                raise _missing_key(path, "dataset", key, names)
-            arrays[role] = handle[key][()]
+        try:
+            arrays = {role: _read_hdf5_array(handle, path, key)
+                      for role, key in (("x", x), ("y", y)) if key is not None}
+        except DatasetError:
+            raise
+        except _HDF5_ERRORS as e:
+            raise DatasetError(f"{path}: cannot read the HDF5 file ({type(e).__name__}: {e}); "
+                               "it is corrupt or truncated: download or write it again") from None
     return _finish(arrays["x"], arrays.get("y"), os.path.basename(path), shape, scale, dtype,
                    num_classes=num_classes)
+
+
+def _read_hdf5_array(handle, path, key):
+    """The data of HDF5 dataset ``key``: only data stored in the file, of an allowed size.
+
+    :func:`nnframe.hdf5_safety.get_dataset` refuses external links, external
+    storage, virtual datasets and declared sizes above ``config.max_array_bytes``.
+    """
+    dataset = get_dataset(handle, key, path, DatasetError)
+    if dataset is None:
+        h5py = _import("h5py", "hdf5", "h5py", _H5PY_INSTALL)
+        names = []  # visititems follows no external link
+        handle.visititems(lambda name, obj: names.append(name)
+                          if isinstance(obj, h5py.Dataset) else None)
+        raise _missing_key(path, "dataset", key, names)
+    return dataset[()]
 
 
 def load_idx(images, labels=None, shape=None, scale=None, dtype=None, num_classes=None):

@@ -19,6 +19,10 @@ Decisions:
   found sizes.
 - Arrays come back in native byte order and the IDX element type
   (uint8 images stay uint8; loaders cast them).
+- The size the header declares is checked against ``config.max_array_bytes``
+  (:mod:`nnframe.limits`) before the data is read, and the data is read (and
+  decompressed) only up to that size: a small file, or a small gzip "bomb",
+  cannot make the reader allocate more than the data it really holds.
 
 >>> import numpy as np, os, tempfile
 >>> path = os.path.join(tempfile.mkdtemp(), 'labels.idx1-ubyte.gz')
@@ -27,11 +31,14 @@ Decisions:
 array([5, 0, 4], dtype=uint8)
 """
 import gzip
+import math
 import os
+import zlib
 
 import numpy as np
 
 from nnframe.data.errors import DatasetError
+from nnframe.limits import check_array_size
 
 __all__ = ["read_idx", "write_idx", "IDX_TYPES"]
 
@@ -47,23 +54,57 @@ IDX_TYPES = {
 _CODE_OF_DTYPE = {dtype.newbyteorder("="): code for code, (_, dtype) in IDX_TYPES.items()}
 _MAX_DIMS = 4
 _GZIP_MAGIC = b"\x1f\x8b"
+#: the longest header: magic number and _MAX_DIMS sizes
+_MAX_HEADER = 4 + 4 * _MAX_DIMS
+#: bytes read at a time, so memory grows with the data found, not the size declared
+_CHUNK = 1 << 24
+#: unexpected bytes after the data are counted up to this many, then reported as "more than"
+_MAX_COUNTED = 1 << 20
 
 
 def _known_types():
     return ", ".join(f"0x{code:02X} {name}" for code, (name, _) in IDX_TYPES.items())
 
 
-def _read_bytes(path):
+def _open(path):
+    """The file opened for reading (through gzip when it starts with the gzip magic bytes)
+    and whether it is compressed."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"IDX file not found: {path}")
     with open(path, "rb") as f:
-        data = f.read()
-    if data[:2] != _GZIP_MAGIC:
-        return data
+        compressed = f.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC
+    return (gzip.open(path, "rb") if compressed else open(path, "rb")), compressed
+
+
+def _fill(stream, data, size, path, compressed):
+    """Append bytes of ``stream`` to the bytearray ``data`` until it holds ``size`` bytes or
+    the stream ends; returns ``data``.
+
+    Reads _CHUNK bytes at a time, so memory grows with the data found, not the size asked
+    for.  Decompression errors become a DatasetError naming the file.
+    """
     try:
-        return gzip.decompress(data)
-    except (OSError, EOFError) as e:
+        while len(data) < size:
+            chunk = stream.read(min(size - len(data), _CHUNK))
+            if not chunk:
+                break
+            data += chunk
+    except (OSError, EOFError, zlib.error) as e:
+        if not compressed:
+            raise  # a failing disk, not a malformed file
         raise DatasetError(f"{path}: corrupt or truncated gzip data ({e})") from None
+    return data
+
+
+def _count_rest(stream, path, compressed):
+    """(bytes left in ``stream``, whether that is all): counting stops after _MAX_COUNTED."""
+    count = 0
+    while count <= _MAX_COUNTED:
+        chunk = _fill(stream, bytearray(), 1 << 16, path, compressed)
+        if not chunk:
+            return count, True
+        count += len(chunk)
+    return count, False
 
 
 def _parse_header(path, data):
@@ -109,7 +150,8 @@ def read_idx(path):
     FileNotFoundError
         When the file does not exist.
     nnframe.data.DatasetError
-        For a bad magic number, an unknown type code, a truncated file or
+        For a bad magic number, an unknown type code, a declared size over
+        ``config.max_array_bytes``, a truncated file, corrupt gzip data or
         trailing bytes; the message names the file.
 
     Examples
@@ -119,19 +161,28 @@ def read_idx(path):
     ((60000, 28, 28), dtype('uint8'))
     """
     path = os.fspath(path)
-    data = _read_bytes(path)
-    dtype, shape, header_size = _parse_header(path, data)
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    found = len(data) - header_size
-    name = IDX_TYPES[data[2]][0]
-    if found < expected:
-        raise DatasetError(f"{path}: truncated IDX file: the header gives shape {shape} of "
-                           f"{name} ({expected} bytes of data after the {header_size}-byte "
-                           f"header), found {found} bytes")
-    if found > expected:
-        raise DatasetError(f"{path}: {found - expected} unexpected bytes after the data of shape "
-                           f"{shape} of {name} (is the header's shape right?)")
-    array = np.frombuffer(data, dtype=dtype, count=expected // dtype.itemsize, offset=header_size)
+    stream, compressed = _open(path)
+    with stream:
+        head = _fill(stream, bytearray(), _MAX_HEADER, path, compressed)
+        dtype, shape, header_size = _parse_header(path, head)
+        name = IDX_TYPES[head[2]][0]
+        # before reading: a 20-byte header can declare 2**128 bytes
+        expected = check_array_size(shape, dtype.newbyteorder("="), f"{path}: the IDX header",
+                                    error=DatasetError)
+        # one byte more than expected tells whether there is more data than declared
+        data = _fill(stream, head[header_size:], expected + 1, path, compressed)
+        found = len(data)
+        if found < expected:
+            raise DatasetError(f"{path}: truncated IDX file: the header gives shape {shape} of "
+                               f"{name} ({expected} bytes of data after the {header_size}-byte "
+                               f"header), found {found} bytes")
+        if found > expected:
+            rest, complete = _count_rest(stream, path, compressed)
+            extra = f"{found - expected + rest}" if complete else \
+                f"more than {found - expected + rest}"
+            raise DatasetError(f"{path}: {extra} unexpected bytes after the data of shape "
+                               f"{shape} of {name} (is the header's shape right?)")
+    array = np.frombuffer(data, dtype=dtype, count=math.prod(shape))
     return array.reshape(shape).astype(dtype.newbyteorder("="))
 
 
