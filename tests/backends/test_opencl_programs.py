@@ -159,15 +159,20 @@ def test_widest_vector_bits_reads_kernel_text():
 
 
 # -- programs without their kernels ---------------------------------------------------------
-def test_a_program_returned_without_kernels_is_rebuilt_and_not_stored(fresh_compiledir,
-                                                                       monkeypatch):
+def _next_program_lacks_kernels(monkeypatch):
+    """The next program the driver builds or loads looks as if it had no kernels."""
     real = program._kernel_names
     calls = []
 
-    def first_build_lacks_kernels(ctx, prog):
+    def lacking_once(ctx, prog):
         calls.append(prog)
         return set() if len(calls) == 1 else real(ctx, prog)
-    monkeypatch.setattr(program, "_kernel_names", first_build_lacks_kernels)
+    monkeypatch.setattr(program, "_kernel_names", lacking_once)
+
+
+def test_a_program_returned_without_kernels_is_rebuilt_and_not_stored(fresh_compiledir,
+                                                                       monkeypatch):
+    _next_program_lacks_kernels(monkeypatch)
     before = dict(program.STATS)
     vals = _values(1)
     _assert_close(function(*_graph(), mode="opencl")(*vals), _reference(*vals))
@@ -197,13 +202,7 @@ def test_a_stored_binary_without_kernels_is_replaced(fresh_compiledir, monkeypat
     vals = _values(2)
     function(*_graph(), mode="opencl")
     monkeypatch.setattr(program, "_PROGRAMS", {})
-    real = program._kernel_names
-    loaded = []
-
-    def loaded_binary_lacks_kernels(ctx, prog):
-        loaded.append(prog)
-        return set() if len(loaded) == 1 else real(ctx, prog)
-    monkeypatch.setattr(program, "_kernel_names", loaded_binary_lacks_kernels)
+    _next_program_lacks_kernels(monkeypatch)   # the binary loaded from disk
     before = dict(program.STATS)
     _assert_close(function(*_graph(), mode="opencl")(*vals), _reference(*vals))
     assert program.STATS["built"] - before["built"] == 1
