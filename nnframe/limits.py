@@ -14,7 +14,8 @@ memory.
 >>> check_array_size((10 ** 7, 10 ** 7), "float64", "x in data.npz")
 Traceback (most recent call last):
 ...
-nnframe.limits.ArrayTooLarge: x in data.npz declares an array of shape (10000000, 10000000) and dtype float64: 800.0 TB, more than the limit of ... (config.max_array_bytes; unset it is the machine's memory)
+nnframe.limits.ArrayTooLarge: x in data.npz declares an array of shape (10000000, 10000000)
+and dtype float64: 800.0 TB, more than the limit of ...
 """
 import math
 import os

@@ -220,7 +220,8 @@ def run_python(code, env_extra, args=(), timeout=600):
         name = signal.Signals(-out.returncode).name
         pytest.fail(f"the subprocess was killed by {name} (a crash in the OpenCL driver?)\n"
                     f"--- stderr ---\n{out.stderr[-4000:]}")
-    assert out.returncode == 0, f"exit status {out.returncode}\n--- stderr ---\n{out.stderr[-4000:]}"
+    assert out.returncode == 0, (f"exit status {out.returncode}\n--- stderr ---\n"
+                                 f"{out.stderr[-4000:]}")
     assert "references to IRs" not in out.stderr, out.stderr[-4000:]
     return out
 

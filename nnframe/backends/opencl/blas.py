@@ -175,7 +175,8 @@ class GemvCode:
         self.dtype = str(np.dtype(dtype))
         t = ctype(dtype)
         # fused multiply-adds (where the device has them), in k order, like the GEMM
-        update = f"{{\n    {CONTRACT}\n    s = A[ao + i * as0 + k * as1] * X[xo + k * xs] + s;\n  }}"
+        update = (f"{{\n    {CONTRACT}\n"
+                  "    s = A[ao + i * as0 + k * as1] * X[xo + k * xs] + s;\n  }")
         text = (f"__kernel void KNAME(long M, long K, __global const {t}* A, long ao, long as0, "
                 f"long as1, __global const {t}* X, long xo, long xs, __global {t}* out) {{\n"
                 f"  long i = get_global_id(0); if (i >= M) return;\n"
