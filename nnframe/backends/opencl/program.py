@@ -38,6 +38,7 @@ STATS = {"built": 0, "loaded": 0, "memory_hits": 0, "build_seconds": 0.0, "rebui
 class ProgramError(RuntimeError):
     """The OpenCL driver built a program but returned it without some of its kernels."""
 
+
 _PROGRAMS = {}  # (device key, source hash) -> pyopencl Program
 
 # Helpers that generated kernels call; NumPy's exact semantics where C differs.
