@@ -88,6 +88,8 @@ class Out:
 
 
 def _as_list_of_pairs(pairs, what):
+    """``updates`` or ``givens`` (named by ``what``), given as a dict or as a list of pairs,
+    as one list of ``(key, value)`` tuples; None is no pairs."""
     if pairs is None:
         return []
     if isinstance(pairs, (dict, OrderedDict)):
@@ -145,6 +147,333 @@ def _no_default_update_ids(no_default_updates):
     return lambda leaf: id(leaf) in ids
 
 
+# -- compiling, step 1: the arguments in one form ------------------------------------------------
+# Each helper checks one argument and raises the error a user of that argument needs.  function()
+# calls them in the order inputs, outputs, updates, givens: the order the checks have always run
+# in, so that a call with several mistakes reports the same one first.
+
+def _inputs_as_in(inputs, fname):
+    """The ``inputs`` argument as a list of :class:`In`, one per positional argument.
+
+    Takes the list the caller passed (Variables and/or ``In``) and the function's name for the
+    messages.  Exists to refuse early, saying what to do instead, anything that cannot be an
+    argument: a bare variable instead of a list, constants, shared variables (implicit inputs),
+    computed variables and the same variable twice.
+    """
+    if isinstance(inputs, (Variable, In)) or not isinstance(inputs, (list, tuple)):
+        raise TypeError("function() takes its inputs as a list, e.g. function([x, y], z); got "
+                        f"{type(inputs).__name__}")
+    ins = []
+    seen = set()
+    for k, item in enumerate(inputs):
+        spec = item if isinstance(item, In) else In(item) if isinstance(item, Variable) else None
+        if spec is None:
+            raise TypeError(f"input {k} of {fname} is {type(item).__name__} {item!r}, not a "
+                            "symbolic variable")
+        var = spec.variable
+        _check_input_is_a_leaf(k, var, fname)
+        if id(var) in seen:
+            raise TypeError(f"input {var!r} appears twice in the inputs of {fname}")
+        seen.add(id(var))
+        ins.append(spec)
+    return ins
+
+
+def _check_input_is_a_leaf(k, var, fname):
+    """Raise unless input ``k``'s variable ``var`` can receive a value: a non-shared leaf."""
+    if isinstance(var, Constant):
+        raise TypeError(f"input {k} of {fname} is the constant {var!r}; inputs must be "
+                        "symbolic variables (e.g. T.dscalar('x'))")
+    if isinstance(var, SharedVariable):
+        raise TypeError(f"input {k} of {fname} is the shared variable {var!r}; shared "
+                        "variables are implicit inputs. Use givens=[(shared, x)] to "
+                        "substitute it")
+    if var.owner is not None:
+        raise TypeError(f"input {k} of {fname} ({var!r}) is computed by {var.owner.op}; "
+                        "inputs must be leaf variables. Use givens= to replace an "
+                        "intermediate result")
+
+
+def _outputs_as_list(outputs):
+    """``(single, variables, borrowed)`` for the ``outputs`` argument.
+
+    ``single``: the call returns one value, not a list (``outputs`` is None or not a list or
+    tuple); ``variables``: the outputs as Variables (``Out`` unwrapped, plain values made
+    constants); ``borrowed``: the positions given as ``Out(borrow=True)``, which the copy plan
+    must leave uncopied.
+    """
+    single = not isinstance(outputs, (list, tuple))
+    outs = [] if outputs is None else [outputs] if single else list(outputs)
+    borrowed = {k for k, o in enumerate(outs) if isinstance(o, Out) and o.borrow}
+    outs = [o.variable if isinstance(o, Out) else as_tensor_variable(o) for o in outs]
+    return single, outs, borrowed
+
+
+def _updates_as_pairs(updates):
+    """The ``updates`` argument (pairs or a dict) as a list of ``(shared, expression)`` pairs.
+
+    Each expression is made a Variable of its shared variable's type (or a TypeError names both
+    types).  The types are checked here rather than when the graph is rebuilt so that an update
+    error is still reported before a givens error.
+    """
+    update_pairs = []
+    targets = set()
+    for k, (target, expr) in enumerate(_as_list_of_pairs(updates, "updates")):
+        if not isinstance(target, SharedVariable):
+            raise TypeError(f"updates[{k}]: {target!r} is not a shared variable; only shared "
+                            "variables can be updated")
+        if id(target) in targets:
+            raise ValueError(f"shared variable {target!r} has more than one update")
+        targets.add(id(target))
+        if not isinstance(expr, Variable):
+            expr = as_tensor_variable(np.asarray(expr, dtype=target.type.dtype))
+        expr = _fit_type(target, expr, f"update of shared variable {target.name or target}",
+                         f"cast the update with .astype({target.type.dtype!r}) or "
+                         f"T.cast(expr, {target.type.dtype!r})")
+        update_pairs.append((target, expr))
+    return update_pairs
+
+
+def _givens_as_dict(givens, ins, fname):
+    """The ``givens`` argument (pairs or a dict) as ``{old: new}`` for ``clone_replace``.
+
+    Each replacement is made a Variable of its key's type.  Takes the normalised inputs ``ins``
+    because an input cannot be replaced: it would receive the caller's value and then be ignored.
+    """
+    input_ids = {id(spec.variable) for spec in ins}
+    replace = {}
+    for k, (old, new) in enumerate(_as_list_of_pairs(givens, "givens")):
+        if not isinstance(old, Variable) or isinstance(old, Constant):
+            raise TypeError(f"givens[{k}]: the key {old!r} must be a symbolic variable")
+        if id(old) in input_ids:
+            raise TypeError(f"givens[{k}]: {old!r} is also an input of {fname}; an input "
+                            "cannot be replaced")
+        new = as_tensor_variable(new) if not isinstance(new, Variable) else new
+        replace[old] = _fit_type(old, new, f"givens[{k}]",
+                                 f"make the replacement {old.type} (e.g. with "
+                                 f".astype({old.type.dtype!r}))")
+    return replace
+
+
+# -- compiling, step 2: the graph to compile -----------------------------------------------------
+
+def _rebuild_graph(outs, update_pairs, replace, no_default_updates):
+    """The outputs and update values copied with the givens substituted, default updates added.
+
+    Takes the normalised outputs, update pairs and givens and the ``no_default_updates``
+    argument.  Appends to ``update_pairs`` the ``default_update`` of each shared variable the
+    graph reads that has no explicit update (random streams advance their state this way)
+    unless ``no_default_updates`` skips it.  Returns ``(out_vars, update_vars)``: the copied
+    outputs and update values, ``update_vars[k]`` being the new value of ``update_pairs[k][0]``.
+    """
+    skip_default = _no_default_update_ids(no_default_updates)
+    targets = {id(target) for target, _ in update_pairs}
+    # A default update may read further shared variables with default updates of their own (and
+    # the givens apply to it too), so copy again until a copy brings in no new one.
+    while True:
+        cloned = clone_replace(outs + [e for _, e in update_pairs], replace)
+        if not _add_default_updates(graph_inputs(cloned), update_pairs, targets, skip_default):
+            break
+    return cloned[:len(outs)], cloned[len(outs):]
+
+
+def _add_default_updates(leaves, update_pairs, targets, skip_default):
+    """Append to ``update_pairs`` the default updates of shared ``leaves`` not yet in
+    ``targets`` (ids, kept up to date) nor skipped; return whether any was added."""
+    added = False
+    for leaf in leaves:
+        if (isinstance(leaf, SharedVariable) and leaf.default_update is not None
+                and id(leaf) not in targets and not skip_default(leaf)):
+            value = _fit_type(leaf, leaf.default_update,
+                              f"default update of shared variable {leaf.name or leaf}",
+                              "the code that set default_update must cast it")
+            update_pairs.append((leaf, value))
+            targets.add(id(leaf))
+            added = True
+    return added
+
+
+def _check_leaves(ins, graph_outputs, on_unused_input, fname):
+    """The leaves of ``graph_outputs``, once each is known to have a value when called.
+
+    Raises MissingInputError for a leaf that is neither an input, shared nor constant, and
+    applies ``on_unused_input`` to inputs no output or update depends on.  Called directly by
+    function(): the warning's ``stacklevel`` points at function()'s caller.
+    """
+    input_ids = {id(spec.variable) for spec in ins}
+    leaves = graph_inputs(graph_outputs)
+    leaf_ids = {id(v) for v in leaves}
+    for leaf in leaves:
+        if not isinstance(leaf, (Constant, SharedVariable)) and id(leaf) not in input_ids:
+            raise MissingInputError(
+                f"{fname} needs the variable {leaf!r} ({leaf.type}) to compute its outputs, "
+                "but it is not in the inputs list. Add it to the inputs, or replace it "
+                "with givens=")
+    for k, spec in enumerate(ins):
+        if id(spec.variable) not in leaf_ids and on_unused_input != "ignore":
+            msg = (f"input {k} ({spec.variable!r}, {spec.variable.type}) of {fname} is not used "
+                   "to compute any output or update; remove it or pass "
+                   "on_unused_input='ignore'")
+            if on_unused_input == "raise":
+                raise UnusedInputError(msg)
+            warnings.warn(msg, stacklevel=3)
+    return leaves
+
+
+class _Graph:
+    """The graph being compiled with the variables the call binds and returns (internal).
+
+    ``outputs`` and ``update_values`` are read from ``fgraph`` on each access, so they are the
+    rewritten variables once the rewrites have run.
+    """
+
+    __slots__ = ("fgraph", "input_vars", "n_outputs", "shared_vars", "update_targets")
+
+    def __init__(self, fgraph, input_vars, shared_vars, update_targets, n_outputs):
+        self.fgraph = fgraph
+        self.input_vars = input_vars
+        self.shared_vars = shared_vars
+        self.update_targets = update_targets
+        self.n_outputs = n_outputs
+
+    @property
+    def outputs(self):
+        return self.fgraph.outputs[:self.n_outputs]
+
+    @property
+    def update_values(self):
+        return self.fgraph.outputs[self.n_outputs:]
+
+
+def _function_graph(ins, leaves, update_pairs, out_vars, update_vars):
+    """The :class:`_Graph` over ``out_vars + update_vars``, whose leaves are the inputs of
+    ``ins`` then the shared variables read (in graph order) or updated.
+
+    Also says which shared variables' buffers the rewrites may overwrite in place
+    (``fgraph.destroyable_leaves``).
+    """
+    input_vars = [spec.variable for spec in ins]
+    update_targets = [t for t, _ in update_pairs]
+    shared_vars = [v for v in leaves if isinstance(v, SharedVariable)]
+    # An updated shared variable the graph does not read still needs its container bound.
+    shared_ids = {id(v) for v in shared_vars}
+    for t in update_targets:
+        if id(t) not in shared_ids:
+            shared_vars.append(t)
+            shared_ids.add(id(t))
+    fgraph = FunctionGraph(input_vars + shared_vars, out_vars + update_vars)
+    # A shared variable's buffer may be overwritten only by a function that
+    # replaces its value, and only if no other shared variable in the graph
+    # shares the same storage (aliases made by layers such as batch norm).
+    container_users = {}
+    for v in shared_vars:
+        container_users.setdefault(id(v.container), []).append(v)
+    fgraph.destroyable_leaves = {id(t) for t in update_targets
+                                 if len(container_users[id(t.container)]) == 1}
+    return _Graph(fgraph, input_vars, shared_vars, update_targets, len(out_vars))
+
+
+# -- compiling, step 3: rewrites, then what is copied and which buffers are kept ----------------
+
+def _rewrite(graph, mode):
+    """Rewrite ``graph.fgraph`` in place, unless ``mode`` compiles without rewrites."""
+    if mode.rewrite:
+        from nnframe.core.rewrite import rewrite_graph
+        rewrite_graph(graph.fgraph, exclude=mode.exclude)
+
+
+def _copy_plan(graph, borrowed):
+    """``(copy_outputs, copy_updates)``: the positions of the outputs and update values that the
+    linked function must copy before returning or storing them.
+
+    A value is copied when it may share memory with an input, a shared variable, a constant or
+    a value kept earlier in the list, since a later write through one would change the other.
+    Outputs at the ``borrowed`` positions (``Out(borrow=True)``) are never copied.
+    """
+    fgraph = graph.fgraph
+    cache = {}
+    owned = {id(v) for v in graph.input_vars + graph.shared_vars}
+    owned |= {id(v) for v in graph_inputs(fgraph.outputs) if isinstance(v, Constant)}
+    claimed = set()
+    copy_outputs, copy_updates = set(), set()
+    for k, var in enumerate(graph.outputs):
+        roots = fgraph.alias_roots(var, cache)
+        if k not in borrowed and (roots & owned or roots & claimed):
+            copy_outputs.add(k)
+        else:
+            claimed |= roots
+    for k, (var, target) in enumerate(zip(graph.update_values, graph.update_targets)):
+        # An update written in place into its own shared variable's buffer
+        # needs no copy: the old value is gone anyway.
+        roots = fgraph.alias_roots(var, cache)
+        if roots & (owned - {id(target)}) or roots & claimed:
+            copy_updates.add(k)
+        else:
+            claimed |= roots
+    return copy_outputs, copy_updates
+
+
+def _mark_buffer_reuse(graph, copy_outputs, copy_updates, borrowed):
+    """Set ``node.tag["reuse_output"]`` on each node: may it keep its output buffer from one
+    call to the next?
+
+    Only values that never outlive a call: not update values, not outputs
+    handed to the caller as they are (copied ones and Out(borrow=True) ones
+    are fine).  Kernels that can write into a buffer reuse it.
+    """
+    fgraph = graph.fgraph
+    escaping = set()
+    roots_cache = {}
+    for k, var in enumerate(graph.outputs):
+        if k not in copy_outputs and k not in borrowed:
+            escaping |= fgraph.buffer_roots(var, roots_cache)
+    for k, var in enumerate(graph.update_values):
+        if k not in copy_updates:
+            escaping |= fgraph.buffer_roots(var, roots_cache)
+    for node in fgraph.toposort():
+        node.tag["reuse_output"] = all(id(o) not in escaping for o in node.outputs)
+
+
+# -- compiling, step 4: linking and the callable -------------------------------------------------
+
+def _link(graph, copy_outputs, copy_updates, mode, profile, fname):
+    """``(linked, stats)``: ``graph`` linked over the kernels of ``mode``'s backend, and the
+    :class:`~nnframe.core.profile.ProfileStats` it records into (None unless profiling).
+
+    ``profile`` None means ``config.profile``.  Debug mode checks, and profiling times, each
+    kernel by wrapping it; with neither, the kernels run unwrapped.
+    """
+    backend = mode.get_backend()
+    profile = config.profile if profile is None else profile
+    stats = None
+    wrap = None
+    if mode.debug:
+        from nnframe.core.debug import checking_kernel
+        wrap = checking_kernel
+    if profile:
+        from nnframe.core.profile import ProfileStats
+        stats = ProfileStats(fname)
+        inner = wrap
+        wrap = (lambda n, k: stats.timing_kernel(n, inner(n, k))) if inner else stats.timing_kernel
+    linked = link(graph.fgraph, graph.input_vars, graph.shared_vars, graph.outputs,
+                  graph.update_values, backend, copy_outputs, copy_updates, wrap)
+    return linked, stats
+
+
+def _destroyed_containers(graph):
+    """The containers of the shared variables whose buffers the linked code overwrites in place.
+
+    The call copies such a buffer first if a caller may hold it (``container.exposed``).
+    """
+    fgraph = graph.fgraph
+    destroyed = set()
+    for node in fgraph.toposort():
+        for inputs in getattr(node.op, "destroy_map", {}).values():
+            for j in inputs:
+                destroyed |= fgraph.alias_roots(node.inputs[j])
+    return [v.container for v in graph.shared_vars if id(v) in destroyed]
+
+
 def function(inputs, outputs=None, updates=(), givens=(), mode=None, name=None,
              allow_input_downcast=None, on_unused_input="raise", profile=None,
              trust_input=False, no_default_updates=False):
@@ -194,191 +523,27 @@ def function(inputs, outputs=None, updates=(), givens=(), mode=None, name=None,
                          f"{on_unused_input!r}")
     fname = name or "<function>"
 
-    # -- inputs -----------------------------------------------------------------
-    if isinstance(inputs, (Variable, In)) or not isinstance(inputs, (list, tuple)):
-        raise TypeError("function() takes its inputs as a list, e.g. function([x, y], z); got "
-                        f"{type(inputs).__name__}")
-    ins = []
-    seen = set()
-    for k, item in enumerate(inputs):
-        spec = item if isinstance(item, In) else In(item) if isinstance(item, Variable) else None
-        if spec is None:
-            raise TypeError(f"input {k} of {fname} is {type(item).__name__} {item!r}, not a "
-                            "symbolic variable")
-        var = spec.variable
-        if isinstance(var, Constant):
-            raise TypeError(f"input {k} of {fname} is the constant {var!r}; inputs must be "
-                            "symbolic variables (e.g. T.dscalar('x'))")
-        if isinstance(var, SharedVariable):
-            raise TypeError(f"input {k} of {fname} is the shared variable {var!r}; shared "
-                            "variables are implicit inputs. Use givens=[(shared, x)] to "
-                            "substitute it")
-        if var.owner is not None:
-            raise TypeError(f"input {k} of {fname} ({var!r}) is computed by {var.owner.op}; "
-                            "inputs must be leaf variables. Use givens= to replace an "
-                            "intermediate result")
-        if id(var) in seen:
-            raise TypeError(f"input {var!r} appears twice in the inputs of {fname}")
-        seen.add(id(var))
-        ins.append(spec)
+    # 1. The arguments in one form (in this order, so the first mistake reported stays the same).
+    ins = _inputs_as_in(inputs, fname)
+    single, outs, borrowed = _outputs_as_list(outputs)
+    update_pairs = _updates_as_pairs(updates)
+    replace = _givens_as_dict(givens, ins, fname)
 
-    # -- outputs ----------------------------------------------------------------
-    single = not isinstance(outputs, (list, tuple))
-    outs = [] if outputs is None else [outputs] if single else list(outputs)
-    borrowed = {k for k, o in enumerate(outs) if isinstance(o, Out) and o.borrow}
-    outs = [o.variable if isinstance(o, Out) else as_tensor_variable(o) for o in outs]
+    # 2. The graph: givens applied, default updates appended to update_pairs, leaves checked.
+    out_vars, update_vars = _rebuild_graph(outs, update_pairs, replace, no_default_updates)
+    leaves = _check_leaves(ins, out_vars + update_vars, on_unused_input, fname)
+    graph = _function_graph(ins, leaves, update_pairs, out_vars, update_vars)
 
-    # -- updates ----------------------------------------------------------------
-    update_pairs = []
-    targets = set()
-    for k, (target, expr) in enumerate(_as_list_of_pairs(updates, "updates")):
-        if not isinstance(target, SharedVariable):
-            raise TypeError(f"updates[{k}]: {target!r} is not a shared variable; only shared "
-                            "variables can be updated")
-        if id(target) in targets:
-            raise ValueError(f"shared variable {target!r} has more than one update")
-        targets.add(id(target))
-        if not isinstance(expr, Variable):
-            expr = as_tensor_variable(np.asarray(expr, dtype=target.type.dtype))
-        expr = _fit_type(target, expr, f"update of shared variable {target.name or target}",
-                         f"cast the update with .astype({target.type.dtype!r}) or "
-                         f"T.cast(expr, {target.type.dtype!r})")
-        update_pairs.append((target, expr))
+    # 3. Rewrites, then what must be copied on the way out and which buffers may be kept.
+    _rewrite(graph, mode)
+    copy_outputs, copy_updates = _copy_plan(graph, borrowed)
+    _mark_buffer_reuse(graph, copy_outputs, copy_updates, borrowed)
 
-    # -- givens -----------------------------------------------------------------
-    replace = {}
-    for k, (old, new) in enumerate(_as_list_of_pairs(givens, "givens")):
-        if not isinstance(old, Variable) or isinstance(old, Constant):
-            raise TypeError(f"givens[{k}]: the key {old!r} must be a symbolic variable")
-        if id(old) in seen:
-            raise TypeError(f"givens[{k}]: {old!r} is also an input of {fname}; an input "
-                            "cannot be replaced")
-        new = as_tensor_variable(new) if not isinstance(new, Variable) else new
-        replace[old] = _fit_type(old, new, f"givens[{k}]",
-                                 f"make the replacement {old.type} (e.g. with "
-                                 f".astype({old.type.dtype!r}))")
-
-    # -- default updates (random streams), then the graph with givens applied --------
-    skip_default = _no_default_update_ids(no_default_updates)
-    while True:
-        cloned = clone_replace(outs + [e for _, e in update_pairs], replace)
-        added = False
-        for leaf in graph_inputs(cloned):
-            if (isinstance(leaf, SharedVariable) and leaf.default_update is not None
-                    and id(leaf) not in targets and not skip_default(leaf)):
-                value = _fit_type(leaf, leaf.default_update,
-                                  f"default update of shared variable {leaf.name or leaf}",
-                                  "the code that set default_update must cast it")
-                update_pairs.append((leaf, value))
-                targets.add(id(leaf))
-                added = True
-        if not added:
-            break
-    out_vars = cloned[:len(outs)]
-    update_targets = [t for t, _ in update_pairs]
-    update_vars = cloned[len(outs):]
-
-    # -- every leaf must be an input, a shared variable or a constant ---------------
-    input_vars = [spec.variable for spec in ins]
-    input_ids = {id(v) for v in input_vars}
-    leaves = graph_inputs(out_vars + update_vars)
-    leaf_ids = {id(v) for v in leaves}
-    for leaf in leaves:
-        if not isinstance(leaf, (Constant, SharedVariable)) and id(leaf) not in input_ids:
-            raise MissingInputError(
-                f"{fname} needs the variable {leaf!r} ({leaf.type}) to compute its outputs, "
-                "but it is not in the inputs list. Add it to the inputs, or replace it "
-                "with givens=")
-    for k, spec in enumerate(ins):
-        if id(spec.variable) not in leaf_ids and on_unused_input != "ignore":
-            msg = (f"input {k} ({spec.variable!r}, {spec.variable.type}) of {fname} is not used "
-                   "to compute any output or update; remove it or pass "
-                   "on_unused_input='ignore'")
-            if on_unused_input == "raise":
-                raise UnusedInputError(msg)
-            warnings.warn(msg, stacklevel=2)
-
-    shared_vars = [v for v in leaves if isinstance(v, SharedVariable)]
-    for t in update_targets:
-        if id(t) not in {id(v) for v in shared_vars}:
-            shared_vars.append(t)
-    fgraph = FunctionGraph(input_vars + shared_vars, out_vars + update_vars)
-    # A shared variable's buffer may be overwritten only by a function that
-    # replaces its value, and only if no other shared variable in the graph
-    # shares the same storage (aliases made by layers such as batch norm).
-    container_users = {}
-    for v in shared_vars:
-        container_users.setdefault(id(v.container), []).append(v)
-    fgraph.destroyable_leaves = {id(t) for t in update_targets
-                                 if len(container_users[id(t.container)]) == 1}
-
-    # -- rewrite ------------------------------------------------------------------
-    if mode.rewrite:
-        from nnframe.core.rewrite import rewrite_graph
-        rewrite_graph(fgraph, exclude=mode.exclude)
-    out_vars = fgraph.outputs[:len(outs)]
-    update_vars = fgraph.outputs[len(outs):]
-
-    # -- what must be copied on the way out -------------------------------------
-    cache = {}
-    owned = {id(v) for v in input_vars + shared_vars}
-    owned |= {id(v) for v in graph_inputs(fgraph.outputs) if isinstance(v, Constant)}
-    claimed = set()
-    copy_outputs, copy_updates = set(), set()
-    for k, var in enumerate(out_vars):
-        roots = fgraph.alias_roots(var, cache)
-        if k not in borrowed and (roots & owned or roots & claimed):
-            copy_outputs.add(k)
-        else:
-            claimed |= roots
-    for k, (var, target) in enumerate(zip(update_vars, update_targets)):
-        # An update written in place into its own shared variable's buffer
-        # needs no copy: the old value is gone anyway.
-        roots = fgraph.alias_roots(var, cache)
-        if roots & (owned - {id(target)}) or roots & claimed:
-            copy_updates.add(k)
-        else:
-            claimed |= roots
-
-    # -- which nodes may keep their output buffer from one call to the next ------------
-    # Only values that never outlive a call: not update values, not outputs
-    # handed to the caller as they are (copied ones and Out(borrow=True) ones
-    # are fine).  Kernels that can write into a buffer reuse it.
-    escaping = set()
-    roots_cache = {}
-    for k, var in enumerate(out_vars):
-        if k not in copy_outputs and k not in borrowed:
-            escaping |= fgraph.buffer_roots(var, roots_cache)
-    for k, var in enumerate(update_vars):
-        if k not in copy_updates:
-            escaping |= fgraph.buffer_roots(var, roots_cache)
-    for node in fgraph.toposort():
-        node.tag["reuse_output"] = all(id(o) not in escaping for o in node.outputs)
-
-    # -- link -----------------------------------------------------------------------
-    backend = mode.get_backend()
-    profile = config.profile if profile is None else profile
-    stats = None
-    wrap = None
-    if mode.debug:
-        from nnframe.core.debug import checking_kernel
-        wrap = checking_kernel
-    if profile:
-        from nnframe.core.profile import ProfileStats
-        stats = ProfileStats(fname)
-        inner = wrap
-        wrap = (lambda n, k: stats.timing_kernel(n, inner(n, k))) if inner else stats.timing_kernel
-    linked = link(fgraph, input_vars, shared_vars, out_vars, update_vars, backend,
-                  copy_outputs, copy_updates, wrap)
-    maker = FunctionMaker(fgraph, linked, mode, ins, update_pairs)
-    destroyed = set()
-    for node in fgraph.toposort():
-        for inputs in getattr(node.op, "destroy_map", {}).values():
-            for j in inputs:
-                destroyed |= fgraph.alias_roots(node.inputs[j])
-    destroyed_containers = [v.container for v in shared_vars if id(v) in destroyed]
-    f = Function(maker, ins, single, update_targets, fname, allow_input_downcast, stats,
-                 trust_input, destroyed_containers, sorted(borrowed))
+    # 4. Link, then wrap the linked code in the callable.
+    linked, stats = _link(graph, copy_outputs, copy_updates, mode, profile, fname)
+    maker = FunctionMaker(graph.fgraph, linked, mode, ins, update_pairs)
+    f = Function(maker, ins, single, graph.update_targets, fname, allow_input_downcast, stats,
+                 trust_input, _destroyed_containers(graph), sorted(borrowed))
     maker.compile_time = time.perf_counter() - start
     return f
 
