@@ -3,10 +3,11 @@
 - :func:`ctype` and :func:`literal`: C types and exact literals of NumPy dtypes;
 - :func:`scalar_expr`: one row of the scalar table
   (:mod:`nnframe.core.ops.scalar`) as a C expression with NumPy's semantics for
-  the given dtypes.  The table's ``c_expr`` is used as is where C agrees with
-  NumPy; integer division and modulo (floor semantics, no trap on zero),
-  NaN-propagating maximum/minimum/clip, ``sign`` of NaN, casts to bool and
-  the integer forms of float functions are written here;
+  the given dtypes.  It only looks the row up: every row's C form, per dtype
+  where it matters, is in the one table of
+  :mod:`~nnframe.backends.opencl.scalar_forms`, and no op is named here;
+- :func:`helpers_for`: the C helper functions those forms call
+  (``nnf_floordiv_*``, ``nnf_mod_*``, ``nnf_pow_*``);
 - :func:`kernel_name`: names derived from a kernel's text, so identical
   kernels are compiled once per program;
 - :func:`index_code`: coordinates and offsets of strided operands;
@@ -17,12 +18,8 @@ import math
 
 import numpy as np
 
-from nnframe.core.ops.scalar import Cast
-from nnframe.core.types import upcast
-
 __all__ = ["ctype", "literal", "supported_dtype", "scalar_expr", "kernel_name",
-           "index_code", "MAX_NDIM", "VECTOR_SAFE", "helpers_for", "vector_access",
-           "CONTRACT"]
+           "index_code", "MAX_NDIM", "helpers_for", "vector_access", "CONTRACT"]
 
 #: dimensions a device kernel handles (shapes and strides travel as long8)
 MAX_NDIM = 8
@@ -30,16 +27,6 @@ MAX_NDIM = 8
 _CTYPES = {"bool": "uchar", "int8": "char", "int16": "short", "int32": "int", "int64": "long",
            "uint8": "uchar", "uint16": "ushort", "uint32": "uint", "uint64": "ulong",
            "float32": "float", "float64": "double"}
-
-#: rows whose expression is also valid on floatN vectors (all values one float dtype).
-#: Not sin/cos/tan: PoCL 3.0's float vector forms return wrong values in every lane
-#: of a vector that also holds a huge argument (sin(-1e-30) gives -0.0099 next to 1e30).
-VECTOR_SAFE = frozenset([
-    "add", "sub", "mul", "true_div", "neg", "identity", "second", "exp", "expm1", "log",
-    "log1p", "log2", "log10", "sqrt", "reciprocal", "sqr", "tanh", "sinh", "cosh",
-    "arctan", "sigmoid", "softplus", "abs", "pow", "maximum", "minimum",
-    "clip", "floor", "ceil", "trunc", "round_half_to_even", "round_half_away_from_zero",
-    "sgn", "switch", "relu"])
 
 
 def supported_dtype(dtype, ctx=None):
@@ -141,7 +128,7 @@ def vector_access(builder, dtype, width):
             lambda value, ptr: f"*(__global {name}*)({ptr}) = {value};")
 
 
-# -- scalar expressions ----------------------------------------------------------
+# -- scalar expressions: the helpers their forms call, and the lookup ---------------
 def _helpers_int(t, signed):
     if signed:
         floordiv = (f"inline {t} nnf_floordiv_{t}({t} a, {t} b) {{ if (b == 0) return 0; "
@@ -188,116 +175,15 @@ def helpers_for(expr):
     return {name: src for name, src in _HELPERS.items() if name + "(" in expr}
 
 
-def _cast(expr, from_dtype, to_dtype, vector):
-    if vector or str(np.dtype(from_dtype)) == str(np.dtype(to_dtype)):
-        return expr
-    to = np.dtype(to_dtype)
-    if to.name == "bool":
-        return f"((uchar)(({expr}) != 0))"
-    if to.kind == "u" and np.dtype(from_dtype).kind == "f":
-        # Negative floats to unsigned: C leaves it undefined; NumPy (x86) wraps
-        # through a signed 64-bit conversion.
-        if to.itemsize < 8:
-            return f"(({ctype(to)})(long)({expr}))"
-        return f"(({expr}) < 0 ? (ulong)(long)({expr}) : (ulong)({expr}))"
-    return f"(({ctype(to)})({expr}))"
-
-
 def scalar_expr(row, in_dtypes, out_dtype, args, vector=False):
     """The C expression of scalar op ``row`` on ``args`` (C expressions of ``in_dtypes``).
 
     The result has type ``ctype(out_dtype)`` (or its vector form when
-    ``vector``: then every value has the one float dtype ``out_dtype``).
-    Raises NotImplementedError for rows without a device form (complex).
+    ``vector``: then every value has the one float dtype ``out_dtype``).  The
+    form is the row's entry in :data:`~nnframe.backends.opencl.scalar_forms.FORMS`;
+    raises NotImplementedError for rows without one (host-only: complex).
     """
-    name = row.name
-    out = str(np.dtype(out_dtype))
-    kind = np.dtype(out).kind
-    t = ctype(out)
-    if isinstance(row, Cast):
-        return _cast(args[0], in_dtypes[0], out, vector)
-    if row.float_inputs:
-        args = [_cast(a, d, out, vector) for a, d in zip(args, in_dtypes)]
-        if name == "softplus":
-            return softplus_expr(args[0], out)
-        return f"({row.c_expr.format(*args)})"
-    if name in ("eq", "neq", "lt", "le", "gt", "ge"):
-        common = upcast(*in_dtypes)
-        a, b = (_cast(x, d, common, vector) for x, d in zip(args, in_dtypes))
-        op = {"eq": "==", "neq": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}[name]
-        return f"((uchar)(({a}) {op} ({b})))"
-    if name in ("isnan", "isinf"):
-        if np.dtype(in_dtypes[0]).kind != "f":
-            return "((uchar)0)"
-        return f"((uchar)({name}({args[0]}) != 0))"
-    if name == "switch":
-        c = args[0]
-        a, b = (_cast(x, d, out, vector) for x, d in zip(args[1:], in_dtypes[1:]))
-        return f"((({c}) != 0) ? ({a}) : ({b}))"
-    if name == "second":
-        return _cast(args[1], in_dtypes[1], out, vector)
-    if name in ("real", "imag", "conj", "angle", "complex"):
-        raise NotImplementedError(f"{name} of complex numbers has no OpenCL kernel")
-    # the remaining rows compute in the output dtype
-    args = [_cast(a, d, out, vector) for a, d in zip(args, in_dtypes)]
-    expr = _same_type_expr(name, row, args, out, kind, t, vector)
-    if out == "bool":
-        return f"((uchar)(({expr}) != 0))"
-    return expr
-
-
-def _same_type_expr(name, row, a, out, kind, t, vector):
-    lit = lambda v: literal(v, out)  # noqa: E731
-    if name == "maximum" or name == "minimum":
-        if kind != "f":
-            return f"({'max' if name == 'maximum' else 'min'}({a[0]}, {a[1]}))"
-        op = ">=" if name == "maximum" else "<="
-        # NumPy propagates NaN (C's fmax/max do not).
-        return f"((({a[0]}) {op} ({a[1]}) || isnan({a[0]})) ? ({a[0]}) : ({a[1]}))"
-    if name == "relu":
-        zero = lit(0)
-        if kind == "f":  # np.maximum(x, 0): NaN propagates
-            return f"((({a[0]}) >= {zero} || isnan({a[0]})) ? ({a[0]}) : {zero})"
-        return f"(max({a[0]}, {zero}))" if kind == "i" else a[0]
-    if name == "clip":
-        if kind != "f":
-            return f"(min(max({a[0]}, {a[1]}), {a[2]}))"
-        lo = f"(isnan({a[0]}) ? ({a[0]}) : (({a[0]}) > ({a[1]}) ? ({a[0]}) : ({a[1]})))"
-        return f"(isnan({lo}) ? ({lo}) : (({lo}) < ({a[2]}) ? ({lo}) : ({a[2]})))"
-    if name in ("int_div", "mod"):
-        helper = "floordiv" if name == "int_div" else "mod"
-        return f"(nnf_{helper}_{t}({a[0]}, {a[1]}))"
-    if name == "pow":
-        if kind == "f":
-            return f"(pow({a[0]}, {a[1]}))"
-        return f"(nnf_pow_{t}({a[0]}, {a[1]}))"
-    if name == "invert":
-        return f"((uchar)!({a[0]}))" if out == "bool" else f"(({t})~({a[0]}))"
-    if name in ("add", "sub", "mul", "and_", "or_", "xor", "neg", "sqr"):
-        expr = row.c_expr.format(*a)
-        return expr if vector or kind == "f" else f"(({t}){expr})"
-    if name == "identity":
-        return a[0]
-    if name == "abs":
-        if kind == "f":
-            return f"(fabs({a[0]}))"
-        return f"(({t})abs({a[0]}))" if kind == "i" else a[0]
-    if name == "sgn":
-        if kind == "f":
-            return f"(isnan({a[0]}) ? ({a[0]}) : sign({a[0]}))"
-        if kind == "i":
-            return f"(({t})((({a[0]}) > 0) - (({a[0]}) < 0)))"
-        return f"(({t})(({a[0]}) > 0))"
-    if name in ("floor", "ceil", "trunc", "round_half_to_even"):
-        return f"({row.c_expr.format(a[0])})" if kind == "f" else a[0]
-    if name == "round_half_away_from_zero":
-        if kind != "f":
-            return a[0]
-        return f"(sign({a[0]}) * floor(fabs({a[0]}) + {lit(0.5)}))"
-    raise NotImplementedError(f"no OpenCL form for the scalar op {name}")
-
-
-def softplus_expr(arg, dtype):
-    """log(1 + exp(x)) without overflow (the table's form needs max(float, int))."""
-    zero = literal(0, dtype)
-    return f"((({arg}) > {zero} ? ({arg}) : {zero}) + log1p(exp(-fabs({arg}))))"
+    # Imported here: the forms are written with ctype and literal above.
+    from nnframe.backends.opencl.scalar_forms import form_of
+    return form_of(row).render(list(args), [str(np.dtype(d)) for d in in_dtypes],
+                               str(np.dtype(out_dtype)), vector)

@@ -1,10 +1,14 @@
 """The table of elementwise scalar operations.
 
-One row per operation: name, arity, NumPy implementation, OpenCL C
-expression (``{0}``, ``{1}``... are the operands), gradient, output-dtype
-rule, and how ``pp`` prints it.  :class:`~nnframe.core.ops.elemwise.Elemwise`
-lifts a row to tensors with broadcasting; fusion and code generation read the
-same rows.  This table is the single place an elementwise operation is defined.
+One row per operation: name, arity, NumPy implementation, gradient,
+output-dtype rule, and how ``pp`` prints it.  The row knows nothing of
+backends: :class:`~nnframe.core.ops.elemwise.Elemwise` lifts it to tensors
+with broadcasting, fusion chains rows into a :class:`Composite`, the NumPy
+backend calls ``impl``.  A backend that generates code keeps ONE table of its
+own forms for these rows, keyed by row name (the OpenCL C forms:
+:mod:`nnframe.backends.opencl.scalar_forms`), and a test fails when a row has
+no form there and is not declared host-only.  Adding a row: add it here, then
+give it a form in each such backend table (or mark it host-only there).
 
 Gradient rules get ``(inputs, output, gout)`` as Variables and return one
 entry per input (None where no gradient flows).  They build graphs with the
@@ -75,12 +79,11 @@ def no_bool_subtraction(name, dtypes):
 class ScalarOp:
     """One row of the table.  Compared by name (and, for Cast, the dtype)."""
 
-    def __init__(self, name, nin, impl, c_expr, grad, out_dtype, infix=None, check=None,
+    def __init__(self, name, nin, impl, grad, out_dtype, infix=None, check=None,
                  float_inputs=False):
         self.name = name
         self.nin = nin
         self.impl = impl              # NumPy function over arrays
-        self.c_expr = c_expr          # OpenCL C expression template
         self.grad = grad              # gradient rule, or None
         self.out_dtype = out_dtype    # rule: input dtypes -> output dtype
         self.infix = infix            # (symbol, precedence) for pp, or None
@@ -117,8 +120,7 @@ class Cast(ScalarOp):
     def __init__(self, dtype):
         dtype = str(np.dtype(dtype))
         self.dtype = dtype
-        super().__init__(f"cast{{{dtype}}}", 1, lambda x: x.astype(dtype),
-                         f"({_C_TYPES.get(dtype, dtype)})({{0}})", _grad_cast,
+        super().__init__(f"cast{{{dtype}}}", 1, lambda x: x.astype(dtype), _grad_cast,
                          lambda _: dtype, check=self._check)
 
     def _check(self, name, dtypes):
@@ -128,11 +130,6 @@ class Cast(ScalarOp):
 
     def _key(self):
         return (Cast, self.dtype)
-
-
-_C_TYPES = {"float32": "float", "float64": "double", "int8": "char", "int16": "short",
-            "int32": "int", "int64": "long", "uint8": "uchar", "uint16": "ushort",
-            "uint32": "uint", "uint64": "ulong", "bool": "uchar"}
 
 
 # -- gradient rules -------------------------------------------------------------
@@ -189,8 +186,8 @@ def _grad_mod(inputs, z, g):
     return [g, -g * E.floor(x / y)]
 
 
-def _unary(name, impl, c_expr, grad, rule=to_float, float_inputs=True, check=no_complex):
-    return ScalarOp(name, 1, impl, c_expr, grad, rule, check=check, float_inputs=float_inputs)
+def _unary(name, impl, grad, rule=to_float, float_inputs=True, check=no_complex):
+    return ScalarOp(name, 1, impl, grad, rule, check=check, float_inputs=float_inputs)
 
 
 def _sigmoid(x, out=None):
@@ -261,98 +258,81 @@ def _build_table():
     LN2, LN10 = math.log(2.0), math.log(10.0)
     rows = [
         # binary arithmetic ---------------------------------------------------
-        ScalarOp("add", 2, np.add, "({0} + {1})", lambda i, z, g: [g, g], same,
-                 infix=("+", 4)),
-        ScalarOp("sub", 2, np.subtract, "({0} - {1})", lambda i, z, g: [g, -g], same,
-                 infix=("-", 4), check=no_bool_subtraction),
-        ScalarOp("mul", 2, np.multiply, "({0} * {1})",
-                 lambda i, z, g: [g * i[1], g * i[0]], same, infix=("*", 5)),
-        ScalarOp("true_div", 2, np.true_divide, "({0} / {1})",
-                 lambda i, z, g: [g / i[1], -g * z / i[1]], to_float, infix=("/", 5),
-                 float_inputs=True),
-        ScalarOp("int_div", 2, np.floor_divide, "floor({0} / {1})", _zeros_for_floats, same,
-                 infix=("//", 5), check=no_complex),
-        ScalarOp("mod", 2, np.mod, "({0} - floor({0} / {1}) * {1})", _grad_mod, same,
-                 infix=("%", 5), check=no_complex),
-        ScalarOp("pow", 2, np.power, "pow({0}, {1})", _grad_pow, same, infix=("**", 7)),
-        ScalarOp("maximum", 2, np.maximum, "max({0}, {1})",
+        ScalarOp("add", 2, np.add, lambda i, z, g: [g, g], same, infix=("+", 4)),
+        ScalarOp("sub", 2, np.subtract, lambda i, z, g: [g, -g], same, infix=("-", 4),
+                 check=no_bool_subtraction),
+        ScalarOp("mul", 2, np.multiply, lambda i, z, g: [g * i[1], g * i[0]], same,
+                 infix=("*", 5)),
+        ScalarOp("true_div", 2, np.true_divide, lambda i, z, g: [g / i[1], -g * z / i[1]],
+                 to_float, infix=("/", 5), float_inputs=True),
+        ScalarOp("int_div", 2, np.floor_divide, _zeros_for_floats, same, infix=("//", 5),
+                 check=no_complex),
+        ScalarOp("mod", 2, np.mod, _grad_mod, same, infix=("%", 5), check=no_complex),
+        ScalarOp("pow", 2, np.power, _grad_pow, same, infix=("**", 7)),
+        ScalarOp("maximum", 2, np.maximum,
                  lambda i, z, g: [g * _as(E().ge(i[0], i[1]), g), g * _as(E().lt(i[0], i[1]), g)],
                  same, check=no_complex),
-        ScalarOp("minimum", 2, np.minimum, "min({0}, {1})",
+        ScalarOp("minimum", 2, np.minimum,
                  lambda i, z, g: [g * _as(E().le(i[0], i[1]), g), g * _as(E().gt(i[0], i[1]), g)],
                  same, check=no_complex),
         # comparisons and logic (discrete outputs carry no gradient) ----------
-        ScalarOp("eq", 2, np.equal, "({0} == {1})", None, to_bool, infix=("==", 3)),
-        ScalarOp("neq", 2, np.not_equal, "({0} != {1})", None, to_bool, infix=("!=", 3)),
-        ScalarOp("lt", 2, np.less, "({0} < {1})", None, to_bool, infix=("<", 3), check=no_complex),
-        ScalarOp("le", 2, np.less_equal, "({0} <= {1})", None, to_bool, infix=("<=", 3),
-                 check=no_complex),
-        ScalarOp("gt", 2, np.greater, "({0} > {1})", None, to_bool, infix=(">", 3),
-                 check=no_complex),
-        ScalarOp("ge", 2, np.greater_equal, "({0} >= {1})", None, to_bool, infix=(">=", 3),
-                 check=no_complex),
-        ScalarOp("and_", 2, np.bitwise_and, "({0} & {1})", None, same, infix=("&", 2),
-                 check=discrete_only),
-        ScalarOp("or_", 2, np.bitwise_or, "({0} | {1})", None, same, infix=("|", 1),
-                 check=discrete_only),
-        ScalarOp("xor", 2, np.bitwise_xor, "({0} ^ {1})", None, same, infix=("^", 2),
-                 check=discrete_only),
-        ScalarOp("invert", 1, np.invert, "(~{0})", None, same, check=discrete_only),
-        ScalarOp("isnan", 1, np.isnan, "isnan({0})", None, to_bool),
-        ScalarOp("isinf", 1, np.isinf, "isinf({0})", None, to_bool),
+        ScalarOp("eq", 2, np.equal, None, to_bool, infix=("==", 3)),
+        ScalarOp("neq", 2, np.not_equal, None, to_bool, infix=("!=", 3)),
+        ScalarOp("lt", 2, np.less, None, to_bool, infix=("<", 3), check=no_complex),
+        ScalarOp("le", 2, np.less_equal, None, to_bool, infix=("<=", 3), check=no_complex),
+        ScalarOp("gt", 2, np.greater, None, to_bool, infix=(">", 3), check=no_complex),
+        ScalarOp("ge", 2, np.greater_equal, None, to_bool, infix=(">=", 3), check=no_complex),
+        ScalarOp("and_", 2, np.bitwise_and, None, same, infix=("&", 2), check=discrete_only),
+        ScalarOp("or_", 2, np.bitwise_or, None, same, infix=("|", 1), check=discrete_only),
+        ScalarOp("xor", 2, np.bitwise_xor, None, same, infix=("^", 2), check=discrete_only),
+        ScalarOp("invert", 1, np.invert, None, same, check=discrete_only),
+        ScalarOp("isnan", 1, np.isnan, None, to_bool),
+        ScalarOp("isinf", 1, np.isinf, None, to_bool),
         # ternary -------------------------------------------------------------
-        ScalarOp("switch", 3, np.where, "({0} ? {1} : {2})", _grad_switch, of_switch),
-        ScalarOp("clip", 3, np.clip, "clamp({0}, {1}, {2})", _grad_clip, same, check=no_complex),
-        ScalarOp("second", 2, _second, "{1}", _grad_second, of_second),
+        ScalarOp("switch", 3, np.where, _grad_switch, of_switch),
+        ScalarOp("clip", 3, np.clip, _grad_clip, same, check=no_complex),
+        ScalarOp("second", 2, _second, _grad_second, of_second),
         # unary ---------------------------------------------------------------
-        ScalarOp("neg", 1, np.negative, "(-{0})", lambda i, z, g: [-g], same, infix=("-", 6),
+        ScalarOp("neg", 1, np.negative, lambda i, z, g: [-g], same, infix=("-", 6),
                  check=no_bool_subtraction),
-        ScalarOp("identity", 1, np.array, "{0}", lambda i, z, g: [g], same),
-        _unary("exp", np.exp, "exp({0})", lambda i, z, g: [g * z]),
-        _unary("expm1", np.expm1, "expm1({0})", lambda i, z, g: [g * (z + 1)]),
-        _unary("log", np.log, "log({0})", lambda i, z, g: [g / i[0]]),
-        _unary("log1p", np.log1p, "log1p({0})", lambda i, z, g: [g / (i[0] + 1)]),
-        _unary("log2", np.log2, "log2({0})", lambda i, z, g: [g / (i[0] * LN2)]),
-        _unary("log10", np.log10, "log10({0})", lambda i, z, g: [g / (i[0] * LN10)]),
-        _unary("sqrt", np.sqrt, "sqrt({0})", lambda i, z, g: [g * 0.5 / z]),
-        _unary("reciprocal", np.reciprocal, "(1 / {0})", lambda i, z, g: [-g * z * z]),
-        _unary("sqr", np.square, "({0} * {0})", lambda i, z, g: [g * 2 * i[0]], rule=same,
-               float_inputs=False),
-        _unary("tanh", np.tanh, "tanh({0})", lambda i, z, g: [g * (1 - z * z)]),
-        _unary("sinh", np.sinh, "sinh({0})", lambda i, z, g: [g * E().cosh(i[0])]),
-        _unary("cosh", np.cosh, "cosh({0})", lambda i, z, g: [g * E().sinh(i[0])]),
-        _unary("sin", np.sin, "sin({0})", lambda i, z, g: [g * E().cos(i[0])]),
-        _unary("cos", np.cos, "cos({0})", lambda i, z, g: [-g * E().sin(i[0])]),
-        _unary("tan", np.tan, "tan({0})", lambda i, z, g: [g * (1 + z * z)]),
-        _unary("arctan", np.arctan, "atan({0})", lambda i, z, g: [g / (1 + i[0] * i[0])]),
-        _unary("sigmoid", _sigmoid, "(1 / (1 + exp(-{0})))", lambda i, z, g: [g * z * (1 - z)]),
-        _unary("softplus", lambda x: np.logaddexp(0, x),
-               "(max({0}, 0) + log1p(exp(-fabs({0}))))",
-               lambda i, z, g: [g * E().sigmoid(i[0])]),
-        _unary("relu", _relu, "max({0}, 0)", _grad_relu, rule=same, float_inputs=False),
-        _unary("abs", np.abs, "fabs({0})", lambda i, z, g: [g * E().sgn(i[0])], rule=to_real,
+        ScalarOp("identity", 1, np.array, lambda i, z, g: [g], same),
+        _unary("exp", np.exp, lambda i, z, g: [g * z]),
+        _unary("expm1", np.expm1, lambda i, z, g: [g * (z + 1)]),
+        _unary("log", np.log, lambda i, z, g: [g / i[0]]),
+        _unary("log1p", np.log1p, lambda i, z, g: [g / (i[0] + 1)]),
+        _unary("log2", np.log2, lambda i, z, g: [g / (i[0] * LN2)]),
+        _unary("log10", np.log10, lambda i, z, g: [g / (i[0] * LN10)]),
+        _unary("sqrt", np.sqrt, lambda i, z, g: [g * 0.5 / z]),
+        _unary("reciprocal", np.reciprocal, lambda i, z, g: [-g * z * z]),
+        _unary("sqr", np.square, lambda i, z, g: [g * 2 * i[0]], rule=same, float_inputs=False),
+        _unary("tanh", np.tanh, lambda i, z, g: [g * (1 - z * z)]),
+        _unary("sinh", np.sinh, lambda i, z, g: [g * E().cosh(i[0])]),
+        _unary("cosh", np.cosh, lambda i, z, g: [g * E().sinh(i[0])]),
+        _unary("sin", np.sin, lambda i, z, g: [g * E().cos(i[0])]),
+        _unary("cos", np.cos, lambda i, z, g: [-g * E().sin(i[0])]),
+        _unary("tan", np.tan, lambda i, z, g: [g * (1 + z * z)]),
+        _unary("arctan", np.arctan, lambda i, z, g: [g / (1 + i[0] * i[0])]),
+        _unary("sigmoid", _sigmoid, lambda i, z, g: [g * z * (1 - z)]),
+        _unary("softplus", lambda x: np.logaddexp(0, x), lambda i, z, g: [g * E().sigmoid(i[0])]),
+        _unary("relu", _relu, _grad_relu, rule=same, float_inputs=False),
+        _unary("abs", np.abs, lambda i, z, g: [g * E().sgn(i[0])], rule=to_real,
                float_inputs=False, check=None),
-        _unary("sgn", _sign, "sign({0})", _zeros_for_floats, rule=same, float_inputs=False),
-        _unary("floor", np.floor, "floor({0})", _zeros_for_floats, rule=same,
+        _unary("sgn", _sign, _zeros_for_floats, rule=same, float_inputs=False),
+        _unary("floor", np.floor, _zeros_for_floats, rule=same, float_inputs=False),
+        _unary("ceil", np.ceil, _zeros_for_floats, rule=same, float_inputs=False),
+        _unary("trunc", np.trunc, _zeros_for_floats, rule=same, float_inputs=False),
+        _unary("round_half_to_even", np.round, _zeros_for_floats, rule=same,
                float_inputs=False),
-        _unary("ceil", np.ceil, "ceil({0})", _zeros_for_floats, rule=same, float_inputs=False),
-        _unary("trunc", np.trunc, "trunc({0})", _zeros_for_floats, rule=same,
+        _unary("round_half_away_from_zero", _round_half_away, _zeros_for_floats, rule=same,
                float_inputs=False),
-        _unary("round_half_to_even", np.round, "rint({0})", _zeros_for_floats, rule=same,
-               float_inputs=False),
-        _unary("round_half_away_from_zero", _round_half_away, "round({0})", _zeros_for_floats,
-               rule=same, float_inputs=False),
         # complex -------------------------------------------------------------
-        _unary("real", lambda x: np.array(np.real(x)), "creal({0})", None, rule=to_real,
-               float_inputs=False, check=None),
-        _unary("imag", lambda x: np.array(np.imag(x)), "cimag({0})", None, rule=to_real,
-               float_inputs=False, check=None),
-        _unary("conj", np.conjugate, "conj({0})", None, rule=same, float_inputs=False,
+        _unary("real", lambda x: np.array(np.real(x)), None, rule=to_real, float_inputs=False,
                check=None),
-        _unary("angle", np.angle, "carg({0})", None, rule=to_real, float_inputs=False,
+        _unary("imag", lambda x: np.array(np.imag(x)), None, rule=to_real, float_inputs=False,
                check=None),
-        ScalarOp("complex", 2, _complex, "cmplx({0}, {1})", None, to_complex,
-                 check=no_complex),
+        _unary("conj", np.conjugate, None, rule=same, float_inputs=False, check=None),
+        _unary("angle", np.angle, None, rule=to_real, float_inputs=False, check=None),
+        ScalarOp("complex", 2, _complex, None, to_complex, check=no_complex),
     ]
     return {row.name: row for row in rows}
 
@@ -398,7 +378,7 @@ class Composite(ScalarOp):
         self.value_dtypes = tuple(dtypes)
         out_dtype = dtypes[-1]
         super().__init__(f"composite{{{self._text(len(self.steps) - 1 + nin)}}}", nin,
-                         self._evaluate, self._c_expression(), None, lambda *_: out_dtype)
+                         self._evaluate, None, lambda *_: out_dtype)
         self.accepts_out = self.steps[-1][0].accepts_out
 
     def _text(self, ref):
@@ -407,16 +387,6 @@ class Composite(ScalarOp):
             return f"i{ref}"
         row, refs = self.steps[ref - nin]
         return f"{row.name}({', '.join(self._text(r) for r in refs)})"
-
-    def _c_expression(self):
-        """The whole chain as one OpenCL C expression over ``{0}``, ``{1}``..."""
-        nin = len(self.input_dtypes)
-        exprs = [f"{{{k}}}" for k in range(nin)]
-        for row, refs in self.steps:
-            if row.c_expr is None:
-                return None
-            exprs.append("(" + row.c_expr.format(*[exprs[r] for r in refs]) + ")")
-        return exprs[-1]
 
     def _evaluate(self, *inputs, out=None):
         values = list(inputs)
