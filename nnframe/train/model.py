@@ -38,7 +38,7 @@ def build_network(resolved, input_shape, recipe=None, context=None):
                      f"{tuple(spec['input_shape'])}", ("model", "input_shape"), recipe)
     l_in = layers.InputLayer((None,) + tuple(input_shape), name="input")
     if spec["builder"] is not None:
-        builder, _, report_hook = R.MODELS[spec["builder"]["type"]]
+        builder, _, report_hook = R.model_entry(spec["builder"]["type"])
         args = {k: v for k, v in spec["builder"].items() if k != "type"}
         try:
             return Model(l_in, builder(l_in, args, context or {}), report_hook)

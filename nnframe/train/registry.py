@@ -6,7 +6,9 @@ validated completely before anything is built, and nothing a recipe says can
 import or construct anything else.  Python code may add entries
 (``register_model('my_net', builder, Map({...}))``); a recipe never can.
 """
+import importlib
 import inspect
+from collections.abc import Mapping
 
 from nnframe import init, layers, nonlinearities, optim
 from nnframe.train.recipe import (REQUIRED, Bool, Choice, Float, Int, Map, Nullable, OneOf,
@@ -14,7 +16,8 @@ from nnframe.train.recipe import (REQUIRED, Bool, Choice, Float, Int, Map, Nulla
 
 __all__ = ["LAYERS", "INITIALIZERS", "NONLINEARITIES", "LOSSES", "METRICS", "OPTIMIZERS",
            "SCHEDULES", "MODELS", "register_model", "register_dataset", "dataset_spec",
-           "layer_choice", "optimizer_choice", "schedule_choice"]
+           "layer_choice", "optimizer_choice", "schedule_choice", "model_entry",
+           "APPLICATION_MODELS"]
 
 NONLINEARITIES = {
     "relu": nonlinearities.rectify, "rectify": nonlinearities.rectify,
@@ -233,13 +236,34 @@ def register_model(name, builder, spec, report_hook=None):
     MODELS[name] = (builder, spec, report_hook)
 
 
-def _builtin_models():
-    from nnframe.hashing import model  # noqa: F401  (registers hashing_autoencoder)
+#: Model builders of nnframe's applications: name -> the module that registers it.  The
+#: module is imported only when a recipe names the builder, so training an MLP never
+#: imports the hashing package.
+APPLICATION_MODELS = {"hashing_autoencoder": "nnframe.hashing.model"}
+
+
+def model_entry(name):
+    """``(builder, spec, report_hook)`` of model builder ``name`` (KeyError if unknown)."""
+    if name not in MODELS and name in APPLICATION_MODELS:
+        importlib.import_module(APPLICATION_MODELS[name])
+    return MODELS[name]
+
+
+class _ModelSpecs(Mapping):
+    """The argument schemas of the model builders, by name, loading applications lazily."""
+
+    def __getitem__(self, name):
+        return model_entry(name)[1]
+
+    def __iter__(self):
+        return iter(sorted(set(MODELS) | set(APPLICATION_MODELS)))
+
+    def __len__(self):
+        return len(set(MODELS) | set(APPLICATION_MODELS))
 
 
 def model_choice():
-    _builtin_models()
-    return Choice({name: spec for name, (_, spec, _) in MODELS.items()}, "model builder")
+    return Choice(_ModelSpecs(), "model builder")
 
 
 def dataset_spec():
