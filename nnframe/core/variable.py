@@ -103,6 +103,12 @@ class TensorVariable(Variable):
     def mean(self, axis=None, keepdims=False):
         return _T().mean(self, axis=axis, keepdims=keepdims)
 
+    def cumsum(self, axis=None):
+        return _T().cumsum(self, axis=axis)
+
+    def cumprod(self, axis=None):
+        return _T().cumprod(self, axis=axis)
+
     def var(self, axis=None, keepdims=False, ddof=0):
         return _T().var(self, axis=axis, keepdims=keepdims, ddof=ddof)
 

@@ -17,6 +17,7 @@ from nnframe.core.ops.shape import (addbroadcast, alloc, arange, concatenate, di
                                     transpose, unbroadcast, zeros)
 from nnframe.core.ops.reduce import (all, any, argmax, argmin, max, mean, min, prod, std, sum,
                                      var)
+from nnframe.core.ops.cumulative import cumprod, cumsum
 from nnframe.core.ops.blas import batched_dot, dot, outer, tensordot
 from nnframe.core.ops.grad_ops import (disconnected_grad, grad_clip, grad_scale, ste, ste_sign,
                                        zero_grad)

@@ -5,8 +5,8 @@ Importing this package registers all kernels (one module per Op family).
 import numpy as np
 
 from nnframe.backends.numpy.registry import KERNELS, kernel_for, register
-from nnframe.backends.numpy import (blas, conv, elemwise, grad_ops, loop, nnet, pool,  # noqa: F401
-                                   random, reduce, shape, subtensor)  # (registration)
+from nnframe.backends.numpy import (blas, conv, cumulative, elemwise, grad_ops, loop,  # noqa: F401
+                                   nnet, pool, random, reduce, shape, subtensor)  # (registration)
 
 
 class NumpyBackend:

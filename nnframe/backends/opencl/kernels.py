@@ -1,3 +1,3 @@
 """Importing this module registers every OpenCL kernel factory (one module per Op family)."""
-from nnframe.backends.opencl import (blas, conv, elemwise, misc, nnet, pool,  # noqa: F401
-                                     random, reduce, shape, subtensor)
+from nnframe.backends.opencl import (blas, conv, cumulative, elemwise, misc, nnet,  # noqa: F401
+                                     pool, random, reduce, shape, subtensor)
