@@ -24,7 +24,7 @@ from nnframe.core.fgraph import FunctionGraph
 from nnframe.core.function import Function
 from nnframe.core.graph import Apply, Constant, Variable, toposort
 from nnframe.core.ops.elemwise import Elemwise
-from nnframe.core.ops.reduce import ArgReduce, Reduce
+from nnframe.core.ops.reduce import Reduce
 from nnframe.core.ops.scalar import Composite
 from nnframe.core.ops.shape import DimShuffle
 from nnframe.core.shared import SharedVariable
@@ -156,7 +156,7 @@ class _Formulas:
             if set(op.axis) == set(range(x.ndim)):
                 return f"{op.numpy_name}({self.use(x, -1)})", _ATOM
             return f"{op.numpy_name}({self.use(x, -1)}, axis={op.axis})", _ATOM
-        if isinstance(op, ArgReduce) and op.numpy_name:
+        if getattr(op, "numpy_name", None):   # ArgReduce, CumOp: one axis or None
             (x,) = inputs
             axis = "" if op.axis is None else f", axis={op.axis}"
             return f"{op.numpy_name}({self.use(x, -1)}{axis})", _ATOM

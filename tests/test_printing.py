@@ -431,3 +431,9 @@ def test_failing_dot_raises(tmp_path, monkeypatch, xyz):
     install_fake_dot(tmp_path, monkeypatch, fail=True)
     with pytest.raises(RuntimeError, match="syntax error in line 1"):
         pydotprint(x + y, tmp_path / "graph.svg", print_output_file=False)
+
+
+def test_pp_prints_cumulative_ops_as_numpy_calls():
+    x = T.dmatrix("x")
+    assert pp(T.cumsum(x, axis=1)) == "cumsum(x, axis=1)"
+    assert pp(T.cumprod(x, axis=-2)) == "cumprod(x, axis=0)"

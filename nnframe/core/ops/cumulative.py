@@ -59,6 +59,11 @@ class CumOp(Op):
         self.axis = int(axis)
         self.mode = mode
 
+    @property
+    def numpy_name(self):
+        """What ``pp`` prints: ``cumsum(x, axis=1)``."""
+        return "cumsum" if self.mode == "add" else "cumprod"
+
     def make_node(self, x):
         x = as_tensor_variable(x)
         if self.axis >= x.ndim:
