@@ -6,17 +6,33 @@
 >>> l_out = layers.DenseLayer(l_in, 2, nonlinearity=None, name='out')
 >>> f = function([l_in.input_var], layers.get_output(l_out))
 """
-from nnframe.layers.base import Layer, LayerError, MergeLayer
-from nnframe.layers.input import InputLayer
-from nnframe.layers.dense import DenseLayer, NonlinearityLayer
-from nnframe.layers.helper import (count_params, get_all_layers, get_all_param_values,
-                                   get_all_params, get_output, get_output_shape,
-                                   set_all_param_values, summary)
-from nnframe.layers.noise import DropoutLayer, GaussianNoiseLayer, dropout
-from nnframe.layers.conv import Conv2DLayer
-from nnframe.layers.pool import GlobalPoolLayer, MaxPool2DLayer, Pool2DLayer
-from nnframe.layers.normalization import BatchNormLayer, batch_norm
-from nnframe.layers.shape import DimshuffleLayer, FlattenLayer, ReshapeLayer
-from nnframe.layers.merge import ConcatLayer, ElemwiseSumLayer
-from nnframe.layers.embedding import EmbeddingLayer
-from nnframe.layers.binary import BinaryCodeLayer
+# Every module's public names (its ``__all__``) are here, so a new layer needs no edit of
+# this file; tests/layers/test_namespace.py checks it.
+from nnframe.layers import base as _base
+from nnframe.layers import binary as _binary
+from nnframe.layers import conv as _conv
+from nnframe.layers import dense as _dense
+from nnframe.layers import embedding as _embedding
+from nnframe.layers import helper as _helper
+from nnframe.layers import input as _input
+from nnframe.layers import merge as _merge
+from nnframe.layers import noise as _noise
+from nnframe.layers import normalization as _normalization
+from nnframe.layers import pool as _pool
+from nnframe.layers import shape as _shape
+from nnframe.layers.base import *  # noqa: F403
+from nnframe.layers.binary import *  # noqa: F403
+from nnframe.layers.conv import *  # noqa: F403
+from nnframe.layers.dense import *  # noqa: F403
+from nnframe.layers.embedding import *  # noqa: F403
+from nnframe.layers.helper import *  # noqa: F403
+from nnframe.layers.input import *  # noqa: F403
+from nnframe.layers.merge import *  # noqa: F403
+from nnframe.layers.noise import *  # noqa: F403
+from nnframe.layers.normalization import *  # noqa: F403
+from nnframe.layers.pool import *  # noqa: F403
+from nnframe.layers.shape import *  # noqa: F403
+
+MODULES = (_base, _input, _dense, _helper, _noise, _conv, _pool, _normalization, _shape,
+           _merge, _embedding, _binary)
+__all__ = sorted(name for module in MODULES for name in module.__all__)
