@@ -16,6 +16,9 @@ Ops are compared by their ``__props__`` (PyTensor's discipline), so two
 ...     def L_op(self, inputs, outputs, output_grads):
 ...         return [output_grads[0] * 2]
 """
+from collections.abc import Sequence
+from typing import Any
+
 from nnframe.core.graph import Apply, Variable
 
 __all__ = ["Op", "GradUndefined", "as_tensor_variable"]
@@ -28,10 +31,10 @@ class GradUndefined:
     that actually flows through this input.
     """
 
-    def __init__(self, reason):
+    def __init__(self, reason: str) -> None:
         self.reason = reason
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"GradUndefined({self.reason!r})"
 
 
@@ -45,20 +48,20 @@ class Op:
     functions copy such outputs before handing them to the user.
     """
 
-    __props__ = ()
-    view_map = {}
+    __props__: tuple[str, ...] = ()
+    view_map: dict[int, list[int]] = {}
 
     # -- identity ---------------------------------------------------------
-    def _props(self):
+    def _props(self) -> tuple:
         return tuple(getattr(self, p) for p in self.__props__)
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return type(self) is type(other) and self._props() == other._props()
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash((type(self), self._props()))
 
-    def __str__(self):
+    def __str__(self) -> str:
         if not self.__props__:
             return type(self).__name__
         props = ", ".join(f"{p}={getattr(self, p)!r}" for p in self.__props__)
@@ -67,19 +70,21 @@ class Op:
     __repr__ = __str__
 
     # -- graph building ---------------------------------------------------
-    def make_node(self, *inputs):
+    def make_node(self, *inputs: Any) -> Apply:
         """Check ``inputs`` and return an Apply node with typed outputs."""
         raise NotImplementedError(f"{type(self).__name__}.make_node")
 
-    def __call__(self, *inputs, **kwargs):
+    def __call__(self, *inputs: Any, **kwargs: Any) -> Any:
         node = self.make_node(*inputs, **kwargs)
         return node.outputs[0] if len(node.outputs) == 1 else node.outputs
 
-    def infer_shape(self, node, input_shapes):
+    def infer_shape(self, node: Apply,
+                    input_shapes: Sequence[Sequence[Variable]]) -> list[Sequence[Variable]]:
         """Output shapes (lists of symbolic int64 scalars) from input shapes."""
         raise NotImplementedError(f"{type(self).__name__} has no infer_shape")
 
-    def L_op(self, inputs, outputs, output_grads):
+    def L_op(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             output_grads: Sequence[Variable | None]) -> list[Variable | GradUndefined | None]:
         """Gradients of the cost w.r.t. each input, as graphs.
 
         ``output_grads[i]`` is the gradient w.r.t. ``outputs[i]`` (None when
@@ -90,10 +95,10 @@ class Op:
         raise NotImplementedError(f"{type(self).__name__} has no gradient (L_op)")
 
     #: False for Ops that must not be constant-folded (e.g. random draws)
-    do_constant_folding = True
+    do_constant_folding: bool = True
 
 
-def as_tensor_variable(x, name=None, dtype=None):
+def as_tensor_variable(x: Any, name: str | None = None, dtype: Any = None) -> Variable:
     """Return ``x`` as a tensor Variable; Python and NumPy values become Constants.
 
     Python scalars become *weak* constants (``fvector * 2.0`` stays float32):

@@ -14,13 +14,19 @@ from a process-wide counter.  Parameters are shared variables named
 ('enc1/W', (None, 512))
 """
 from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from nnframe.config import config
+from nnframe.core.graph import Variable
 from nnframe.core.shared import SharedVariable, shared
 
 __all__ = ["Layer", "MergeLayer", "LayerError"]
+
+#: A layer's shape: one entry per axis, None where the length is not fixed (the batch).
+Shape = tuple[int | None, ...]
 
 
 class LayerError(ValueError):
@@ -126,14 +132,15 @@ class Layer:
     def output_shape(self):
         return self.get_output_shape_for(self.input_shape)
 
-    def get_output_shape_for(self, input_shape):
+    def get_output_shape_for(self, input_shape: Shape) -> Shape:
         return input_shape
 
-    def get_output_for(self, input, **kwargs):
+    def get_output_for(self, input: Variable, **kwargs: Any) -> Variable:
         raise NotImplementedError(f"{type(self).__name__}.get_output_for")
 
     # -- parameters ------------------------------------------------------------------
-    def add_param(self, spec, shape, name, **tags):
+    def add_param(self, spec: Any, shape: Sequence[int], name: str,
+                  **tags: bool) -> SharedVariable:
         """Create (or adopt) the parameter ``<layer name>/<name>`` of ``shape``.
 
         ``spec`` is an initialiser or any callable ``f(shape) -> array``, a
@@ -160,7 +167,7 @@ class Layer:
         self.params[param] = {t for t, on in tags.items() if on}
         return param
 
-    def get_params(self, unwrap_shared=True, **tags):
+    def get_params(self, unwrap_shared: bool = True, **tags: bool) -> list[SharedVariable]:
         """This layer's parameters whose tags match: ``trainable=True`` keeps the
         trainable ones, ``regularizable=False`` drops the regularizable ones."""
         return [p for p, have in self.params.items()
@@ -216,10 +223,13 @@ class MergeLayer(Layer):
     def output_shape(self):
         return self.get_output_shape_for(self.input_shapes)
 
-    def get_output_shape_for(self, input_shapes):
+    # Lasagne's MergeLayer takes lists where Layer takes one input: not a substitute
+    # for Layer in these two methods, hence the ignores.
+    def get_output_shape_for(self, input_shapes: list[Shape]) -> Shape:  # type: ignore[override]
         raise NotImplementedError(f"{type(self).__name__}.get_output_shape_for")
 
-    def get_output_for(self, inputs, **kwargs):
+    def get_output_for(self, inputs: list[Variable],  # type: ignore[override]
+                       **kwargs: Any) -> Variable:
         raise NotImplementedError(f"{type(self).__name__}.get_output_for")
 
     def describe_inputs(self):

@@ -33,6 +33,7 @@ Conventions:
   parameters get float32 state and float32 arithmetic.
 """
 from collections import OrderedDict
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -41,7 +42,7 @@ from nnframe.core.gradient import grad as _grad
 from nnframe.core.graph import Variable
 from nnframe.core.op import as_tensor_variable
 from nnframe.core.ops import elemwise as E
-from nnframe.core.shared import shared
+from nnframe.core.shared import SharedVariable, shared
 from nnframe.core.types import is_complex, is_float
 from nnframe.optim._checks import (as_dtype, check_hyper, check_name, check_number,
                                    check_params, check_scalar_expr, param_labels)
@@ -49,6 +50,13 @@ from nnframe.optim._checks import (as_dtype, check_hyper, check_name, check_numb
 __all__ = ["Updates", "get_or_compute_grads", "sgd", "momentum", "nesterov_momentum",
            "apply_momentum", "apply_nesterov_momentum", "adagrad", "rmsprop", "adadelta",
            "adam", "adamax", "adamw", "RULES"]
+
+#: What every update rule takes (Lasagne's signature) and returns (an :class:`Updates`):
+#: a loss or its gradients, the parameters, and a learning rate that is a number or a
+#: shared scalar (so schedules change it without recompiling).
+LossOrGrads = Variable | Sequence[Variable]
+Params = Sequence[SharedVariable]
+LearningRate = float | Variable
 
 
 class Updates(OrderedDict):
@@ -236,7 +244,8 @@ def _new_state(param, label, prefix, slot, updates):
 
 
 # -- plain and momentum SGD --------------------------------------------------------------
-def sgd(loss_or_grads, params, learning_rate, name=None):
+def sgd(loss_or_grads: LossOrGrads, params: Params, learning_rate: LearningRate,
+        name: str | None = None) -> Updates:
     """Stochastic Gradient Descent (SGD) updates.
 
     Generates update expressions of the form:
@@ -396,7 +405,8 @@ def _apply_momentum(updates, params, momentum, name, rule, nesterov):
     return out
 
 
-def momentum(loss_or_grads, params, learning_rate, momentum=0.9, name=None):
+def momentum(loss_or_grads: LossOrGrads, params: Params, learning_rate: LearningRate,
+             momentum: float = 0.9, name: str | None = None) -> Updates:
     """Stochastic Gradient Descent (SGD) updates with momentum.
 
     Generates update expressions of the form:
@@ -441,7 +451,8 @@ def momentum(loss_or_grads, params, learning_rate, momentum=0.9, name=None):
     return _apply_momentum(updates, None, momentum, prefix, "momentum", nesterov=False)
 
 
-def nesterov_momentum(loss_or_grads, params, learning_rate, momentum=0.9, name=None):
+def nesterov_momentum(loss_or_grads: LossOrGrads, params: Params, learning_rate: LearningRate,
+                      momentum: float = 0.9, name: str | None = None) -> Updates:
     """Stochastic Gradient Descent (SGD) updates with Nesterov momentum.
 
     Generates update expressions of the form:
@@ -481,7 +492,8 @@ def nesterov_momentum(loss_or_grads, params, learning_rate, momentum=0.9, name=N
 
 
 # -- adaptive rules ----------------------------------------------------------------------
-def adagrad(loss_or_grads, params, learning_rate=1.0, epsilon=1e-6, name=None):
+def adagrad(loss_or_grads: LossOrGrads, params: Params, learning_rate: LearningRate = 1.0,
+            epsilon: float = 1e-6, name: str | None = None) -> Updates:
     """Adagrad updates (Duchi et al., 2011).
 
     Scales learning rates by dividing by the square root of the accumulated
@@ -527,7 +539,8 @@ def adagrad(loss_or_grads, params, learning_rate=1.0, epsilon=1e-6, name=None):
     return r.finish()
 
 
-def rmsprop(loss_or_grads, params, learning_rate=1.0, rho=0.9, epsilon=1e-6, name=None):
+def rmsprop(loss_or_grads: LossOrGrads, params: Params, learning_rate: LearningRate = 1.0,
+            rho: float = 0.9, epsilon: float = 1e-6, name: str | None = None) -> Updates:
     """RMSProp updates (Tieleman and Hinton, 2012).
 
     Scales learning rates by dividing by a moving average of the squared
@@ -576,7 +589,8 @@ def rmsprop(loss_or_grads, params, learning_rate=1.0, rho=0.9, epsilon=1e-6, nam
     return r.finish()
 
 
-def adadelta(loss_or_grads, params, learning_rate=1.0, rho=0.95, epsilon=1e-6, name=None):
+def adadelta(loss_or_grads: LossOrGrads, params: Params, learning_rate: LearningRate = 1.0,
+             rho: float = 0.95, epsilon: float = 1e-6, name: str | None = None) -> Updates:
     """Adadelta updates (Zeiler, 2012).
 
     Scales learning rates by the ratio of accumulated updates to accumulated
@@ -647,8 +661,9 @@ def _adam_hypers(beta1, beta2, epsilon):
     return {"beta1": (beta1, True), "beta2": (beta2, True), "epsilon": (epsilon, False)}
 
 
-def adam(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8,
-         name=None):
+def adam(loss_or_grads: LossOrGrads, params: Params, learning_rate: LearningRate = 0.001,
+         beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8,
+         name: str | None = None) -> Updates:
     """Adam updates (Kingma and Ba, 2014), implemented as in Lasagne.
 
     With the step number ``t`` (1 on the first call):
@@ -701,8 +716,9 @@ def adam(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999, eps
     return r.finish()
 
 
-def adamax(loss_or_grads, params, learning_rate=0.002, beta1=0.9, beta2=0.999, epsilon=1e-8,
-           name=None):
+def adamax(loss_or_grads: LossOrGrads, params: Params, learning_rate: LearningRate = 0.002,
+           beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8,
+           name: str | None = None) -> Updates:
     """Adamax updates (Kingma and Ba, 2014): Adam with the infinity norm.
 
     With the step number ``t`` (1 on the first call):
@@ -757,8 +773,9 @@ def adamax(loss_or_grads, params, learning_rate=0.002, beta1=0.9, beta2=0.999, e
     return r.finish()
 
 
-def adamw(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8,
-          weight_decay=0.01, name=None):
+def adamw(loss_or_grads: LossOrGrads, params: Params, learning_rate: LearningRate = 0.001,
+          beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8,
+          weight_decay: float = 0.01, name: str | None = None) -> Updates:
     """AdamW updates: Adam with decoupled weight decay (Loshchilov and Hutter, 2019).
 
     Follows PyTorch's ``torch.optim.AdamW``.  With the step number ``t`` (1 on

@@ -12,6 +12,8 @@ float64, following NumPy 2.
 >>> (T.fvector() * 2.0).dtype
 'float32'
 """
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from nnframe.core.graph import Apply
@@ -155,6 +157,10 @@ def _builder(name):
 
 for _name in SCALAR_OPS:
     globals()[_name] = _builder(_name)
+
+if TYPE_CHECKING:
+    # The builders above are made from the table at import; type checkers cannot see them.
+    def __getattr__(name: str) -> Any: ...
 del _name
 
 
