@@ -32,10 +32,10 @@ _BLAS_MIN_WORK = 1 << 20
 @register(Gemm)
 def gemm_kernel(node):
     inplace = node.op.inplace
+    check_shapes = node.op.check_shapes
 
     def run(z, alpha, x, y, beta):
-        if x.shape[1] != y.shape[0] or z.shape != (x.shape[0], y.shape[1]):
-            raise ValueError(f"gemm: shapes {z.shape} + {x.shape} x {y.shape} do not match")
+        check_shapes(z.shape, x.shape, y.shape)
         out = z if inplace else z.copy()
         if z.size * x.shape[1] >= _BLAS_MIN_WORK and cblas.gemm_into(out, alpha, x, y, beta):
             return out

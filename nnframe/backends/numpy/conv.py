@@ -13,34 +13,20 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from nnframe.backends.numpy.registry import register
-from nnframe.core.ops.conv import (Conv2d, Conv2dGradInputs, Conv2dGradWeights, axis_pad,
-                                   check_same, conv_output_length, effective_size)
+from nnframe.core.ops.conv import Conv2d, Conv2dGradInputs, Conv2dGradWeights, effective_size
 
 
 class _Geometry:
-    """Padding, stride and dilation of one node, resolved for given filter sizes."""
+    """Stride, dilation and flip of one node, and its im2col on NumPy arrays.
+
+    Padding and output sizes, with their checks, are the Op's (``runtime_sizes``).
+    """
 
     def __init__(self, op):
         self.op = op
         self.stride = op.subsample
         self.dilation = op.filter_dilation
         self.flip = op.filter_flip
-
-    def pads(self, kshape):
-        if self.op.border_mode == "same":
-            check_same("same", kshape, self.dilation)
-        return tuple(int(axis_pad(self.op.border_mode, a, kshape[a], self.dilation[a]))
-                     for a in range(2))
-
-    def output(self, image, kshape, pads):
-        """Output (rows, cols), or a ValueError naming the sizes when a length is < 1."""
-        out = tuple(conv_output_length(image[a], kshape[a], pads[a], self.stride[a],
-                                       self.dilation[a]) for a in range(2))
-        if min(out) < 1:
-            extents = tuple(effective_size(k, d) for k, d in zip(kshape, self.dilation))
-            raise ValueError(f"{self.op}: filters of (dilated) spatial size {extents} do not "
-                             f"fit in an input of spatial size {tuple(image)} padded by {pads}")
-        return out
 
     def columns(self, x, kshape, pads, out):
         """The im2col matrix of ``x``: shape (batch, channels * kr * kc, out_rows * out_cols)."""
@@ -60,29 +46,15 @@ class _Geometry:
         return w[:, :, ::-1, ::-1] if self.flip else w
 
 
-def _check_channels(op, what_a, a, axis_a, what_b, b, axis_b):
-    if a.shape[axis_a] != b.shape[axis_b]:
-        raise ValueError(f"{op}: {what_a} of shape {a.shape} has {a.shape[axis_a]} channels "
-                         f"(axis {axis_a}) but {what_b} of shape {b.shape} has "
-                         f"{b.shape[axis_b]} (axis {axis_b}); they must match")
-
-
-def _check_grad_shape(op, g, expected):
-    if g.shape != expected:
-        raise ValueError(f"{op}: output_grad has shape {g.shape} but the convolution's output "
-                         f"has shape {expected}")
-
-
 @register(Conv2d)
 def conv2d_kernel(node):
     geo = _Geometry(node.op)
     dtype = np.dtype(node.outputs[0].dtype)
 
     def run(x, w):
-        _check_channels(node.op, "input", x, 1, "filters", w, 1)
+        node.op.check_channels("input", x.shape, 1, "filters", w.shape, 1)
         kshape = w.shape[2:]
-        pads = geo.pads(kshape)
-        out = geo.output(x.shape[2:], kshape, pads)
+        pads, out = node.op.runtime_sizes(x.shape[2:], kshape)
         cols = geo.columns(x.astype(dtype, copy=False), kshape, pads, out)
         w2 = geo.oriented(w).astype(dtype, copy=False).reshape(w.shape[0], -1)
         # One batched matmul: (o, ckk) @ (b, ckk, p) -> (b, o, p), already NCHW.
@@ -97,9 +69,8 @@ def conv2d_grad_weights_kernel(node):
 
     def run(x, g, krows, kcols):
         kshape = (int(krows), int(kcols))
-        pads = geo.pads(kshape)
-        out = geo.output(x.shape[2:], kshape, pads)
-        _check_grad_shape(node.op, g, (x.shape[0], g.shape[1]) + out)
+        pads, out = node.op.runtime_sizes(x.shape[2:], kshape)
+        node.op.check_grad_shape(g.shape, (x.shape[0], g.shape[1]) + out)
         b, o, p = x.shape[0], g.shape[1], out[0] * out[1]
         cols = geo.columns(x.astype(dtype, copy=False), kshape, pads, out)
         g3 = g.astype(dtype, copy=False).reshape(b, o, p)
@@ -124,13 +95,12 @@ def conv2d_grad_inputs_kernel(node):
     (sr, sc), (dr, dc) = geo.stride, geo.dilation
 
     def run(w, g, rows, cols):
-        _check_channels(node.op, "filters", w, 0, "output_grad", g, 1)
+        node.op.check_channels("filters", w.shape, 0, "output_grad", g.shape, 1)
         image = (int(rows), int(cols))
         o, c, kr, kc = w.shape
-        pads = geo.pads((kr, kc))
-        out = geo.output(image, (kr, kc), pads)
+        pads, out = node.op.runtime_sizes(image, (kr, kc))
         b = g.shape[0]
-        _check_grad_shape(node.op, g, (b, o) + out)
+        node.op.check_grad_shape(g.shape, (b, o) + out)
         w2 = geo.oriented(w).astype(dtype, copy=False).transpose(2, 3, 1, 0).reshape(-1, o)
         g = g.astype(dtype, copy=False)
         # taps[u, v] is the (batch, channel) slab that filter tap (u, v) adds back.

@@ -19,11 +19,8 @@ def _broadcast_error(node, inputs):
         for axis, length in enumerate(shape):
             others = [s[axis] for s in shapes]
             if length == 1 and max(others) != 1 and var.type.shape[axis] != 1:
-                return ValueError(
-                    f"input {k} ({var}) of {node.op} has shape {shape} but the other inputs have "
-                    f"shapes {shapes}: axis {axis} is not broadcastable in its type {var.type}. "
-                    "Declare it broadcastable (T.row/T.col, T.addbroadcast, dimshuffle with 'x') "
-                    "or give inputs of equal shapes")
+                return node.op.not_broadcastable_error(
+                    k, var, shape, f"the other inputs have shapes {shapes}", axis)
     return ValueError(f"{node.op}: input shapes {shapes} cannot be broadcast together")
 
 

@@ -82,11 +82,6 @@ class _Windows:
             yield offset, hit
             unclaimed = ~hit if unclaimed is None else unclaimed & ~hit
 
-    def check_pooled(self, g, lead, pooled, what="output gradient"):
-        if g.shape != tuple(lead) + tuple(pooled):
-            raise ValueError(f"{self.op}: the {what} has shape {g.shape} but pooling gives "
-                             f"{tuple(lead) + tuple(pooled)}")
-
 
 def _lowest(dtype):
     """A fill value that never wins a max."""
@@ -126,8 +121,8 @@ def max_pool_grad_kernel(node):
     def run(x, maxout, gz):
         image = x.shape[-2:]
         pooled = win.pooled(image)
-        win.check_pooled(maxout, x.shape[:-2], pooled, "max-pooled input")
-        win.check_pooled(gz, x.shape[:-2], pooled)
+        node.op.check_pooled_shape(maxout.shape, x.shape[:-2], pooled, "max-pooled input")
+        node.op.check_pooled_shape(gz.shape, x.shape[:-2], pooled)
         xp = win.pad_input(x, pooled, _lowest(dtype))
         gxp = np.zeros(xp.shape, dtype=dtype)
         if 0 in pooled:
@@ -148,11 +143,9 @@ def max_pool_grad_grad_kernel(node):
     dtype = np.dtype(node.outputs[0].dtype)
 
     def run(x, maxout, ggx):
-        if ggx.shape != x.shape:
-            raise ValueError(f"{node.op}: the gradient has shape {ggx.shape} but the input "
-                             f"has shape {x.shape}; they must be equal")
+        node.op.check_grad_shape(ggx.shape, x.shape)
         pooled = win.pooled(x.shape[-2:])
-        win.check_pooled(maxout, x.shape[:-2], pooled, "max-pooled input")
+        node.op.check_pooled_shape(maxout.shape, x.shape[:-2], pooled, "max-pooled input")
         out = np.zeros(maxout.shape, dtype=dtype)
         if 0 in pooled:
             return out
@@ -174,7 +167,7 @@ def average_pool_grad_kernel(node):
         image = (int(rows), int(cols))
         pooled = win.pooled(image)
         lead = gz.shape[:-2]
-        win.check_pooled(gz, lead, pooled)
+        node.op.check_pooled_shape(gz.shape, lead, pooled)
         if 0 in pooled:
             return np.zeros(lead + image, dtype=dtype)
         if mode != "sum":

@@ -113,25 +113,12 @@ def _advance(state, words):
     return new
 
 
-def _check_state(state, op):
-    if state.shape != (R.STATE_LENGTH,):
-        raise ValueError(f"{op}: the random state must have shape ({R.STATE_LENGTH},) "
-                         f"([key, substream, counter]), got {state.shape}")
-
-
-def _shape(size, ndim, op):
-    shape = tuple(int(s) for s in size)
-    if len(shape) != ndim or any(s < 0 for s in shape):
-        raise ValueError(f"{op}: size {shape} must have {ndim} non-negative entries")
-    return shape
-
-
 def _broadcast(value, shape, name, op):
+    """``value`` broadcast to ``shape``, flattened (NumPy's rule; the Op words the error)."""
     try:
         return np.broadcast_to(value, shape).reshape(-1)
     except ValueError:
-        raise ValueError(f"{op}: parameter {name} of shape {value.shape} does not broadcast "
-                         f"to size {shape}") from None
+        raise op.param_broadcast_error(name, value.shape, shape) from None
 
 
 @register(R.RandomUniform)
@@ -140,8 +127,8 @@ def uniform_kernel(node):
     wpu = _WORDS_PER_UNIFORM[dtype]
 
     def run(state, size):
-        _check_state(state, op)
-        shape = _shape(size, op.ndim, op)
+        op.check_state_shape(state.shape)
+        shape = op.runtime_size(size)
         n = int(np.prod(shape))
         return _advance(state, n * wpu), uniforms(state, 0, n, dtype).reshape(shape)
     return run
@@ -154,8 +141,8 @@ def normal_kernel(node):
     two_pi = np.asarray(2 * np.pi, dtype=dtype)
 
     def run(state, size):
-        _check_state(state, op)
-        shape = _shape(size, op.ndim, op)
+        op.check_state_shape(state.shape)
+        shape = op.runtime_size(size)
         n = int(np.prod(shape))
         pairs = (n + 1) // 2
         u = uniforms(state, 0, 2 * pairs, dtype)
@@ -175,14 +162,12 @@ def binomial_kernel(node):
     wpu = _WORDS_PER_UNIFORM[pdtype]
 
     def run(state, size, n, p):
-        _check_state(state, op)
-        shape = _shape(size, op.ndim, op)
+        op.check_state_shape(state.shape)
+        shape = op.runtime_size(size)
         n = _broadcast(n, shape, "n", op).astype(np.int64)
         p = _broadcast(p, shape, "p", op)
-        if (n < 0).any():
-            raise ValueError(f"binomial: n must be >= 0, got a minimum of {n.min()}")
-        if not ((p >= 0) & (p <= 1)).all():
-            raise ValueError("binomial: p must lie in [0, 1] (and not be NaN)")
+        op.check_trials(n)
+        op.check_probabilities(p)
         total = n.size
         trials = int(n.max()) if total else 0
         counts = np.zeros(total, dtype=np.int64)
@@ -204,23 +189,15 @@ def _bounded_integers(words, span):
 @register(R.RandomIntegers)
 def integers_kernel(node):
     op, dtype = node.op, node.op.dtype
-    info = np.iinfo(dtype)
 
     def run(state, size, low, high):
-        _check_state(state, op)
-        shape = _shape(size, op.ndim, op)
+        op.check_state_shape(state.shape)
+        shape = op.runtime_size(size)
         low = _broadcast(low, shape, "low", op).astype(np.int64)
         high = _broadcast(high, shape, "high", op).astype(np.int64)
         n = low.size
         if n:
-            span = high - low + 1
-            if (span < 1).any() or (span > 2 ** 32).any():
-                raise ValueError("random_integers: need low <= high and high - low < 2**32; "
-                                 f"got low in [{low.min()}, {low.max()}], high in "
-                                 f"[{high.min()}, {high.max()}]")
-            if low.min() < info.min or high.max() > info.max:
-                raise ValueError(f"random_integers: the range [{low.min()}, {high.max()}] "
-                                 f"does not fit dtype {dtype}")
+            span = op.check_range(low, high)
             values = low + _bounded_integers(stream_words(state, 0, n), span)
         else:
             values = low
@@ -267,8 +244,8 @@ def choice_kernel(node):
     draw = _choice_with_replacement if op.replace else _choice_without_replacement
 
     def run(state, size, a, p=None):
-        _check_state(state, op)
-        shape = _shape(size, op.ndim, op)
+        op.check_state_shape(state.shape)
+        shape = op.runtime_size(size)
         a = int(a)
         n = int(np.prod(shape))
         if a < 1 and n:
@@ -287,8 +264,8 @@ def permutation_kernel(node):
     op, dtype = node.op, node.op.dtype
 
     def run(state, size, n):
-        _check_state(state, op)
-        shape = _shape(size, op.ndim, op)
+        op.check_state_shape(state.shape)
+        shape = op.runtime_size(size)
         n = int(n)
         if n < 0:
             raise ValueError(f"permutation: n must be >= 0, got {n}")

@@ -22,12 +22,12 @@ def sum_prod_kernel(node):
 def extremum_kernel(node):
     reduce = _UFUNCS[node.op.numpy_name].reduce
     axis = node.op.axis
-    name = node.op.numpy_name
+    empty_is_error, empty_error = node.op.empty_is_error, node.op.empty_error
     scalar_out = node.outputs[0].ndim == 0
 
     def run(x):
-        if x.size == 0 and name in ("max", "min"):
-            raise ValueError(f"{name} of an empty array (shape {x.shape}) has no value")
+        if x.size == 0 and empty_is_error:
+            raise empty_error(x.shape)
         out = reduce(x, axis=axis)
         return np.asarray(out) if scalar_out else out
     return run

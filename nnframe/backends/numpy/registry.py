@@ -14,25 +14,23 @@ A new Op's kernel is registered with ``@register(MyOp)`` on a factory
 """
 import numpy as np
 
-KERNELS = {}
+from nnframe.backends.dispatch import KernelTable
 
 __all__ = ["register", "kernel_for", "KERNELS"]
 
+_TABLE = KernelTable()
 
-def register(*op_classes):
-    """Decorator: the decorated factory makes kernels for ``op_classes``."""
-    def deco(factory):
-        for cls in op_classes:
-            KERNELS[cls] = factory
-        return factory
-    return deco
+#: Op class -> kernel factory (the table's dict: tests may patch entries)
+KERNELS = _TABLE.kernels
+
+#: Decorator: ``@register(OpClass, ...)`` on a factory ``node -> kernel``
+register = _TABLE.register
 
 
 def kernel_for(node):
     """The kernel running ``node`` on NumPy arrays."""
-    for cls in type(node.op).__mro__:
-        factory = KERNELS.get(cls)
-        if factory is not None:
-            return factory(node)
+    factory = _TABLE.lookup(node.op)
+    if factory is not None:
+        return factory(node)
     raise NotImplementedError(f"the numpy backend has no kernel for {type(node.op).__name__} "
                               f"(node {node})")

@@ -26,12 +26,13 @@ def dimshuffle_kernel(node):
 
 @register(S.Reshape)
 def reshape_kernel(node):
+    size_error = node.op.size_error
+
     def run(x, shape):
         try:
             return x.reshape(tuple(shape.tolist()))
         except ValueError:
-            raise ValueError(f"cannot reshape an array of shape {x.shape} (size {x.size}) "
-                             f"into shape {tuple(shape.tolist())}") from None
+            raise size_error(x.shape, shape.tolist()) from None
     return run
 
 
@@ -55,13 +56,13 @@ def make_vector_kernel(node):
 @register(S.Join)
 def join_kernel(node):
     axis = node.op.axis
+    shapes_error = node.op.shapes_error
 
     def run(*tensors):
         try:
             return np.concatenate(tensors, axis=axis)
-        except ValueError as exc:
-            raise ValueError(f"concatenate along axis {axis} of shapes "
-                             f"{[t.shape for t in tensors]}: {exc}") from None
+        except ValueError as exc:  # NumPy checked the shapes: its words are the reason
+            raise shapes_error([t.shape for t in tensors], exc) from None
     return run
 
 
@@ -69,11 +70,10 @@ def join_kernel(node):
 def split_kernel(node):
     axis = node.op.axis
     single = node.op.n_splits == 1  # a one-output node returns an array, not a tuple
+    check_sizes = node.op.check_sizes
 
     def run(x, sizes):
-        if sizes.sum() != x.shape[axis] or (sizes < 0).any():
-            raise ValueError(f"split lengths {sizes.tolist()} do not add up to the length "
-                             f"{x.shape[axis]} of axis {axis} of an array of shape {x.shape}")
+        check_sizes(sizes, x.shape)
         pieces = np.split(x, np.cumsum(sizes)[:-1], axis=axis)
         return pieces[0] if single else tuple(pieces)
     return run
@@ -98,11 +98,9 @@ def arange_kernel(node):
 
 @register(S.SpecifyShape)
 def specify_shape_kernel(node):
-    want = node.op.shape
+    check = node.op.check_value_shape
 
     def run(x):
-        if any(w is not None and w != n for w, n in zip(want, x.shape)):
-            raise ValueError(f"specify_shape: value of shape {x.shape} does not have the "
-                             f"declared static shape {want}")
+        check(x.shape)
         return x
     return run

@@ -45,37 +45,6 @@ def _slice_getter(spec, position):
     return lambda values: slice(*(get(values) for get in parts))
 
 
-def _describe(idx):
-    """A short text for an index tuple (arrays by dtype and shape, not values)."""
-    def one(e):
-        if isinstance(e, np.ndarray) and e.ndim:
-            return f"{e.dtype} array of shape {e.shape}"
-        if isinstance(e, slice):
-            return ":".join("" if b is None else str(b) for b in (e.start, e.stop, e.step))
-        return "None" if e is None else "..." if e is Ellipsis else str(e)
-    return "[" + ", ".join(one(e) for e in idx) + "]"
-
-
-def _index_error(exc, idx, shape):
-    return IndexError(f"{exc} (index {_describe(idx)} into an array of shape {shape})")
-
-
-def _broadcast_checker(node, verb):
-    """Check ``y`` against the indexed shape along axes whose type does not broadcast."""
-    y_type = node.inputs[1].type
-    axes = [a for a, n in enumerate(y_type.shape) if n != 1]
-
-    def check(y_shape, target_shape):
-        for a in axes:
-            if y_shape[a] != target_shape[a]:
-                raise ValueError(
-                    f"{verb}: the value has shape {y_shape} but the indexed part has shape "
-                    f"{target_shape}; axis {a} of the value ({y_type}) is not broadcastable. "
-                    "Give a value of the indexed shape, or make that axis broadcastable "
-                    "(T.addbroadcast, dimshuffle with 'x')")
-    return axes, check
-
-
 @register(S.Subtensor, S.AdvancedSubtensor)
 def subtensor_kernel(node):
     build = _index_builder(node.op.idx_list)
@@ -85,7 +54,7 @@ def subtensor_kernel(node):
         try:
             out = x[idx]
         except IndexError as exc:
-            raise _index_error(exc, idx, x.shape) from None
+            raise S.index_error(exc, idx, x.shape) from None
         return out if type(out) is np.ndarray else np.asarray(out)
     return run
 
@@ -94,7 +63,7 @@ def subtensor_kernel(node):
 def inc_subtensor_kernel(node):
     build = _index_builder(node.op.idx_list)
     set_ = node.op.set_instead_of_inc
-    _, check = _broadcast_checker(node, str(node.op))
+    _, check = node.op.value_shape_checker(node.inputs[1].type)
 
     def run(x, y, *indices):
         idx = build(indices)
@@ -102,7 +71,7 @@ def inc_subtensor_kernel(node):
         try:
             part = out[idx]
         except IndexError as exc:
-            raise _index_error(exc, idx, x.shape) from None
+            raise S.index_error(exc, idx, x.shape) from None
         check(y.shape, np.shape(part))
         if not isinstance(part, np.ndarray):  # a single entry: NumPy gave a scalar
             out[idx] = y if set_ else part + y
@@ -118,7 +87,7 @@ def inc_subtensor_kernel(node):
 def advanced_inc_subtensor_kernel(node):
     build = _index_builder(node.op.idx_list)
     set_ = node.op.set_instead_of_inc
-    axes, check = _broadcast_checker(node, str(node.op))
+    axes, check = node.op.value_shape_checker(node.inputs[1].type)
 
     def run(x, y, *indices):
         idx = build(indices)
@@ -133,6 +102,6 @@ def advanced_inc_subtensor_kernel(node):
             else:
                 np.add.at(out, idx, y)
         except IndexError as exc:
-            raise _index_error(exc, idx, x.shape) from None
+            raise S.index_error(exc, idx, x.shape) from None
         return out
     return run

@@ -276,10 +276,10 @@ def gemm_kernel(node, builder):
     dtype = node.outputs[0].dtype
     cx, cy = _caster(builder, x_var, dtype), _caster(builder, y_var, dtype)
     gemm = GemmCode(builder, dtype)
+    check_shapes = node.op.check_shapes
 
     def run(z, alpha, x, y, beta):
-        if x.shape[1] != y.shape[0] or z.shape != (x.shape[0], y.shape[1]):
-            raise ValueError(f"gemm: shapes {z.shape} + {x.shape} x {y.shape} do not match")
+        check_shapes(z.shape, x.shape, y.shape)
         out = gemm.run(_as3(cx(x)), _as3(cy(y)), alpha, beta, _as3(z))
         return out.view(out.shape[1:], out.strides[1:], 0, None)
     return run

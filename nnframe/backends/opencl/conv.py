@@ -16,7 +16,6 @@ error messages) is the NumPy backend's.
 """
 import numpy as np
 
-from nnframe.backends.numpy.conv import _check_channels, _check_grad_shape, _Geometry
 from nnframe.backends.opencl import elemwise as EW
 from nnframe.backends.opencl.array import device_args, empty, host_view
 from nnframe.backends.opencl.blas import GemmCode
@@ -83,10 +82,11 @@ class ConvCode:
         self.gemm = GemmCode(builder, dtype)
         self.copy = EW.strided_copy(builder, dtype, dtype, 4)
 
-    def geometry_args(self, image, kshape, pads, out, geo):
-        (sr, sc), (dr, dc) = geo.stride, geo.dilation
+    def geometry_args(self, image, kshape, pads, out, op):
+        """The kernels' geometry arguments for the sizes of one call of ``op``."""
+        (sr, sc), (dr, dc) = op.subsample, op.filter_dilation
         return [image[0], image[1], kshape[0], kshape[1], out[0], out[1], sr, sc, dr, dc,
-                pads[0], pads[1], int(geo.flip)]
+                pads[0], pads[1], int(op.filter_flip)]
 
     def columns(self, x, geo_args, out, transposed):
         """im2col of ``x``: (b, c*taps, P), or ((b*P), c*taps) when ``transposed``."""
@@ -135,18 +135,17 @@ def _filters_2d(w):
 
 @register(Conv2d)
 def conv2d_kernel(node, builder):
-    geo = _Geometry(node.op)
+    op = node.op
     dtype = node.outputs[0].dtype
     code = ConvCode(builder, dtype)
     cx, cw = _caster(builder, node.inputs[0], dtype), _caster(builder, node.inputs[1], dtype)
 
     def run(x, w):
-        _check_channels(node.op, "input", x, 1, "filters", w, 1)
+        op.check_channels("input", x.shape, 1, "filters", w.shape, 1)
         kshape = w.shape[2:]
-        pads = geo.pads(kshape)
-        out = geo.output(x.shape[2:], kshape, pads)
+        pads, out = op.runtime_sizes(x.shape[2:], kshape)
         x, w = code.cast(x, cx), code.cast(w, cw)
-        geo_args = code.geometry_args(x.shape[2:], kshape, pads, out, geo)
+        geo_args = code.geometry_args(x.shape[2:], kshape, pads, out, op)
         cols = code.columns(x, geo_args, out, False)
         w2 = _dense(code, w)
         o, k = _filters_2d(w)
@@ -165,7 +164,7 @@ def _dense(code, a):
 
 @register(Conv2dGradWeights)
 def conv2d_grad_weights_kernel(node, builder):
-    geo = _Geometry(node.op)
+    op = node.op
     dtype = node.outputs[0].dtype
     code = ConvCode(builder, dtype)
     cx, cg = _caster(builder, node.inputs[0], dtype), _caster(builder, node.inputs[1], dtype)
@@ -174,13 +173,12 @@ def conv2d_grad_weights_kernel(node, builder):
 
     def run(x, g, krows, kcols):
         kshape = (int(host_view(krows)), int(host_view(kcols)))
-        pads = geo.pads(kshape)
-        out = geo.output(x.shape[2:], kshape, pads)
-        _check_grad_shape(node.op, g, (x.shape[0], g.shape[1]) + out)
+        pads, out = op.runtime_sizes(x.shape[2:], kshape)
+        op.check_grad_shape(g.shape, (x.shape[0], g.shape[1]) + out)
         x, g = code.cast(x, cx), code.cast(g, cg)
         b, c = x.shape[:2]
         o, p = g.shape[1], out[0] * out[1]
-        geo_args = code.geometry_args(x.shape[2:], kshape, pads, out, geo)
+        geo_args = code.geometry_args(x.shape[2:], kshape, pads, out, op)
         cols_t = code.columns(x, geo_args, out, True)          # (b*P, c*taps)
         # g as (o, b, P): one transposing copy makes the GEMM's K axis (b, P) contiguous.
         g3 = g.view((b, o, p), None, g.offset, None) if g.is_contiguous() else _dense(code, g) \
@@ -196,20 +194,19 @@ def conv2d_grad_weights_kernel(node, builder):
 
 @register(Conv2dGradInputs)
 def conv2d_grad_inputs_kernel(node, builder):
-    geo = _Geometry(node.op)
+    op = node.op
     dtype = node.outputs[0].dtype
     code = ConvCode(builder, dtype)
     cw, cg = _caster(builder, node.inputs[0], dtype), _caster(builder, node.inputs[1], dtype)
     ctx = builder.ctx
 
     def run(w, g, rows, cols):
-        _check_channels(node.op, "filters", w, 0, "output_grad", g, 1)
+        op.check_channels("filters", w.shape, 0, "output_grad", g.shape, 1)
         image = (int(host_view(rows)), int(host_view(cols)))
         o, c, kr, kc = w.shape
-        pads = geo.pads((kr, kc))
-        out = geo.output(image, (kr, kc), pads)
+        pads, out = op.runtime_sizes(image, (kr, kc))
         b = g.shape[0]
-        _check_grad_shape(node.op, g, (b, o) + out)
+        op.check_grad_shape(g.shape, (b, o) + out)
         w, g = code.cast(w, cw), code.cast(g, cg)
         p = out[0] * out[1]
         k = c * kr * kc
@@ -221,7 +218,7 @@ def conv2d_grad_inputs_kernel(node, builder):
         gx = empty(ctx, (b, c) + image, dtype)
         n = gx.size
         if n:
-            geo_args = code.geometry_args(image, (kr, kc), pads, out, geo)
+            geo_args = code.geometry_args(image, (kr, kc), pads, out, op)
             code.col2im(ctx.queue, (_round(n, 64),), (64,), n, c, taps.data, *geo_args, gx.data)
         return gx
     return run

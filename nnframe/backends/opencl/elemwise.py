@@ -337,11 +337,8 @@ def output_shape(node, values):
             continue
         for axis, (have, want) in enumerate(zip(value.shape, shape)):
             if have != want and var.type.shape[axis] != 1:
-                raise ValueError(
-                    f"input {k} ({var}) of {node.op} has shape {value.shape} but the result has "
-                    f"shape {shape}: axis {axis} is not broadcastable in its type "
-                    f"{var.type}. Declare it broadcastable (T.row/T.col, T.addbroadcast, "
-                    "dimshuffle with 'x') or give inputs of equal shapes")
+                raise node.op.not_broadcastable_error(
+                    k, var, value.shape, f"the result has shape {shape}", axis)
     return shape
 
 

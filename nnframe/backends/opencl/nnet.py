@@ -14,7 +14,6 @@ reports (and the kernel never reads outside the row).
 """
 import numpy as np
 
-from nnframe.backends.numpy.nnet import _check_class_indices, _check_rows
 from nnframe.backends.opencl.array import device_args, empty
 from nnframe.backends.opencl.codegen import ctype, kernel_name, literal
 from nnframe.backends.opencl.elemwise import long8
@@ -195,9 +194,9 @@ class IndexCheck:
         if indices.host is None:
             return False
         if rows:
-            _check_rows(coding, indices.host, self.what)
+            N.check_index_rows(coding.shape, indices.host, self.what)
         else:
-            _check_class_indices(indices.host, coding.shape[1], self.what)
+            N.check_class_indices(indices.host, coding.shape[1], self.what)
         return True
 
     def flag(self, checked):
@@ -241,9 +240,8 @@ def _crossentropy(builder, node, prefix, what, row_body, out_is_matrix, with_sof
         indices = values[-1]
         rows, n = coding.shape
         checked = check.host(coding, indices, True)
-        if not checked and indices.shape[0] != rows:
-            raise ValueError(f"{what}: coding_dist has shape {coding.shape} ({rows} rows) but "
-                             f"true_dist has {indices.shape[0]} class indices")
+        if not checked and indices.shape[0] != rows:  # the kernel checks only the values
+            raise N.row_count_error(coding.shape, indices.shape[0], what)
         out = empty(ctx, (rows, n) if out_is_matrix else (rows,), out_dtype)
         extra = [empty(ctx, (rows, n), out_dtype)] if with_softmax else []
         if rows == 0:
@@ -323,11 +321,10 @@ def one_hot_kernel(node, builder):
 
     def run(y, n):
         n = int(host_view(n))
-        if n < 0:
-            raise ValueError(f"one_hot: the number of classes must be >= 0, got {n}")
+        N.OneHot.check_n_classes(n)
         checked = y.host is not None
         if checked:
-            _check_class_indices(y.host, n, "one_hot")
+            N.check_class_indices(y.host, n, "one_hot")
         rows = y.shape[0]
         out = empty(ctx, (rows, n), dtype)
         if out.size == 0:

@@ -174,8 +174,8 @@ def max_pool_grad_kernel(node, builder):
     def run(x, maxout, gz):
         image = x.shape[-2:]
         pooled = win.pooled(image)
-        win.check_pooled(maxout, x.shape[:-2], pooled, "max-pooled input")
-        win.check_pooled(gz, x.shape[:-2], pooled)
+        node.op.check_pooled_shape(maxout.shape, x.shape[:-2], pooled, "max-pooled input")
+        node.op.check_pooled_shape(gz.shape, x.shape[:-2], pooled)
         out = empty(pool.ctx, x.shape, dtype)
         if 0 in pooled:
             return _zeros(pool, out)
@@ -219,12 +219,10 @@ def max_pool_grad_grad_kernel(node, builder):
     kernel = _add(builder, "maxpoolgg", text, [np.int64] * 5 + [None, np.int64] * 3 + [None])
 
     def run(x, maxout, ggx):
-        if ggx.shape != x.shape:
-            raise ValueError(f"{node.op}: the gradient has shape {ggx.shape} but the input "
-                             f"has shape {x.shape}; they must be equal")
+        node.op.check_grad_shape(ggx.shape, x.shape)
         image = x.shape[-2:]
         pooled = win.pooled(image)
-        win.check_pooled(maxout, x.shape[:-2], pooled, "max-pooled input")
+        node.op.check_pooled_shape(maxout.shape, x.shape[:-2], pooled, "max-pooled input")
         out = empty(pool.ctx, maxout.shape, dtype)
         if 0 in pooled:
             return _zeros(pool, out)
@@ -258,7 +256,7 @@ def average_pool_grad_kernel(node, builder):
         image = (int(host_view(rows)), int(host_view(cols)))
         pooled = win.pooled(image)
         lead = gz.shape[:-2]
-        win.check_pooled(gz, lead, pooled)
+        node.op.check_pooled_shape(gz.shape, lead, pooled)
         out = empty(pool.ctx, lead + image, dtype)
         if 0 in pooled:
             return _zeros(pool, out)

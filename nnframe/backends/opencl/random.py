@@ -84,9 +84,7 @@ class _Draw:
                                              [None, np.int64, np.uint64, None])
 
     def state_args(self, state):
-        if state.shape != (R.STATE_LENGTH,):
-            raise ValueError(f"{self.op}: the random state must have shape ({R.STATE_LENGTH},) "
-                             f"([key, substream, counter]), got {state.shape}")
+        self.op.check_state_shape(state.shape)
         if state.host is not None:
             key, sub, ctr = (int(v) for v in state.host)
             return [self.ctx.err, 0, key, sub, ctr, 0]
@@ -104,7 +102,7 @@ class _Draw:
         return out
 
     def shape(self, size):
-        return NR._shape(host_view(size), self.op.ndim, self.op)
+        return self.op.runtime_size(host_view(size))
 
     def launch(self, kernel, n, *args):
         if n:
@@ -200,13 +198,12 @@ class _Params:
         return [None, np.uint8 if self.dtype == "bool" else np.dtype(self.dtype).type, np.int32]
 
     def check(self, value, shape, op, name):
-        """NumPy's broadcasting rule, with the NumPy kernels' message."""
+        """NumPy's broadcasting rule, with the Op's message."""
         try:
             if np.broadcast_shapes(value.shape, shape) != tuple(shape):
                 raise ValueError
         except ValueError:
-            raise ValueError(f"{op}: parameter {name} of shape {value.shape} does not "
-                             f"broadcast to size {tuple(shape)}") from None
+            raise op.param_broadcast_error(name, value.shape, shape) from None
 
     def args(self, value, shape):
         if value.size == 1 and value.host is not None:
@@ -242,7 +239,6 @@ def integers_kernel(node, builder):
             f"  out[j] = ({t})(lo + (long)((w * span) >> 32));\n}}\n")
     kernel = _add(builder, "randint", text,
                   [np.int64] + _STATE_DTYPES + low.dtypes() + high.dtypes() + [None])
-    info = np.iinfo(dtype)
 
     def run(state, size, lo, hi):
         sargs = draw.state_args(state)
@@ -250,16 +246,8 @@ def integers_kernel(node, builder):
         low.check(lo, shape, node.op, "low")
         high.check(hi, shape, node.op, "high")
         if lo.host is not None and hi.host is not None and int(np.prod(shape)):
-            l64 = np.broadcast_to(lo.host, shape).astype(np.int64)
-            h64 = np.broadcast_to(hi.host, shape).astype(np.int64)
-            span = h64 - l64 + 1
-            if (span < 1).any() or (span > 2 ** 32).any():
-                raise ValueError("random_integers: need low <= high and high - low < 2**32; "
-                                 f"got low in [{l64.min()}, {l64.max()}], high in "
-                                 f"[{h64.min()}, {h64.max()}]")
-            if l64.min() < info.min or h64.max() > info.max:
-                raise ValueError(f"random_integers: the range [{l64.min()}, {h64.max()}] "
-                                 f"does not fit dtype {dtype}")
+            node.op.check_range(np.broadcast_to(lo.host, shape).astype(np.int64),
+                                np.broadcast_to(hi.host, shape).astype(np.int64))
         out = empty(draw.ctx, shape, dtype)
         n = out.size
         if n:
@@ -305,12 +293,10 @@ def binomial_kernel(node, builder):
         total = int(np.prod(shape))
         # The draw reads max(n) * N uniforms: max(n) is needed on the host.
         nh = np.broadcast_to(host_view(n_trials), shape).astype(np.int64)
-        if total and (nh < 0).any():
-            raise ValueError(f"binomial: n must be >= 0, got a minimum of {nh.min()}")
+        if total:
+            node.op.check_trials(nh)
         if p.host is not None and total:
-            ph = np.broadcast_to(p.host, shape)
-            if not ((ph >= 0) & (ph <= 1)).all():
-                raise ValueError("binomial: p must lie in [0, 1] (and not be NaN)")
+            node.op.check_probabilities(np.broadcast_to(p.host, shape))
         out = empty(draw.ctx, shape, dtype)
         if total:
             draw.launch(kernel, total, *sargs, *trials.args(n_trials, shape),

@@ -287,11 +287,11 @@ def reduce_kernel(node, builder):
     x_type = node.inputs[0].type
     red = Reduction(builder, kind, x_type.dtype, node.outputs[0].dtype,
                     x_type.ndim - len(axes), len(axes))
-    empty_error = kind in ("max", "min")
+    empty_is_error, empty_error = node.op.empty_is_error, node.op.empty_error
 
     def run(x):
-        if empty_error and x.size == 0:
-            raise ValueError(f"{kind} of an empty array (shape {x.shape}) has no value")
+        if empty_is_error and x.size == 0:
+            raise empty_error(x.shape)
         return red.run(x, axes)
     return run
 

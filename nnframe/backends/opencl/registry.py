@@ -13,24 +13,22 @@ from collections import Counter
 
 import numpy as np
 
+from nnframe.backends.dispatch import KernelTable
 from nnframe.backends.opencl.array import DeviceArray, host_view
 from nnframe.backends.opencl.codegen import MAX_NDIM, supported_dtype
 
 __all__ = ["register", "make_runner", "host_fallback", "numpy_kernel", "FALLBACKS"]
 
-KERNELS = {}
+_TABLE = KernelTable()
+
+#: Op class -> kernel factory (the table's dict)
+KERNELS = _TABLE.kernels
+
+#: Decorator: ``@register(OpClass, ...)`` on a factory ``(node, builder) -> run``
+register = _TABLE.register
 
 #: "OpName: reason" -> number of nodes compiled to the host fallback
 FALLBACKS = Counter()
-
-
-def register(*op_classes):
-    """Decorator: the decorated factory makes the OpenCL kernels of ``op_classes``."""
-    def deco(factory):
-        for cls in op_classes:
-            KERNELS[cls] = factory
-        return factory
-    return deco
 
 
 def _unsupported(node, ctx):
@@ -47,16 +45,14 @@ def make_runner(node, builder):
     """The function running ``node`` on the device (or on the host, for the fallbacks)."""
     reason = _unsupported(node, builder.ctx)
     if reason is None:
-        for cls in type(node.op).__mro__:
-            factory = KERNELS.get(cls)
-            if factory is not None:
-                run = factory(node, builder)
-                if run is not None:
-                    return run
-                reason = "no device kernel for this case"
-                break
-        else:
+        factory = _TABLE.lookup(node.op)
+        if factory is None:
             reason = "no device kernel"
+        else:
+            run = factory(node, builder)
+            if run is not None:
+                return run
+            reason = "no device kernel for this case"
     return host_fallback(node, builder.ctx, reason)
 
 

@@ -48,12 +48,10 @@ def _view_runner(op, host):
 
 @register(S.SpecifyShape)
 def specify_shape_kernel(node, builder):
-    want = node.op.shape
+    check = node.op.check_value_shape
 
     def run(x):
-        if any(w is not None and w != n for w, n in zip(want, x.shape)):
-            raise ValueError(f"specify_shape: value of shape {x.shape} does not have the "
-                             f"declared static shape {want}")
+        check(x.shape)
         return x
     return run
 
@@ -64,9 +62,7 @@ def _resolve_shape(x_shape, shape):
     try:
         return dummy.reshape(shape).shape
     except ValueError:
-        size = int(np.prod(x_shape))
-        raise ValueError(f"cannot reshape an array of shape {tuple(x_shape)} (size {size}) "
-                         f"into shape {tuple(shape)}") from None
+        raise S.Reshape.size_error(x_shape, shape) from None
 
 
 def reshaped(x, shape, copy):
@@ -138,13 +134,11 @@ def join_kernel(node, builder):
     copy = EW.strided_copy(builder, out_type.dtype, out_type.dtype, out_type.ndim)
     ctx = builder.ctx
 
+    check_shapes = node.op.check_shapes
+
     def run(*tensors):
         shapes = [t.shape for t in tensors]
-        for t in tensors[1:]:
-            if any(a != axis and n != m for a, (n, m) in enumerate(zip(t.shape, shapes[0]))):
-                raise ValueError(f"concatenate along axis {axis} of shapes {shapes}: all the "
-                                 "input array dimensions except for the concatenation axis "
-                                 "must match exactly")
+        check_shapes(shapes)
         shape = list(shapes[0])
         shape[axis] = sum(s[axis] for s in shapes)
         out = empty(ctx, shape, out_type.dtype)
@@ -161,12 +155,11 @@ def join_kernel(node, builder):
 def split_kernel(node, builder):
     axis = node.op.axis
     single = node.op.n_splits == 1
+    check_sizes = node.op.check_sizes
 
     def run(x, sizes):
         sizes = host_view(sizes)
-        if sizes.sum() != x.shape[axis] or (sizes < 0).any():
-            raise ValueError(f"split lengths {sizes.tolist()} do not add up to the length "
-                             f"{x.shape[axis]} of axis {axis} of an array of shape {x.shape}")
+        check_sizes(sizes, x.shape)
         pieces = []
         start = 0
         for n in sizes.tolist():

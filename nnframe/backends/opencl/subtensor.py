@@ -18,7 +18,7 @@ data-dependent shapes: those nodes run on the host (counted fallback).
 """
 import numpy as np
 
-from nnframe.backends.numpy.subtensor import _describe, _index_builder
+from nnframe.backends.numpy.subtensor import _index_builder
 from nnframe.backends.opencl import elemwise as EW
 from nnframe.backends.opencl.array import device_args, empty, host_view
 from nnframe.backends.opencl.codegen import ctype, kernel_name
@@ -90,11 +90,15 @@ class IndexPlan:
         self.dims = before + adv + after if contiguous else adv + before + after
         self.adv_axes = [d for d, dim in enumerate(self.dims) if dim[0] == "adv"]
 
-    def describe(self, index_values):
-        """The index as the NumPy backend's messages write it (arrays by dtype and shape)."""
+    def index_error(self, exc, x_shape, index_values):
+        """``exc`` as the NumPy backend raises it, naming the index and the indexed shape.
+
+        Index arrays may be on the device: a dummy of their dtype and shape stands in
+        (the message shows no values).
+        """
         values = [host_view(v) if v.ndim == 0 else np.broadcast_to(np.zeros((), v.dtype), v.shape)
                   for v in index_values]
-        return _describe(self._build_index(values))
+        return S.index_error(exc, self._build_index(values), tuple(x_shape))
 
     def resolve(self, x_shape, x_strides, index_values):
         """Per call: (base offset, output shape, per-axis x strides, adv shape, index arrays).
@@ -105,8 +109,7 @@ class IndexPlan:
         try:
             return self._resolve(x_shape, x_strides, index_values)
         except IndexError as exc:
-            raise IndexError(f"{exc} (index {self.describe(index_values)} into an array of "
-                             f"shape {tuple(x_shape)})") from None
+            raise self.index_error(exc, x_shape, index_values) from None
 
     def _resolve(self, x_shape, x_strides, index_values):
         def value(b):
@@ -123,7 +126,7 @@ class IndexPlan:
         for axis, v in self.ints:
             i, n = value(v), x_shape[axis]
             if not -n <= i < n:
-                raise IndexError(f"index {i} is out of bounds for axis {axis} with size {n}")
+                raise S.out_of_bounds_error(i, axis, n)
             base += (i % n) * x_strides[axis]
         arrays = [index_values[k] for _, k, _ in self.arrays]
         try:
@@ -145,13 +148,17 @@ class IndexPlan:
                 strides.append(0)
         return base, tuple(shape), strides, adv_shape, arrays
 
+    def check_array_axes(self, x_shape):
+        """Raise IndexError when an index array indexes an axis of length 0 (no valid index)."""
+        if any(x_shape[axis] == 0 for axis, _, _ in self.arrays):
+            raise IndexError("index is out of bounds: cannot index an axis of length 0")
+
     def check_host(self, x_shape, arrays, index_values):
         """Check index arrays that are on the host; True when all were."""
         try:
             return self._check_host(x_shape, arrays)
         except IndexError as exc:
-            raise IndexError(f"{exc} (index {self.describe(index_values)} into an array of "
-                             f"shape {tuple(x_shape)})") from None
+            raise self.index_error(exc, x_shape, index_values) from None
 
     def _check_host(self, x_shape, arrays):
         ok = True
@@ -162,8 +169,7 @@ class IndexPlan:
             n = x_shape[axis]
             bad = (a.host < -n) | (a.host >= n)
             if bad.any():
-                v = int(a.host[bad].reshape(-1)[0])
-                raise IndexError(f"index {v} is out of bounds for axis {axis} with size {n}")
+                raise S.out_of_bounds_error(int(a.host[bad].reshape(-1)[0]), axis, n)
         return ok
 
 
@@ -258,8 +264,7 @@ class _Gather:
         n = out.size
         if n == 0:
             return out
-        if any(x.shape[axis] == 0 for axis, _, _ in plan.arrays):
-            raise IndexError("index is out of bounds: cannot index an axis of length 0")
+        plan.check_array_axes(x.shape)
         checked = plan.check_host(x.shape, arrays, indices)
         xbuf, xo = device_args(x)
         self.kernel(self.ctx.queue, ((n + _LOCAL - 1) // _LOCAL * _LOCAL,), (_LOCAL,), n,
@@ -277,17 +282,6 @@ def advanced_subtensor_kernel(node, builder):
         return None  # boolean masks: data-dependent shapes (host fallback)
     gather = _Gather(builder, node, plan)
     return lambda x, *indices: gather.run(x, indices)
-
-
-def _check_value_shape(node, y_shape, target_shape):
-    y_type = node.inputs[1].type
-    for a, n in enumerate(y_type.shape):
-        if (n != 1 and y_shape[a] != target_shape[a]) or y_shape[a] not in (1, target_shape[a]):
-            raise ValueError(
-                f"{node.op}: the value has shape {y_shape} but the indexed part has shape "
-                f"{target_shape}; axis {a} of the value ({y_type}) is not broadcastable. "
-                "Give a value of the indexed shape, or make that axis broadcastable "
-                "(T.addbroadcast, dimshuffle with 'x')")
 
 
 @register(S.IncSubtensor)
@@ -308,12 +302,13 @@ def inc_subtensor_kernel(node, builder):
                                   ["array", y_kind], nd)
     code.vector = None  # the target is a strided view
     set_ = node.op.set_instead_of_inc
+    _, check_value = node.op.value_shape_checker(y_var.type)
 
     def run(x, y, *indices):
         out = empty(ctx, x.shape, dtype)
         copy(out, x)
         base, shape, strides, _, _ = plan.resolve(out.shape, out.strides, indices)
-        _check_value_shape(node, y.shape, shape)
+        check_value(y.shape, shape)
         target = out.view(shape, strides, base, None)
         if target.size:
             code.run(target, [y] if set_ else [target, y])
@@ -360,18 +355,17 @@ class _Scatter:
             [np.int64, np.int64] + [cltypes.long8] * 3 + [None, np.int64, None, np.int64, None,
                                                          np.int32] + idtypes)
         self.copy = EW.strided_copy(builder, self.dtype, self.dtype, x_var.ndim)
-        self.node = node
+        _, self.check_value = node.op.value_shape_checker(node.inputs[1].type)
 
     def run(self, x, y, indices):
         plan = self.plan
         out = empty(self.ctx, x.shape, self.dtype)
         self.copy(out, x)
         base, shape, strides, _, arrays = plan.resolve(out.shape, out.strides, indices)
-        _check_value_shape(self.node, y.shape, shape)
+        self.check_value(y.shape, shape)
         if int(np.prod(shape)) == 0:
             return out
-        if any(x.shape[axis] == 0 for axis, _, _ in plan.arrays):
-            raise IndexError("index is out of bounds: cannot index an axis of length 0")
+        plan.check_array_axes(x.shape)
         checked = plan.check_host(x.shape, arrays, indices)
         adv = set(plan.adv_axes)
         nb = int(np.prod([n for d, n in enumerate(shape) if d not in adv]))

@@ -200,3 +200,9 @@ class Gemm(Op):
         prod = dot(x, y)
         return [g * beta, (g * prod).sum(), dot(g, y.T) * alpha, dot(x.T, g) * alpha,
                 (g * z).sum()]
+
+    @staticmethod
+    def check_shapes(z_shape, x_shape, y_shape):
+        """Raise ValueError unless ``z + x @ y`` is defined for these run-time shapes."""
+        if x_shape[1] != y_shape[0] or z_shape != (x_shape[0], y_shape[1]):
+            raise ValueError(f"gemm: shapes {z_shape} + {x_shape} x {y_shape} do not match")

@@ -187,6 +187,41 @@ class _ConvBase(Op):
             out.append(length)
         return tuple(out)
 
+    # -- run-time checks (plain shapes and ints: every backend calls them) --
+    def runtime_sizes(self, image, kernel_shape):
+        """``(pads, out)``: the padding and the output (rows, cols), as ints, for an input of
+        run-time spatial size ``image`` and filters of ``kernel_shape``.
+
+        Raises ValueError where 'same' cannot pad symmetrically (even filter
+        sizes) and where the filters do not fit in the padded input.
+        """
+        dilation = self.filter_dilation
+        if self.border_mode == "same":
+            check_same("same", kernel_shape, dilation)
+        pads = tuple(int(axis_pad(self.border_mode, a, kernel_shape[a], dilation[a]))
+                     for a in range(2))
+        out = tuple(conv_output_length(image[a], kernel_shape[a], pads[a], self.subsample[a],
+                                       dilation[a]) for a in range(2))
+        if min(out) < 1:
+            extents = tuple(effective_size(k, d) for k, d in zip(kernel_shape, dilation))
+            raise ValueError(f"{self}: filters of (dilated) spatial size {extents} do not "
+                             f"fit in an input of spatial size {tuple(image)} padded by {pads}")
+        return pads, out
+
+    def check_channels(self, what_a, a_shape, axis_a, what_b, b_shape, axis_b):
+        """Raise ValueError unless axis ``axis_a`` of ``a_shape`` and ``axis_b`` of ``b_shape``
+        (run-time shapes of the inputs named ``what_a`` and ``what_b``) have equal lengths."""
+        if a_shape[axis_a] != b_shape[axis_b]:
+            raise ValueError(f"{self}: {what_a} of shape {a_shape} has {a_shape[axis_a]} channels "
+                             f"(axis {axis_a}) but {what_b} of shape {b_shape} has "
+                             f"{b_shape[axis_b]} (axis {axis_b}); they must match")
+
+    def check_grad_shape(self, g_shape, expected):
+        """Raise ValueError unless the run-time output_grad shape is the forward's output shape."""
+        if g_shape != expected:
+            raise ValueError(f"{self}: output_grad has shape {g_shape} but the convolution's "
+                             f"output has shape {expected}")
+
     def check_grad_size(self, image_shape, kernel_shape, grad_shape):
         """The static output_grad size must be what the forward would produce."""
         expected = self.static_output_spatial(image_shape, kernel_shape)

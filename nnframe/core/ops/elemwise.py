@@ -72,6 +72,18 @@ class Elemwise(Op):
         grads = rule(inputs, outputs[0], output_grads[0])
         return [fit_grad(x, gx) for x, gx in zip(inputs, grads)]
 
+    def not_broadcastable_error(self, k, var, shape, others, axis):
+        """The ValueError for input ``k`` (Variable ``var``, a value of ``shape``) needing to
+        broadcast along ``axis``, which its type does not allow.
+
+        ``others`` says which shapes it failed to match ("the result has shape ...");
+        backends find the axis their own way and word the error with this.
+        """
+        return ValueError(
+            f"input {k} ({var}) of {self} has shape {shape} but {others}: axis {axis} is not "
+            f"broadcastable in its type {var.type}. Declare it broadcastable (T.row/T.col, "
+            "T.addbroadcast, dimshuffle with 'x') or give inputs of equal shapes")
+
 
 def broadcast_static_shapes(shapes, what="elemwise"):
     """The static shape of broadcasting ``shapes`` (all of the same length)."""

@@ -291,6 +291,12 @@ class OneHot(Op):
     def L_op(self, inputs, outputs, output_grads):
         return [None, None]
 
+    @staticmethod
+    def check_n_classes(n):
+        """Raise ValueError for a negative number of classes ``n`` (an int, at run time)."""
+        if n < 0:
+            raise ValueError(f"one_hot: the number of classes must be >= 0, got {n}")
+
 
 def one_hot(y, n, dtype=None):
     """One-hot encoding of the class indices ``y`` (Theano's ``to_one_hot``).
@@ -337,6 +343,43 @@ def _check_index_targets(coding_dist, true_dist, name):
     if rows is not None and n is not None and rows != n:
         raise ValueError(f"{name}: coding_dist has {rows} rows ({coding_dist.type}) but "
                          f"true_dist has {n} class indices ({true_dist.type})")
+
+
+def check_class_indices(indices, n_classes, what, upper_checked=False):
+    """Raise IndexError naming the first of ``indices`` (an int array) outside ``[0, n_classes)``.
+
+    The run-time check of every Op taking class indices; ``what`` names the
+    operation.  ``upper_checked``: the caller's own indexing rejects too large
+    indices anyway (NumPy's fancy indexing does), so only negative ones, which
+    NumPy would wrap, are looked for.
+
+    >>> check_class_indices(np.array([0, 3]), 3, "one_hot")
+    Traceback (most recent call last):
+    IndexError: one_hot: class index 3 (at position 1) is out of range for 3 classes; valid \
+indices are 0..2
+    """
+    if indices.size == 0 or (indices.min() >= 0 and
+                             (upper_checked or indices.max() < n_classes)):
+        return
+    bad = (indices < 0) | (indices >= n_classes)
+    if bad.any():
+        pos = int(np.argmax(bad))
+        raise IndexError(f"{what}: class index {int(indices[pos])} (at position {pos}) is out of "
+                         f"range for {n_classes} classes; valid indices are 0..{n_classes - 1}")
+
+
+def row_count_error(coding_shape, n_indices, what):
+    """The ValueError for a (rows, classes) matrix of ``coding_shape`` whose number of rows
+    is not ``n_indices``, the number of class indices."""
+    return ValueError(f"{what}: coding_dist has shape {coding_shape} ({coding_shape[0]} rows) "
+                      f"but true_dist has {n_indices} class indices")
+
+
+def check_index_rows(coding_shape, indices, what, upper_checked=False):
+    """Both checks of a 1-hot crossentropy's inputs: one index per row, each in range."""
+    if indices.shape[0] != coding_shape[0]:
+        raise row_count_error(coding_shape, indices.shape[0], what)
+    check_class_indices(indices, coding_shape[1], what, upper_checked)
 
 
 def _gradient_inputs(name, g_y, matrix, true_one_of_n):

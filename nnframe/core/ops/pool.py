@@ -131,6 +131,13 @@ class _PoolBase(Op):
                                  f"length {a} on axis {axis}")
         return pooled
 
+    def check_pooled_shape(self, shape, lead, pooled, what="output gradient"):
+        """Raise ValueError unless the run-time ``shape`` of an input the size of the pooled
+        result (the ``what``) is ``lead + pooled`` (leading axes, pooled rows and cols)."""
+        if shape != tuple(lead) + tuple(pooled):
+            raise ValueError(f"{self}: the {what} has shape {shape} but pooling gives "
+                             f"{tuple(lead) + tuple(pooled)}")
+
 
 class Pool(_PoolBase):
     """Max, sum or average of the windows of the last two axes; see :func:`pool_2d`."""
@@ -218,6 +225,12 @@ class MaxPoolGradGrad(_PoolBase):
     def L_op(self, inputs, outputs, output_grads):
         (x, maxout, _), (g,) = inputs, output_grads
         return [E.zeros_like(x), None, MaxPoolGrad(*self.geometry())(x, maxout, g)]
+
+    def check_grad_shape(self, ggx_shape, x_shape):
+        """Raise ValueError unless the run-time shapes of ``ggx`` and ``x`` are equal."""
+        if ggx_shape != x_shape:
+            raise ValueError(f"{self}: the gradient has shape {ggx_shape} but the input "
+                             f"has shape {x_shape}; they must be equal")
 
 
 class AveragePoolGrad(_PoolBase):

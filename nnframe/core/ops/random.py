@@ -36,6 +36,8 @@ draw (``avg + std * z``, see ``nnframe.tensor.random``).
 >>> function([], u, updates=[(state, new_state)])().shape
 (3,)
 """
+import functools
+
 import numpy as np
 
 from nnframe.core.graph import Apply, Constant
@@ -112,6 +114,13 @@ def check_broadcast(what, p, shape):
                              f"{tuple('?' if n is None else n for n in shape)} (axis {axis})")
 
 
+@functools.lru_cache(maxsize=None)
+def _int_bounds(dtype):
+    """The least and greatest values of the integer ``dtype`` (looked up once per dtype)."""
+    info = np.iinfo(dtype)
+    return info.min, info.max
+
+
 class RandomOp(Op):
     """Base of the draws: ``(state, size, *params) -> (new_state, sample)``.
 
@@ -176,6 +185,29 @@ class RandomOp(Op):
         # differentiable parameters are applied in the graph (reparameterisation).
         return [None] * len(inputs)
 
+    # -- run-time checks (of host values: every backend calls them) --
+    def check_state_shape(self, state_shape):
+        """Raise ValueError unless a state value of ``state_shape`` holds the three words."""
+        if state_shape != (STATE_LENGTH,):
+            raise ValueError(f"{self}: the random state must have shape ({STATE_LENGTH},) "
+                             f"([key, substream, counter]), got {state_shape}")
+
+    def runtime_size(self, size):
+        """The value of ``size`` (an int array) as a shape tuple; ValueError unless it has
+        ``ndim`` non-negative entries."""
+        shape = tuple(int(s) for s in size)
+        if len(shape) != self.ndim or any(s < 0 for s in shape):
+            raise ValueError(f"{self}: size {shape} must have {self.ndim} non-negative entries")
+        return shape
+
+    def param_broadcast_error(self, name, param_shape, shape):
+        """The ValueError for parameter ``name`` of ``param_shape`` not broadcasting to ``shape``.
+
+        Backends raise it where NumPy's broadcasting rule, which they follow, fails.
+        """
+        return ValueError(f"{self}: parameter {name} of shape {param_shape} does not broadcast "
+                          f"to size {tuple(shape)}")
+
 
 class RandomUniform(RandomOp):
     """Uniform numbers in [0, 1) of ``dtype`` (float32: 24 bits, float64: 53 bits).
@@ -220,6 +252,18 @@ class RandomBinomial(RandomOp):
             raise TypeError(f"binomial: p must be a float32 or float64 tensor, got {p.type}")
         return [n, p]
 
+    @staticmethod
+    def check_trials(n):
+        """Raise ValueError for a negative number of trials in ``n`` (an int array)."""
+        if (n < 0).any():
+            raise ValueError(f"binomial: n must be >= 0, got a minimum of {n.min()}")
+
+    @staticmethod
+    def check_probabilities(p):
+        """Raise ValueError unless every entry of ``p`` (a float array) lies in [0, 1]."""
+        if not ((p >= 0) & (p <= 1)).all():
+            raise ValueError("binomial: p must lie in [0, 1] (and not be NaN)")
+
 
 class RandomIntegers(RandomOp):
     """Integers in [low, high] (both inclusive), of an integer ``dtype``.
@@ -243,6 +287,20 @@ class RandomIntegers(RandomOp):
             if not is_discrete(p.dtype):
                 raise TypeError(f"random_integers: {name} must be an integer tensor, got {p.type}")
         return params
+
+    def check_range(self, low, high):
+        """``high - low + 1`` for the broadcast bounds ``low``, ``high`` (non-empty int64
+        arrays); ValueError unless every range is 1 to 2**32 long and fits ``dtype``."""
+        span = high - low + 1
+        if (span < 1).any() or (span > 2 ** 32).any():
+            raise ValueError("random_integers: need low <= high and high - low < 2**32; "
+                             f"got low in [{low.min()}, {low.max()}], high in "
+                             f"[{high.min()}, {high.max()}]")
+        lowest, highest = _int_bounds(self.dtype)
+        if low.min() < lowest or high.max() > highest:
+            raise ValueError(f"random_integers: the range [{low.min()}, {high.max()}] "
+                             f"does not fit dtype {self.dtype}")
+        return span
 
 
 class RandomChoice(RandomOp):

@@ -44,6 +44,8 @@ class Reduce(Op):
 
     __props__ = ("axis",)
     numpy_name = None
+    #: reducing an empty value is an error (no identity: max, min); see :meth:`empty_error`
+    empty_is_error = False
 
     def __init__(self, axis):
         self.axis = tuple(int(a) for a in axis)
@@ -63,6 +65,13 @@ class Reduce(Op):
 
     def infer_shape(self, node, input_shapes):
         return [tuple(n for a, n in enumerate(input_shapes[0]) if a not in self.axis)]
+
+    def empty_error(self, shape):
+        """The ValueError backends raise for an empty value of ``shape`` when ``empty_is_error``.
+
+        Backends test ``empty_is_error`` and the size themselves, in their kernels.
+        """
+        return ValueError(f"{self.numpy_name} of an empty array (shape {shape}) has no value")
 
     def _expand(self, y, ndim):
         """``y`` (reduced) with the reduced axes put back as broadcastable axes."""
@@ -117,6 +126,8 @@ class Prod(_Accumulating):
 
 
 class _Extremum(Reduce):
+    empty_is_error = True
+
     def make_node(self, x):
         x = as_tensor_variable(x)
         if is_complex(x.dtype):

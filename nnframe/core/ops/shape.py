@@ -284,6 +284,16 @@ class Reshape(Op):
             return [None, None]
         return [reshape(output_grads[0], shape(x)), None]
 
+    @staticmethod
+    def size_error(x_shape, shape):
+        """The ValueError for reshaping a value of ``x_shape`` into the impossible ``shape``.
+
+        Backends raise it where their reshape fails (NumPy's ``reshape`` decides).
+        """
+        size = int(np.prod(x_shape))
+        return ValueError(f"cannot reshape an array of shape {tuple(x_shape)} (size {size}) "
+                          f"into shape {tuple(shape)}")
+
 
 def reshape(x, shape, ndim=None):
     """``x`` reshaped to ``shape`` (ints, scalars or an int vector; -1 allowed once)."""
@@ -358,6 +368,21 @@ class Join(Op):
         sizes = [shape_i(t, self.axis) for t in inputs]
         return split(g, sizes, self.axis)
 
+    def shapes_error(self, shapes, reason):
+        """The ValueError for joining values of ``shapes``; ``reason`` says what is wrong."""
+        return ValueError(f"concatenate along axis {self.axis} of shapes {shapes}: {reason}")
+
+    def check_shapes(self, shapes):
+        """Raise ValueError unless ``shapes`` agree on every axis but ``axis``.
+
+        For backends whose copies do not check; it says what NumPy's ``concatenate``
+        says (the NumPy backend lets it check and passes its message to :meth:`shapes_error`).
+        """
+        for s in shapes[1:]:
+            if any(a != self.axis and n != m for a, (n, m) in enumerate(zip(s, shapes[0]))):
+                raise self.shapes_error(shapes, "all the input array dimensions except for "
+                                        "the concatenation axis must match exactly")
+
 
 def concatenate(tensors, axis=0):
     """Join ``tensors`` along an existing ``axis`` (``np.concatenate``)."""
@@ -412,6 +437,16 @@ class Split(Op):
             return [None, None]
         grads = [zeros_like(o) if g is None else g for o, g in zip(outputs, output_grads)]
         return [Join(self.axis)(*grads), None]
+
+    def check_sizes(self, sizes, x_shape):
+        """Raise ValueError unless ``sizes`` (an int array) cut ``axis`` of ``x_shape`` exactly.
+
+        Only the values tell (the lengths are an input), so backends call this per call.
+        """
+        if sizes.sum() != x_shape[self.axis] or (sizes < 0).any():
+            raise ValueError(f"split lengths {sizes.tolist()} do not add up to the length "
+                             f"{x_shape[self.axis]} of axis {self.axis} of an array of shape "
+                             f"{x_shape}")
 
 
 def split(x, sizes, axis=0):
@@ -564,6 +599,13 @@ class SpecifyShape(Op):
         if is_discrete(x.dtype):
             return [None]
         return [g if x.type.is_super(g.type) else specify_shape(g, x.type.shape)]
+
+    def check_value_shape(self, value_shape):
+        """Raise ValueError unless ``value_shape`` has the declared lengths (the run-time check)."""
+        for w, n in zip(self.shape, value_shape):  # a loop, not any(...): no generator per call
+            if w is not None and w != n:
+                raise ValueError(f"specify_shape: value of shape {value_shape} does not have "
+                                 f"the declared static shape {self.shape}")
 
 
 def specify_shape(x, shape):

@@ -421,6 +421,25 @@ class _IncBase(_IndexOp):
         gy = fit_grad(y, self.getter(self.idx_list)(g, *rest))
         return [gx, gy] + [None] * len(rest)
 
+    def value_shape_checker(self, y_type):
+        """``(axes, check)``: ``check(y_shape, target_shape)`` raises the run-time error
+        for a value ``y`` (of type ``y_type``) that does not fit the indexed part.
+
+        Only ``axes``, those of ``y`` whose static length is not 1, are compared:
+        on the others ``y`` has length 1 (values follow their types) and broadcasts.
+        """
+        axes = [a for a, n in enumerate(y_type.shape) if n != 1]
+
+        def check(y_shape, target_shape):
+            for a in axes:
+                if y_shape[a] != target_shape[a]:
+                    raise ValueError(
+                        f"{self}: the value has shape {y_shape} but the indexed part has shape "
+                        f"{target_shape}; axis {a} of the value ({y_type}) is not broadcastable. "
+                        "Give a value of the indexed shape, or make that axis broadcastable "
+                        "(T.addbroadcast, dimshuffle with 'x')")
+        return axes, check
+
 
 class IncSubtensor(_IncBase):
     """``x`` with the basic-indexed part ``x[idx_list]`` incremented or set by ``y``."""
@@ -441,6 +460,35 @@ class AdvancedIncSubtensor(_IncBase):
 
 Subtensor.setter = IncSubtensor
 AdvancedSubtensor.setter = AdvancedIncSubtensor
+
+
+# -- run-time errors, worded once for every backend ----------------------------------
+def describe_index(idx):
+    """A short text for an index tuple (arrays by dtype and shape, not values).
+
+    >>> describe_index((1, slice(None, 5, None), np.zeros((2, 3), "int64"), None))
+    '[1, :5:, int64 array of shape (2, 3), None]'
+    """
+    def one(e):
+        if isinstance(e, np.ndarray) and e.ndim:
+            return f"{e.dtype} array of shape {e.shape}"
+        if isinstance(e, slice):
+            return ":".join("" if b is None else str(b) for b in (e.start, e.stop, e.step))
+        return "None" if e is None else "..." if e is Ellipsis else str(e)
+    return "[" + ", ".join(one(e) for e in idx) + "]"
+
+
+def index_error(exc, idx, shape):
+    """``exc`` (an indexing error) as an IndexError naming the index and the indexed shape."""
+    return IndexError(f"{exc} (index {describe_index(idx)} into an array of shape {shape})")
+
+
+def out_of_bounds_error(index, axis, size):
+    """NumPy's IndexError for ``index`` outside an axis of length ``size``.
+
+    For backends that check indices themselves, so that they say what NumPy says.
+    """
+    return IndexError(f"index {index} is out of bounds for axis {axis} with size {size}")
 
 
 def _fit_value(x, y, target, verb):
