@@ -210,6 +210,7 @@ def one_vs_many(runs):
 
 def versions():
     import pyopencl as cl
+
     import nnframe
     from nnframe.backends.opencl.blas import tile_shape
     from nnframe.backends.opencl.target import pocl_target, tile_bits, vector_bits

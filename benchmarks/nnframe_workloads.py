@@ -1,5 +1,4 @@
 """The benchmark steps written with nnframe, the way a Theano user writes them."""
-import numpy as np
 
 import nnframe.tensor as T
 from nnframe import function, shared

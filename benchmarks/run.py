@@ -24,8 +24,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-import numpy_reference as ref  # noqa: E402
 import nnframe_workloads as nnf  # noqa: E402
+import numpy_reference as ref  # noqa: E402
 
 try:
     import torch_workloads as tw  # noqa: E402

@@ -7,8 +7,8 @@ __version__ = "0.1.0"
 
 from nnframe.config import config
 from nnframe.core.function import In, Out, function
-from nnframe.core.graph import clone_replace
 from nnframe.core.gradient import grad, verify_grad
+from nnframe.core.graph import clone_replace
 from nnframe.core.shared import shared
 
 __all__ = ["config", "function", "In", "Out", "shared", "grad", "verify_grad", "clone_replace",

@@ -15,8 +15,8 @@ the weights (``W``) and not the biases.
 >>> loss = losses.squared_error(get_output(l_out), y).mean()
 >>> loss = loss + 1e-4 * regularization.regularize_network_params(l_out, regularization.l2)
 """
-from functools import reduce
 import operator
+from functools import reduce
 
 import numpy as np
 

@@ -6,19 +6,27 @@ import subprocess
 import sys
 import warnings
 
+import h5py  # noqa: E402  (a dependency of nnframe)
 import numpy as np
 import pytest
 
-import h5py  # noqa: E402  (a dependency of nnframe)
-
 import nnframe.tensor as T  # noqa: E402
 from nnframe import checkpoint as C  # noqa: E402
-from nnframe import config, function, rng as nnrng, shared  # noqa: E402
-from nnframe.checkpoint import (Checkpoint, CheckpointError, CheckpointManager,  # noqa: E402
-                                CheckpointMismatch, find_resume, load_checkpoint,
-                                load_params, restore_state, save_checkpoint, save_params)
-from nnframe.layers import (BatchNormLayer, DenseLayer, InputLayer, get_all_params,  # noqa: E402
-                            get_output)
+from nnframe import config, function, shared  # noqa: E402
+from nnframe import rng as nnrng
+from nnframe.checkpoint import (  # noqa: E402
+    Checkpoint,
+    CheckpointError,
+    CheckpointManager,
+    CheckpointMismatch,
+    find_resume,
+    load_checkpoint,
+    load_params,
+    restore_state,
+    save_checkpoint,
+    save_params,
+)
+from nnframe.layers import BatchNormLayer, DenseLayer, InputLayer, get_all_params, get_output  # noqa: E402
 from nnframe.optim import adam  # noqa: E402
 
 RECIPE = "# Rezept für MNIST — ünïcödé ✓ 数字\nmodel: [dense: {units: 10}]\n"

@@ -2,9 +2,8 @@
 import numpy as np
 import pytest
 
-from nnframe import config, init, nonlinearities, rng
 import nnframe.tensor as T
-from nnframe import function
+from nnframe import config, function, init, nonlinearities, rng
 
 
 @pytest.mark.parametrize("make, std", [

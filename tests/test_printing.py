@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 import nnframe.tensor as T
-from nnframe import function, shared
-from nnframe import printing
+from nnframe import function, printing, shared
 from nnframe.printing import debugprint, pp, pydotprint
 
 
@@ -29,7 +28,7 @@ def test_printing_functions_are_also_on_the_package_as_in_theano():
     import nnframe
     assert (nnframe.pp, nnframe.debugprint, nnframe.pydotprint) == (pp, debugprint, pydotprint)
     with pytest.raises(AttributeError, match="no attribute 'ppp'"):
-        nnframe.ppp
+        nnframe.ppp  # noqa: B018  (the attribute lookup is what raises)
 
 
 PRECEDENCE_CASES = [
@@ -40,7 +39,7 @@ PRECEDENCE_CASES = [
     (lambda x, y, z: x / (y / z), "(x / (y / z))"),
     (lambda x, y, z: -x, "-x"),
     (lambda x, y, z: -(x + y), "-(x + y)"),
-    (lambda x, y, z: -(-x), "-(-x)"),
+    (lambda x, y, z: -(-x), "-(-x)"),  # noqa: B002  (a double negation, printed)
     (lambda x, y, z: x * -y, "(x * -y)"),
     (lambda x, y, z: x ** 2, "(x ** 2.0)"),
     (lambda x, y, z: (-x) ** 2, "((-x) ** 2.0)"),
@@ -308,7 +307,7 @@ def test_dot_counts_shapes_and_colours(tmp_path, xyz):
     assert {nodes[b]["fillcolor"] for b in boxes} == {"#FFAABB"}
     # every input edge of a 2-input node is labelled with its position
     into = {}
-    for a, b, attrs in edges:
+    for _a, b, attrs in edges:
         if b in boxes:
             into.setdefault(b, []).append(attrs["label"])
     assert sorted(map(sorted, into.values())) == [["0", "1"]] * 3

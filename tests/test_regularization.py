@@ -5,9 +5,14 @@ import pytest
 import nnframe.tensor as T
 from nnframe import function, init, verify_grad
 from nnframe.layers import DenseLayer, InputLayer, get_all_params
-from nnframe.regularization import (apply_penalty, l1, l2, regularize_layer_params,
-                                    regularize_layer_params_weighted,
-                                    regularize_network_params)
+from nnframe.regularization import (
+    apply_penalty,
+    l1,
+    l2,
+    regularize_layer_params,
+    regularize_layer_params_weighted,
+    regularize_network_params,
+)
 
 RNG = np.random.default_rng(3)
 DTYPES = ["float32", "float64"]

@@ -5,7 +5,6 @@ import sys
 
 import numpy as np
 
-import nnframe
 import nnframe.tensor as T
 from nnframe import function, shared
 
@@ -63,7 +62,7 @@ def test_shared_minibatch_with_givens_trains_a_linear_model():
     step = function([index], loss, updates=[(w, w - 0.1 * T.grad(loss, w))],
                     givens=[(x, data_x[index * batch:(index + 1) * batch]),
                             (y, data_y[index * batch:(index + 1) * batch])])
-    for epoch in range(50):
+    for _epoch in range(50):
         for i in range(4):
             step(i)
     np.testing.assert_allclose(w.get_value(), true_w, atol=1e-3)

@@ -142,7 +142,7 @@ class FunctionGraph:
             if self.alias_roots(out, cache) & roots:
                 return False
         for other in self.nodes():
-            for o, ins in getattr(other.op, "destroy_map", {}).items():
+            for _o, ins in getattr(other.op, "destroy_map", {}).items():
                 for j in ins:
                     if other is not node and self.alias_roots(other.inputs[j], cache) & roots:
                         return False

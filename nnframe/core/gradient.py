@@ -211,7 +211,7 @@ def jacobian(expression, wrt, consider_constant=None, disconnected_inputs="raise
     list ``wrt``).  Row i is the gradient of entry i, computed by a Map over i.
     """
     from nnframe.core.ops.loop import map_range
-    from nnframe.core.ops.shape import flatten, reshape, shape, concatenate, shape_i
+    from nnframe.core.ops.shape import concatenate, flatten, reshape, shape, shape_i
     expression = as_tensor_variable(expression)
     wrt_list, single = _as_list(wrt)
     if expression.ndim == 0:

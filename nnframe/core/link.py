@@ -18,7 +18,6 @@ last use so its memory is freed.  The source is kept as
 
 Profiling and debug checks wrap kernels; the generated code stays the same.
 """
-import sys
 
 from nnframe.core.graph import Constant
 

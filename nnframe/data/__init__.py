@@ -19,8 +19,17 @@ Modules: :mod:`~nnframe.data.datasets` (``Dataset``, loaders, the
 :mod:`~nnframe.data.idx` (the IDX file format).
 """
 from nnframe.data.batches import Minibatches, epoch_order, iterate_minibatches
-from nnframe.data.datasets import (DATASETS, Dataset, load_dataset, load_digits, load_hdf5,
-                                   load_idx, load_mnist5k, load_npz, synthetic_blobs)
+from nnframe.data.datasets import (
+                                   DATASETS,
+                                   Dataset,
+                                   load_dataset,
+                                   load_digits,
+                                   load_hdf5,
+                                   load_idx,
+                                   load_mnist5k,
+                                   load_npz,
+                                   synthetic_blobs,
+)
 from nnframe.data.errors import DatasetError, MissingDependencyError, MissingKeyError
 from nnframe.data.idx import read_idx, write_idx
 from nnframe.data.splits import Standardizer, split, split_indices

@@ -19,14 +19,33 @@
 >>> sorted(metrics)
 ['bit_balance', 'distinct_codes', 'knn_precision@50', 'mAP', 'precision@100', 'recon']
 """
-from nnframe.hashing.baselines import (BASELINES, ITQ, LSH, PCAH, SpectralHashing,
-                                       fit_baseline, sign_codes)
-from nnframe.hashing.protocol import (RetrievalSplit, digits_protocol, mnist5k_protocol,
-                                      split_protocol)
-from nnframe.hashing.retrieval import (affine_decoder, bit_balance, distinct_codes, evaluate,
-                                       hamming_distances, knn_precision, mean_average_precision,
-                                       reconstruction_error, tie_aware_average_precision,
-                                       tie_aware_precision_at_k)
+from nnframe.hashing.baselines import (
+                                       BASELINES,
+                                       ITQ,
+                                       LSH,
+                                       PCAH,
+                                       SpectralHashing,
+                                       fit_baseline,
+                                       sign_codes,
+)
+from nnframe.hashing.protocol import (
+                                       RetrievalSplit,
+                                       digits_protocol,
+                                       mnist5k_protocol,
+                                       split_protocol,
+)
+from nnframe.hashing.retrieval import (
+                                       affine_decoder,
+                                       bit_balance,
+                                       distinct_codes,
+                                       evaluate,
+                                       hamming_distances,
+                                       knn_precision,
+                                       mean_average_precision,
+                                       reconstruction_error,
+                                       tie_aware_average_precision,
+                                       tie_aware_precision_at_k,
+)
 
 __all__ = ["LSH", "PCAH", "ITQ", "SpectralHashing", "BASELINES", "fit_baseline", "sign_codes",
            "RetrievalSplit", "split_protocol", "mnist5k_protocol", "digits_protocol",

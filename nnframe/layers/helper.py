@@ -9,11 +9,9 @@
 import difflib
 import inspect
 import warnings
-from collections import OrderedDict
 
 import numpy as np
 
-from nnframe.core.graph import Variable
 from nnframe.core.op import as_tensor_variable
 from nnframe.layers.base import Layer, LayerError, MergeLayer
 from nnframe.layers.input import InputLayer

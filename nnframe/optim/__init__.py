@@ -23,12 +23,32 @@ ConstantSchedule, StepDecay, ExponentialDecay, CosineDecay, LinearWarmup
 (``SCHEDULES`` maps names to them).
 """
 from nnframe.optim.constraints import apply_weight_decay, norm_constraint, total_norm_constraint
-from nnframe.optim.schedules import (SCHEDULES, ConstantSchedule, CosineDecay, ExponentialDecay,
-                                     LinearWarmup, Schedule, StepDecay, schedule_from_dict)
-from nnframe.optim.updates import (RULES, Updates, adadelta, adagrad, adam, adamax, adamw,
-                                   apply_momentum, apply_nesterov_momentum,
-                                   get_or_compute_grads, momentum, nesterov_momentum, rmsprop,
-                                   sgd)
+from nnframe.optim.schedules import (
+                                     SCHEDULES,
+                                     ConstantSchedule,
+                                     CosineDecay,
+                                     ExponentialDecay,
+                                     LinearWarmup,
+                                     Schedule,
+                                     StepDecay,
+                                     schedule_from_dict,
+)
+from nnframe.optim.updates import (
+                                     RULES,
+                                     Updates,
+                                     adadelta,
+                                     adagrad,
+                                     adam,
+                                     adamax,
+                                     adamw,
+                                     apply_momentum,
+                                     apply_nesterov_momentum,
+                                     get_or_compute_grads,
+                                     momentum,
+                                     nesterov_momentum,
+                                     rmsprop,
+                                     sgd,
+)
 
 __all__ = ["Updates", "get_or_compute_grads", "sgd", "momentum", "nesterov_momentum",
            "apply_momentum", "apply_nesterov_momentum", "adagrad", "rmsprop", "adadelta",

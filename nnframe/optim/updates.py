@@ -44,8 +44,15 @@ from nnframe.core.op import as_tensor_variable
 from nnframe.core.ops import elemwise as E
 from nnframe.core.shared import SharedVariable, shared
 from nnframe.core.types import is_complex, is_float
-from nnframe.optim._checks import (as_dtype, check_hyper, check_name, check_number,
-                                   check_params, check_scalar_expr, param_labels)
+from nnframe.optim._checks import (
+    as_dtype,
+    check_hyper,
+    check_name,
+    check_number,
+    check_params,
+    check_scalar_expr,
+    param_labels,
+)
 
 __all__ = ["Updates", "get_or_compute_grads", "sgd", "momentum", "nesterov_momentum",
            "apply_momentum", "apply_nesterov_momentum", "adagrad", "rmsprop", "adadelta",
@@ -283,7 +290,7 @@ def sgd(loss_or_grads: LossOrGrads, params: Params, learning_rate: LearningRate,
 
 def _sgd(loss_or_grads, params, learning_rate, name, rule):
     r = _Rule(rule, name, loss_or_grads, params, learning_rate, {})
-    for k, param, g in r:
+    for _k, param, g in r:
         r.set(param, param - r.lr(param.dtype) * g)
     return r.finish()
 

@@ -24,8 +24,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, help="override the recipe's seed")
     args = parser.parse_args(argv)
 
-    from nnframe.train.recipe import RecipeErrors
     from nnframe.train import trainer
+    from nnframe.train.recipe import RecipeErrors
     try:
         if args.check:
             if args.device:

@@ -290,7 +290,8 @@ def _load_recipe_text(text, filename):
             raise RecipeErrors([RecipeError(exc.problem, (), where)]) from None
         except yaml.MarkedYAMLError as exc:
             where = _where(filename, exc.problem_mark or exc.context_mark)
-            raise RecipeErrors([RecipeError(f"YAML syntax error: {exc.problem}", (), where)])
+            raise RecipeErrors([RecipeError(f"YAML syntax error: {exc.problem}", (), where)]
+                               ) from None
         if node is None:
             raise RecipeErrors([RecipeError("the recipe is empty", (), filename)])
         marks, errors = {}, []
@@ -339,11 +340,13 @@ def parse_override(recipe, assignment):
     try:
         value = yaml.load(text, Loader=RecipeLoader) if text.strip() else None
     except RecipeLimitError as exc:
-        raise RecipeErrors([RecipeError(f"cannot read the value: {exc.problem}", path, where)])
+        raise RecipeErrors([RecipeError(f"cannot read the value: {exc.problem}", path, where)]
+                           ) from None
     except RecursionError:      # the loader's limits should make this unreachable
         raise RecipeErrors([RecipeError(_too_deep(), path, where)]) from None
     except yaml.YAMLError as exc:
-        raise RecipeErrors([RecipeError(f"cannot read the value {text!r}: {exc}", path, where)])
+        raise RecipeErrors([RecipeError(f"cannot read the value {text!r}: {exc}", path, where)]
+                           ) from None
     if not isinstance(recipe.data, dict) or not path or not path[0]:
         raise RecipeErrors([RecipeError("expected key.path=value", (), where)])
     target = recipe.data

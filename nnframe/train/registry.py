@@ -11,8 +11,7 @@ import inspect
 from collections.abc import Mapping
 
 from nnframe import init, layers, nonlinearities, optim
-from nnframe.train.recipe import (REQUIRED, Bool, Choice, Float, Int, Map, Nullable, OneOf,
-                                  Seq, Str)
+from nnframe.train.recipe import REQUIRED, Bool, Choice, Float, Int, Map, Nullable, OneOf, Seq, Str
 
 __all__ = ["LAYERS", "INITIALIZERS", "NONLINEARITIES", "LOSSES", "METRICS", "OPTIMIZERS",
            "SCHEDULES", "MODELS", "register_model", "register_dataset", "dataset_spec",

@@ -5,8 +5,20 @@ raises :class:`~nnframe.train.recipe.RecipeErrors` listing every problem with
 its ``file:line:col: key.path``.  See ``recipes/mlp_digits.yaml`` for an example.
 """
 from nnframe.train import registry as R
-from nnframe.train.recipe import (REQUIRED, Bool, Choice, Float, Int, Map, Nullable, OneOf,
-                                  RecipeError, RecipeErrors, Seq, Str)
+from nnframe.train.recipe import (
+    REQUIRED,
+    Bool,
+    Choice,
+    Float,
+    Int,
+    Map,
+    Nullable,
+    OneOf,
+    RecipeError,
+    RecipeErrors,
+    Seq,
+    Str,
+)
 
 __all__ = ["recipe_schema", "check_recipe"]
 

@@ -9,7 +9,6 @@ progress), so a run resumed from the checkpoint of epoch k redoes exactly
 what the uninterrupted run did: the final parameters are bit for bit equal on
 the NumPy backend.
 """
-import json
 import math
 import os
 import sys
@@ -19,7 +18,7 @@ import numpy as np
 import yaml
 
 from nnframe import checkpoint as ckpt
-from nnframe import config, data, layers, metrics, rng
+from nnframe import config, data, metrics, rng
 from nnframe.train import registry as R
 from nnframe.train.logs import MetricsLog, plot_curves, write_report
 from nnframe.train.model import build_functions, build_network

@@ -5,10 +5,10 @@ import pytest
 pytest.importorskip("pyopencl",
                     reason="the OpenCL backend needs pyopencl (pip install 'nnframe[opencl]')")
 
+from opencl_helpers import both, compare  # noqa: E402
+
 import nnframe.tensor as T  # noqa: E402
 from nnframe.backends import opencl  # noqa: E402
-
-from opencl_helpers import both, compare  # noqa: E402
 
 rng = np.random.default_rng(3)
 AXES = [None, 0, 1, 2, -1]

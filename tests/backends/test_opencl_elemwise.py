@@ -5,13 +5,13 @@ import pytest
 
 pytest.importorskip("pyopencl", reason="the OpenCL backend needs pyopencl (pip install 'nnframe[opencl]')")
 
+from opencl_helpers import assert_same, compare  # noqa: E402
+
 import nnframe.tensor as T  # noqa: E402
 from nnframe import function  # noqa: E402
 from nnframe.core.mode import Mode  # noqa: E402
 from nnframe.core.ops.elemwise import Elemwise, elemwise  # noqa: E402
 from nnframe.core.ops.scalar import SCALAR_OPS, Composite  # noqa: E402
-
-from opencl_helpers import assert_same, compare  # noqa: E402
 
 rng = np.random.default_rng(0)
 N = 300  # more than the host shortcut's size: every node runs a device kernel

@@ -4,11 +4,11 @@ import pytest
 
 pytest.importorskip("pyopencl", reason="the OpenCL backend needs pyopencl (pip install 'nnframe[opencl]')")
 
+from opencl_helpers import compare  # noqa: E402
+
 import nnframe.tensor as T  # noqa: E402
 from nnframe import function  # noqa: E402
 from nnframe.core.ops import nnet as N  # noqa: E402
-
-from opencl_helpers import compare  # noqa: E402
 
 rng = np.random.default_rng(3)
 

@@ -4,11 +4,11 @@ import pytest
 
 pytest.importorskip("pyopencl", reason="the OpenCL backend needs pyopencl (pip install 'nnframe[opencl]')")
 
+from opencl_helpers import assert_same  # noqa: E402
+
 from nnframe import function, shared  # noqa: E402
 from nnframe.backends import opencl  # noqa: E402
 from nnframe.core.ops import random as R  # noqa: E402
-
-from opencl_helpers import assert_same  # noqa: E402
 
 START = np.array([7, 3, 2 ** 64 - 5], dtype="uint64")   # the counter wraps during the draws
 

@@ -4,12 +4,12 @@ import pytest
 
 pytest.importorskip("pyopencl", reason="the OpenCL backend needs pyopencl (pip install 'nnframe[opencl]')")
 
+from opencl_helpers import compare  # noqa: E402
+
 import nnframe.tensor as T  # noqa: E402
 from nnframe import function, shared  # noqa: E402
 from nnframe.core.ops import reduce as R  # noqa: E402
 from nnframe.core.ops.blas import Gemm  # noqa: E402
-
-from opencl_helpers import compare  # noqa: E402
 
 rng = np.random.default_rng(1)
 AXES = [None, 0, 1, 2, (0, 2), (1, 2), (0, 1)]

@@ -4,8 +4,8 @@ import pytest
 
 import nnframe.tensor as T
 from nnframe import function, verify_grad
-from nnframe.core.ops.scalar import SCALAR_OPS
 from nnframe.core.ops.elemwise import elemwise
+from nnframe.core.ops.scalar import SCALAR_OPS
 
 rng = np.random.default_rng(0)
 
@@ -265,7 +265,7 @@ def test_every_row_accepted_for_bool_inputs_runs_or_is_refused_when_built(name):
 def test_bool_subtraction_is_refused_with_a_hint():
     b = T.tensor("bool", shape=(None,))
     with pytest.raises(TypeError, match=r"neg is not defined for bool inputs .*T\.invert"):
-        -b
+        -b  # noqa: B018  (building the graph is what raises)
     with pytest.raises(TypeError, match="sub is not defined for bool inputs"):
         b - b
     assert (b - 1).dtype == "int64"          # with an integer, as in NumPy

@@ -3,11 +3,11 @@ their intermediates stay in the cache; the results must be exactly those of the
 whole-array computation."""
 import numpy as np
 import pytest
+from random_graphs import UNARY, random_elementwise  # noqa: E402  (tests/core/random_graphs.py)
 
 import nnframe.tensor as T
 from nnframe import Out, function, shared
 from nnframe.backends.numpy import elemwise as numpy_elemwise
-from random_graphs import UNARY, random_elementwise  # noqa: E402  (tests/core/random_graphs.py)
 
 
 def kernel_sources(f):

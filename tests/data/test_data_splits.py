@@ -6,8 +6,15 @@ import h5py
 import numpy as np
 import pytest
 
-from nnframe.data import (Dataset, DatasetError, Standardizer, load_dataset, split,
-                          split_indices, synthetic_blobs)
+from nnframe.data import (
+    Dataset,
+    DatasetError,
+    Standardizer,
+    load_dataset,
+    split,
+    split_indices,
+    synthetic_blobs,
+)
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,5 @@
 """The hashing autoencoder recipe: estimators, ITQ initialisation, report, a reduced
 reproduction of the measured results (docs/hashing.md)."""
-import json
 import os
 
 import numpy as np

@@ -6,9 +6,21 @@ import pytest
 
 import nnframe.tensor as T
 from nnframe import function, init, nonlinearities, shared
-from nnframe.layers import (ConcatLayer, DenseLayer, InputLayer, LayerError, NonlinearityLayer,
-                            count_params, get_all_layers, get_all_param_values, get_all_params,
-                            get_output, get_output_shape, set_all_param_values, summary)
+from nnframe.layers import (
+    ConcatLayer,
+    DenseLayer,
+    InputLayer,
+    LayerError,
+    NonlinearityLayer,
+    count_params,
+    get_all_layers,
+    get_all_param_values,
+    get_all_params,
+    get_output,
+    get_output_shape,
+    set_all_param_values,
+    summary,
+)
 
 rng = np.random.default_rng(3)
 

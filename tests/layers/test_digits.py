@@ -4,6 +4,9 @@ split (1,437 train / 360 test), each reaching >= 97% test accuracy."""
 import numpy as np
 import pytest
 
+# scikit-learn is part of the test extra: these are real accuracy tests, not optional.
+from sklearn import datasets, model_selection  # noqa: E402
+
 import nnframe.tensor as T
 from nnframe import function, nonlinearities, rng
 from nnframe.layers import DenseLayer, InputLayer, get_all_layers, get_all_params, get_output
@@ -12,9 +15,6 @@ from nnframe.layers.noise import DropoutLayer
 from nnframe.layers.normalization import batch_norm
 from nnframe.layers.pool import MaxPool2DLayer
 from nnframe.optim import adam
-
-# scikit-learn is part of the test extra: these are real accuracy tests, not optional.
-from sklearn import datasets, model_selection  # noqa: E402
 
 
 @pytest.fixture(scope="module")

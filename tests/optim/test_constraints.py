@@ -4,8 +4,14 @@ import pytest
 
 import nnframe.tensor as T
 from nnframe import function, shared
-from nnframe.optim import (adam, adamw, apply_weight_decay, norm_constraint, sgd,
-                           total_norm_constraint)
+from nnframe.optim import (
+    adam,
+    adamw,
+    apply_weight_decay,
+    norm_constraint,
+    sgd,
+    total_norm_constraint,
+)
 
 RNG = np.random.default_rng(1)
 

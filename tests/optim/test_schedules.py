@@ -7,8 +7,16 @@ import pytest
 
 import nnframe.tensor as T
 from nnframe import shared
-from nnframe.optim import (SCHEDULES, ConstantSchedule, CosineDecay, ExponentialDecay,
-                           LinearWarmup, StepDecay, adam, schedule_from_dict)
+from nnframe.optim import (
+    SCHEDULES,
+    ConstantSchedule,
+    CosineDecay,
+    ExponentialDecay,
+    LinearWarmup,
+    StepDecay,
+    adam,
+    schedule_from_dict,
+)
 
 STEPS = [0, 1, 2, 5, 9, 10, 11, 30, 100]
 

@@ -6,9 +6,22 @@ import pytest
 import nnframe.tensor as T
 from nnframe import config, function, shared
 from nnframe.core.graph import ancestors
-from nnframe.optim import (RULES, Updates, adadelta, adagrad, adam, adamax, adamw,
-                           apply_momentum, apply_nesterov_momentum, get_or_compute_grads,
-                           momentum, nesterov_momentum, rmsprop, sgd)
+from nnframe.optim import (
+    RULES,
+    Updates,
+    adadelta,
+    adagrad,
+    adam,
+    adamax,
+    adamw,
+    apply_momentum,
+    apply_nesterov_momentum,
+    get_or_compute_grads,
+    momentum,
+    nesterov_momentum,
+    rmsprop,
+    sgd,
+)
 from nnframe.optim import schedules as S
 
 RNG = np.random.default_rng(0)

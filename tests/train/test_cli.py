@@ -84,6 +84,7 @@ def test_recipe_error_exit_code_and_message(tmp_path):
 
 def test_installed_entry_point_is_declared():
     import tomllib
+
     from .helpers import REPO
     with open(f"{REPO}/pyproject.toml", "rb") as fh:
         scripts = tomllib.load(fh)["project"]["scripts"]

@@ -9,8 +9,15 @@ import pytest
 
 from nnframe.train import prepare
 from nnframe.train import recipe as recipe_module
-from nnframe.train.recipe import (MAX_ALIASES, MAX_DEPTH, MAX_RECIPE_BYTES, RecipeErrors,
-                                  load_recipe, load_recipe_text, parse_override)
+from nnframe.train.recipe import (
+    MAX_ALIASES,
+    MAX_DEPTH,
+    MAX_RECIPE_BYTES,
+    RecipeErrors,
+    load_recipe,
+    load_recipe_text,
+    parse_override,
+)
 
 from .helpers import SMALL_RECIPE, run_cli, write_recipe
 

@@ -4,9 +4,21 @@ Importing this package registers all kernels (one module per Op family).
 """
 import numpy as np
 
+from nnframe.backends.numpy import (  # noqa: F401
+    blas,
+    conv,
+    cumulative,
+    elemwise,
+    grad_ops,
+    loop,
+    nnet,  # (registration)
+    pool,
+    random,
+    reduce,
+    shape,
+    subtensor,
+)
 from nnframe.backends.numpy.registry import KERNELS, kernel_for, register
-from nnframe.backends.numpy import (blas, conv, cumulative, elemwise, grad_ops, loop,  # noqa: F401
-                                   nnet, pool, random, reduce, shape, subtensor)  # (registration)
 
 
 class NumpyBackend:

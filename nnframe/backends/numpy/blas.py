@@ -1,8 +1,8 @@
 """NumPy kernels for matrix products (BLAS through np.dot / np.matmul)."""
 import numpy as np
 
-from nnframe.backends.numpy.registry import register
 from nnframe.backends.numpy import cblas
+from nnframe.backends.numpy.registry import register
 from nnframe.core.ops.blas import BatchedDot, Dot, Gemm
 
 

@@ -11,8 +11,13 @@ faster than a reshape + ``max(axis=...)`` or ``sliding_window_view(...).max``
 import numpy as np
 
 from nnframe.backends.numpy.registry import register
-from nnframe.core.ops.pool import (AveragePoolGrad, MaxPoolGrad, MaxPoolGradGrad, Pool,
-                                   pool_output_length)
+from nnframe.core.ops.pool import (
+    AveragePoolGrad,
+    MaxPoolGrad,
+    MaxPoolGradGrad,
+    Pool,
+    pool_output_length,
+)
 
 
 class _Windows:

@@ -5,6 +5,7 @@ compile time) and returns a plain function from input arrays to the output
 array (or a tuple of arrays for several outputs).  Everything that does not
 depend on the values is decided once, in the factory, not per call.
 
+>>> import numpy as np
 >>> from nnframe.core.ops.grad_ops import ZeroGrad
 >>> kernel_for(ZeroGrad()(np.ones(2)).owner)(np.ones(2))
 array([1., 1.])
@@ -12,7 +13,6 @@ array([1., 1.])
 A new Op's kernel is registered with ``@register(MyOp)`` on a factory
 ``def my_op_kernel(node): return lambda x: x * 2``.
 """
-import numpy as np
 
 from nnframe.backends.dispatch import KernelTable
 

@@ -142,7 +142,7 @@ def _helpers_int(t, signed):
     power = (f"inline {t} nnf_pow_{t}({t} a, {t} b) {{ {t} r = 1; "
              + ("if (b < 0) return (a == 1) ? 1 : (a == -1 ? ((b & 1) ? -1 : 1) : 0); "
                 if signed else "")
-             + f"while (b) {{ if (b & 1) r *= a; a *= a; b >>= 1; }} return r; }}")
+             + "while (b) { if (b & 1) r *= a; a *= a; b >>= 1; } return r; }")
     return {f"nnf_floordiv_{t}": floordiv, f"nnf_mod_{t}": mod, f"nnf_pow_{t}": power}
 
 

@@ -25,15 +25,22 @@ The strided kernel also serves copies and casts into views
 """
 import numpy as np
 
-from nnframe.backends.opencl.array import DeviceArray, SMALL, device_args, empty
-from nnframe.backends.opencl.codegen import (ctype, helpers_for, index_code, kernel_name,
-                                             literal, scalar_expr, vector_access)
+from nnframe.backends.opencl.array import SMALL, DeviceArray, device_args, empty
+from nnframe.backends.opencl.codegen import (
+    ctype,
+    helpers_for,
+    index_code,
+    kernel_name,
+    literal,
+    scalar_expr,
+    vector_access,
+)
 from nnframe.backends.opencl.registry import numpy_kernel, register
 from nnframe.backends.opencl.scalar_forms import VECTOR_SAFE
 from nnframe.backends.opencl.target import lanes, vector_bits
 from nnframe.core.graph import Constant
 from nnframe.core.ops.elemwise import Elemwise
-from nnframe.core.ops.scalar import Composite, SCALAR_OPS
+from nnframe.core.ops.scalar import SCALAR_OPS, Composite
 
 __all__ = ["ElementwiseCode", "strided_copy", "long8", "collapse", "pad", "launch_2d", "LOCAL"]
 

@@ -226,7 +226,7 @@ def _crossentropy(builder, node, prefix, what, row_body, out_is_matrix, with_sof
         params += [f"__global {t}* sm"]
         dtypes += [None]
     lines = ["long i = get_global_id(0);", "if (i >= rows) return;",
-             f"const long yi = (long)y[yo + i * ys0];",
+             "const long yi = (long)y[yo + i * ys0];",
              "const int bad = yi < 0 || yi >= n;",
              "if (bad) NNF_ERR(err, code, yi);",
              "const long cls = bad ? 0 : yi;"]

@@ -167,7 +167,7 @@ def normal_kernel(node, builder):
         per_block = 2
     wpu = 1 if dtype == "float32" else 2
     body = "  const uint4 w = nnf_philox(key, sub, ctr, b);\n"
-    for k, (ua, ub, first) in enumerate(pairs):
+    for _k, (ua, ub, first) in enumerate(pairs):
         body += (f"  {{ const {t} r = sqrt(({t}){m2} * log({one} - {ua}));\n"
                  f"    const {t} a = ({t}){two_pi} * {ub};\n"
                  f"    const long i = {first};\n"

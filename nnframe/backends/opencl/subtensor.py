@@ -180,7 +180,7 @@ def _adv_code(plan):
     array p is read at its broadcast position, wrapped, checked.
     """
     lines = []
-    for p, (axis, k, nd) in enumerate(plan.arrays):
+    for p, (_axis, _k, nd) in enumerate(plan.arrays):
         terms = " + ".join(f"c{plan.adv_axes[plan.n_adv - nd + j]} * it{p}.s{j}"
                            for j in range(nd)) or "0"
         lines += [f"long v{p} = (long)ip{p}[io{p} + {terms}];",
@@ -193,7 +193,7 @@ def _adv_code(plan):
 def _index_params(plan, index_vars):
     import pyopencl.cltypes as cltypes
     params, dtypes = [], []
-    for p, (axis, k, nd) in enumerate(plan.arrays):
+    for p, (_axis, k, _nd) in enumerate(plan.arrays):
         params += [f"__global const {ctype(index_vars[k].dtype)}* ip{p}", f"long io{p}",
                    f"long8 it{p}", f"long n{p}", f"long xs{p}"]
         dtypes += [None, np.int64, cltypes.long8, np.int64, np.int64]
@@ -202,7 +202,7 @@ def _index_params(plan, index_vars):
 
 def _index_args(plan, x_shape, x_strides, arrays):
     args = []
-    for (axis, _, nd), a in zip(plan.arrays, arrays):
+    for (axis, _, _nd), a in zip(plan.arrays, arrays):
         buf, off = device_args(a)
         strides = [0 if n == 1 else s for n, s in zip(a.shape, a.strides)]
         args += [buf, off, EW.long8(strides), x_shape[axis], x_strides[axis]]

@@ -74,7 +74,7 @@ class CumOp(Op):
         return [input_shapes[0]]
 
     def L_op(self, inputs, outputs, output_grads):
-        (x,), (y,), (g,) = inputs, outputs, output_grads
+        (x,), (g,) = inputs, output_grads
         if is_discrete(x.dtype):
             return [None]
         if self.mode == "add":

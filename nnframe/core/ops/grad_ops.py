@@ -17,8 +17,7 @@ from nnframe.core.ops import elemwise as E
 from nnframe.core.types import is_discrete
 
 __all__ = ["ZeroGrad", "DisconnectedGrad", "GradClip", "GradScale", "StraightThrough",
-           "zero_grad", "disconnected_grad", "grad_clip", "grad_scale", "ste", "ste_sign",
-           "sign_pm1"]
+           "zero_grad", "disconnected_grad", "grad_clip", "grad_scale", "ste", "ste_sign"]
 
 
 class _IdentityForward(Op):

@@ -42,8 +42,8 @@ class Map(Op):
 
     def L_op(self, inputs, outputs, output_grads):
         from nnframe.core.gradient import grad
-        from nnframe.core.ops.reduce import sum as sum_
         from nnframe.core.ops.elemwise import mul
+        from nnframe.core.ops.reduce import sum as sum_
         n, free = inputs[0], inputs[1:]
         i, inner_free = self.inner_inputs[0], self.inner_inputs[1:]
         wanted = [k for k, f in enumerate(inner_free) if not is_discrete(f.dtype)]

@@ -21,10 +21,11 @@ from nnframe.core.graph import Apply, Constant
 from nnframe.core.op import Op, as_tensor_variable
 from nnframe.core.ops import elemwise as E
 from nnframe.core.ops.grad_ops import disconnected_grad
-from nnframe.core.ops.reduce import max as max_, normalize_axes, sum as sum_
+from nnframe.core.ops.reduce import max as max_
+from nnframe.core.ops.reduce import normalize_axes
+from nnframe.core.ops.reduce import sum as sum_
 from nnframe.core.ops.shape import dimshuffle, shape_i
 from nnframe.core.types import TensorType, is_complex, is_discrete, upgrade_to_float
-from nnframe.core.variable import constant
 
 __all__ = ["Softmax", "SoftmaxGrad", "LogSoftmax", "OneHot", "CrossentropyCategorical1Hot",
            "CrossentropySoftmax1Hot", "CrossentropySoftmax1HotDx",

@@ -25,8 +25,6 @@ TensorType(float32, shape=(?, 16, 14, 14))
 """
 import builtins
 
-import numpy as np
-
 from nnframe.core.graph import Apply, Constant, Variable
 from nnframe.core.op import Op, as_tensor_variable
 from nnframe.core.ops import elemwise as E

@@ -19,7 +19,7 @@ from nnframe.core.types import TensorType, is_complex, is_discrete, upgrade_to_f
 
 __all__ = ["Reduce", "Sum", "Prod", "Max", "Min", "All", "Any", "ArgReduce", "Argmax",
            "Argmin", "sum", "prod", "max", "min", "all", "any", "argmax", "argmin",
-           "mean", "var", "std", "normalize_axes"]
+           "mean", "var", "std"]
 
 
 def normalize_axes(axis, ndim):

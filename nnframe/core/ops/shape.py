@@ -15,7 +15,7 @@ __all__ = ["DimShuffle", "Reshape", "Shape", "ShapeI", "MakeVector", "Join", "Sp
            "Alloc", "ARange", "SpecifyShape", "dimshuffle", "transpose", "reshape",
            "flatten", "shape", "shape_i", "make_vector", "concatenate", "stack",
            "split", "alloc", "zeros", "ones", "full", "arange", "specify_shape",
-           "addbroadcast", "unbroadcast", "squeeze", "expand_dims", "normalize_axis"]
+           "addbroadcast", "unbroadcast", "squeeze", "expand_dims"]
 
 
 def normalize_axis(axis, ndim, what="axis"):
@@ -217,8 +217,8 @@ def make_vector(*scalars, dtype=None):
 
 def _as_shape_vector(shape):
     """A shape given as ints, scalars or a vector, as an int64 vector Variable."""
-    from nnframe.core.variable import TensorVariable, constant
     from nnframe.core.ops.elemwise import cast
+    from nnframe.core.variable import TensorVariable, constant
     if isinstance(shape, TensorVariable):
         if shape.ndim == 0:
             shape = [shape]

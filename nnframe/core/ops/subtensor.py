@@ -33,8 +33,15 @@ from nnframe.core.graph import Apply, Constant, Variable
 from nnframe.core.op import Op, as_tensor_variable
 from nnframe.core.ops import elemwise as E
 from nnframe.core.ops.elemwise import broadcast_static_shapes, fit_grad
-from nnframe.core.ops.shape import (MakeVector, Shape, dimshuffle, flatten, make_vector,
-                                    normalize_axis, shape_i)
+from nnframe.core.ops.shape import (
+    MakeVector,
+    Shape,
+    dimshuffle,
+    flatten,
+    make_vector,
+    normalize_axis,
+    shape_i,
+)
 from nnframe.core.types import TensorType, is_discrete
 
 __all__ = ["SliceSpec", "Subtensor", "AdvancedSubtensor", "IncSubtensor",

@@ -10,8 +10,12 @@ alone.
 from nnframe.core.ops import elemwise as E
 from nnframe.core.ops.elemwise import Elemwise
 from nnframe.core.ops.shape import DimShuffle, dimshuffle
-from nnframe.core.rewrite.local import (apply_local_rewrites, is_constant_value, local_rewrite,
-                                        scalar_op_name)
+from nnframe.core.rewrite.local import (
+    apply_local_rewrites,
+    is_constant_value,
+    local_rewrite,
+    scalar_op_name,
+)
 
 __all__ = ["canonicalize", "CANONICALIZE"]
 

@@ -18,8 +18,12 @@ from nnframe.core.ops import elemwise as E
 from nnframe.core.ops import nnet as N
 from nnframe.core.ops import subtensor as S
 from nnframe.core.ops.elemwise import Elemwise
-from nnframe.core.rewrite.local import (apply_local_rewrites, is_constant_value, local_rewrite,
-                                        scalar_op_name)
+from nnframe.core.rewrite.local import (
+    apply_local_rewrites,
+    is_constant_value,
+    local_rewrite,
+    scalar_op_name,
+)
 
 __all__ = ["stabilize", "stable_clone", "STABILIZE"]
 
