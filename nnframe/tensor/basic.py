@@ -1,7 +1,7 @@
 """NumPy-like functions on symbolic tensors that are not a single Op."""
 from nnframe.core.op import as_tensor_variable
 from nnframe.core.ops import elemwise as E
-from nnframe.core.ops import shape as S
+from nnframe.core.ops import shape as shape_ops
 
 __all__ = ["round", "where", "sgn", "tensor_copy", "abs_", "shape_padleft", "shape_padright",
            "shape_padaxis", "join", "horizontal_stack", "vertical_stack"]
@@ -46,30 +46,30 @@ def shape_padleft(x, n_ones=1):
     (True, True, False)
     """
     x = as_tensor_variable(x)
-    return S.dimshuffle(x, ["x"] * n_ones + list(range(x.ndim)))
+    return shape_ops.dimshuffle(x, ["x"] * n_ones + list(range(x.ndim)))
 
 
 def shape_padright(x, n_ones=1):
     """``x`` with ``n_ones`` broadcastable axes at the end (Theano's ``shape_padright``)."""
     x = as_tensor_variable(x)
-    return S.dimshuffle(x, list(range(x.ndim)) + ["x"] * n_ones)
+    return shape_ops.dimshuffle(x, list(range(x.ndim)) + ["x"] * n_ones)
 
 
 def shape_padaxis(x, axis):
     """``x`` with a broadcastable axis inserted at ``axis`` (``np.expand_dims``)."""
-    return S.expand_dims(x, axis)
+    return shape_ops.expand_dims(x, axis)
 
 
 def join(axis, *tensors):
     """Theano's ``join(axis, *tensors)``: ``concatenate(tensors, axis)``."""
-    return S.concatenate(list(tensors), axis=axis)
+    return shape_ops.concatenate(list(tensors), axis=axis)
 
 
 def horizontal_stack(*tensors):
     """Matrices side by side (``np.hstack`` for 2-d inputs)."""
-    return S.concatenate(list(tensors), axis=1)
+    return shape_ops.concatenate(list(tensors), axis=1)
 
 
 def vertical_stack(*tensors):
     """Matrices one above the other (``np.vstack`` for 2-d inputs)."""
-    return S.concatenate(list(tensors), axis=0)
+    return shape_ops.concatenate(list(tensors), axis=0)

@@ -31,7 +31,7 @@ import numpy as np
 
 from nnframe.core.graph import Constant, Variable
 from nnframe.core.op import as_tensor_variable
-from nnframe.core.ops import random as R
+from nnframe.core.ops import random as random_ops
 from nnframe.core.ops.shape import shape_i
 from nnframe.core.shared import shared
 from nnframe.core.types import is_float, upcast
@@ -100,10 +100,10 @@ def _size(size, ndim, params=None):
         if ndim is not None and int(ndim) != len(size):
             raise ValueError(f"ndim={ndim} does not match the {len(size)} dimension(s) of the "
                              "broadcast parameters; pass size=")
-    vec, ndim = R.as_size_vector(size, ndim)
-    shape = R.static_size(vec, ndim)
+    vec, ndim = random_ops.as_size_vector(size, ndim)
+    shape = random_ops.static_size(vec, ndim)
     for name, p in params.items():
-        R.check_broadcast(f"parameter {name}", p, shape)
+        random_ops.check_broadcast(f"parameter {name}", p, shape)
     return vec, ndim
 
 
@@ -167,7 +167,7 @@ class RandomStream:
     def _draw(self, op, size, *params):
         index = len(self.state_variables)
         state = shared(_initial_state(self.base_seed, index), name=f"{self.name}/state{index}",
-                       shape=(R.STATE_LENGTH,))
+                       shape=(random_ops.STATE_LENGTH,))
         new_state, sample = op(state, size, *params)
         state.default_update = new_state
         self.state_variables.append(state)
@@ -204,7 +204,7 @@ class RandomStream:
         dtype = _float_dtype(dtype, (low, high))
         low, high = _as_param(low, dtype), _as_param(high, dtype)
         vec, ndim = _size(size, ndim, {"low": low, "high": high})
-        u = self._draw(R.RandomUniform(ndim, dtype), vec)
+        u = self._draw(random_ops.RandomUniform(ndim, dtype), vec)
         if _is_value(low, 0) and _is_value(high, 1):
             return u
         return low + (high - low) * u
@@ -226,7 +226,7 @@ class RandomStream:
         dtype = _float_dtype(dtype, (avg, std))
         avg, std = _as_param(avg, dtype), _as_param(std, dtype)
         vec, ndim = _size(size, ndim, {"avg": avg, "std": std})
-        z = self._draw(R.RandomNormal(ndim, dtype), vec)
+        z = self._draw(random_ops.RandomNormal(ndim, dtype), vec)
         if not _is_value(std, 1):
             z = std * z
         if not _is_value(avg, 0):
@@ -248,7 +248,7 @@ class RandomStream:
         p_dtype = p.dtype if isinstance(p, Variable) and is_float(p.dtype) else config.floatX
         n, p = as_tensor_variable(n), _as_param(p, p_dtype)
         vec, ndim = _size(size, ndim, {"n": n, "p": p})
-        return self._draw(R.RandomBinomial(ndim, dtype), vec, n, p)
+        return self._draw(random_ops.RandomBinomial(ndim, dtype), vec, n, p)
 
     def random_integers(self, size=None, low=0, high=1, ndim=None, dtype="int64"):
         """Integers in [low, high], both inclusive (``high - low < 2**32``).
@@ -259,7 +259,7 @@ class RandomStream:
         """
         low, high = as_tensor_variable(low), as_tensor_variable(high)
         vec, ndim = _size(size, ndim, {"low": low, "high": high})
-        return self._draw(R.RandomIntegers(ndim, dtype), vec, low, high)
+        return self._draw(random_ops.RandomIntegers(ndim, dtype), vec, low, high)
 
     def choice(self, size=None, a=2, replace=True, p=None, ndim=None, dtype=None):
         """Items chosen from ``range(a)`` (``a`` an int) or from the vector ``a``.
@@ -295,7 +295,7 @@ class RandomStream:
             p = _as_param(p, p_dtype)
             self._check_weights_length(a_var, p)
         vec, ndim = _size(() if size is None else size, ndim)
-        op = R.RandomChoice(ndim, replace=replace, weighted=p is not None)
+        op = random_ops.RandomChoice(ndim, replace=replace, weighted=p is not None)
         index = self._draw(op, vec, a_var, *([] if p is None else [p]))
         result = index if items is None else items[index]
         if dtype is not None:
@@ -322,7 +322,7 @@ class RandomStream:
         >>> order = RandomStream(seed=0).permutation(n=10)
         """
         vec, ndim = _size(() if size is None else size, ndim)
-        return self._draw(R.RandomPermutation(ndim, dtype), vec, as_tensor_variable(n))
+        return self._draw(random_ops.RandomPermutation(ndim, dtype), vec, as_tensor_variable(n))
 
 
 #: Theano's name

@@ -4,7 +4,7 @@ import numpy as np
 import nnframe.tensor as T
 from nnframe import function, layers, losses, optim
 from nnframe.layers import LayerError
-from nnframe.train import registry as R
+from nnframe.train import registry
 from nnframe.train.recipe import RecipeError, RecipeErrors
 
 __all__ = ["build_network", "build_functions", "Model"]
@@ -38,7 +38,7 @@ def build_network(resolved, input_shape, recipe=None, context=None):
                      f"{tuple(spec['input_shape'])}", ("model", "input_shape"), recipe)
     l_in = layers.InputLayer((None,) + tuple(input_shape), name="input")
     if spec["builder"] is not None:
-        builder, _, report_hook = R.model_entry(spec["builder"]["type"])
+        builder, _, report_hook = registry.model_entry(spec["builder"]["type"])
         args = {k: v for k, v in spec["builder"].items() if k != "type"}
         try:
             return Model(l_in, builder(l_in, args, context or {}), report_hook)
@@ -47,7 +47,7 @@ def build_network(resolved, input_shape, recipe=None, context=None):
     layer = l_in
     for k, layer_spec in enumerate(spec["layers"]):
         try:
-            layer = R.build_layer(layer_spec, layer)
+            layer = registry.build_layer(layer_spec, layer)
         except LayerError as exc:
             message = str(exc)
             if repr(layer.name) not in message:     # say what the layer was built on
@@ -99,7 +99,7 @@ def build_functions(resolved, model, y_dtype):
                 model.output_layer, penalty)
     params = layers.get_all_params(model.output_layer, trainable=True)
     opt = dict(resolved["optimizer"])
-    rule = R.OPTIMIZERS[opt.pop("type")]
+    rule = registry.OPTIMIZERS[opt.pop("type")]
     clip, decay = opt.pop("grad_clip"), opt.pop("weight_decay_l2")
     grads = T.grad(objective, params)
     if decay:

@@ -4,7 +4,7 @@
 raises :class:`~nnframe.train.recipe.RecipeErrors` listing every problem with
 its ``file:line:col: key.path``.  See ``recipes/mlp_digits.yaml`` for an example.
 """
-from nnframe.train import registry as R
+from nnframe.train import registry
 from nnframe.train.recipe import (
     REQUIRED,
     Bool,
@@ -31,13 +31,13 @@ RUN_NAME = Str(pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}",
 
 
 def recipe_schema():
-    models = R.model_choice()
+    models = registry.model_choice()
     return Map({
         "nnframe_recipe": (Int(min=1, max=1), REQUIRED),
         "name": (RUN_NAME, "run"),
         "seed": (Int(min=0), 0),
         "data": (Map({
-            "dataset": (R.dataset_spec(), REQUIRED),
+            "dataset": (registry.dataset_spec(), REQUIRED),
             "split": (Map({"train": (_SPLIT_SIZE, REQUIRED), "valid": (_SPLIT_SIZE, 0),
                            "test": (_SPLIT_SIZE, 0), "stratify": (Bool(), True)},
                           "data.split"), {"train": 1.0, "valid": 0, "test": 0, "stratify": True}),
@@ -49,25 +49,25 @@ def recipe_schema():
         }, "data"), REQUIRED),
         "model": (Map({
             "input_shape": (Nullable(Seq(Int(min=1), min_len=1)), None),
-            "layers": (Nullable(Seq(R.layer_choice(), min_len=1)), None),
+            "layers": (Nullable(Seq(registry.layer_choice(), min_len=1)), None),
             "builder": (Nullable(models), None),
         }, "model"), REQUIRED),
         "loss": (Map({
-            "type": (Str(sorted(R.LOSSES)), REQUIRED),
+            "type": (Str(sorted(registry.LOSSES)), REQUIRED),
             "target": (Str(["labels", "inputs"]), "labels"),
             "aggregate": (Str(["mean", "sum"]), "mean"),
             "sum_features": (Bool(), False),
             "l2": (Float(min=0), 0.0),
             "l1": (Float(min=0), 0.0),
         }, "loss"), REQUIRED),
-        "optimizer": (R.optimizer_choice(), REQUIRED),
-        "schedule": (Nullable(R.schedule_choice()), None),
+        "optimizer": (registry.optimizer_choice(), REQUIRED),
+        "schedule": (Nullable(registry.schedule_choice()), None),
         "train": (Map({
             "epochs": (Int(min=1), REQUIRED),
             "batch_size": (Int(min=1), 128),
             "drop_last": (Bool(), False),
         }, "train"), REQUIRED),
-        "metrics": (Seq(Choice(R.METRICS, "metric")), []),
+        "metrics": (Seq(Choice(registry.METRICS, "metric")), []),
         "early_stopping": (Nullable(Map({
             "monitor": (Str(), "valid.loss"),
             "mode": (Nullable(Str(["min", "max"])), None),

@@ -19,7 +19,7 @@ import yaml
 
 from nnframe import checkpoint as ckpt
 from nnframe import config, data, metrics, rng
-from nnframe.train import registry as R
+from nnframe.train import registry
 from nnframe.train.logs import MetricsLog, plot_curves, write_report
 from nnframe.train.model import build_functions, build_network
 from nnframe.train.recipe import RecipeError, RecipeErrors, load_recipe, parse_override
@@ -46,7 +46,7 @@ def _seeds(seed):
 def _load_data(resolved, recipe, split_seed):
     spec = dict(resolved["data"]["dataset"])
     name = spec.pop("type")
-    loader, _ = R.DATASETS[name]
+    loader, _ = registry.DATASETS[name]
     try:
         dataset = loader(**spec)
     except (data.DatasetError, ImportError, OSError, ValueError) as exc:

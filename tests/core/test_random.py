@@ -8,7 +8,7 @@ import pytest
 import nnframe.tensor as T
 from nnframe import config, function, shared, verify_grad
 from nnframe.backends.numpy.random import philox4x32
-from nnframe.core.ops import random as R
+from nnframe.core.ops import random as random_ops
 from nnframe.tensor.random import RandomStream, RandomStreams
 
 N = 100_000
@@ -61,7 +61,7 @@ def raw_draw(op, state_value, size, *params):
                                    [1, 0, 2 ** 64 - 1]])
 def test_uniform_float32_follows_the_stream_definition(state):
     # Counter carries across 32 bits and wraps mod 2**64; substream in lanes 2 and 3.
-    new_state, u = raw_draw(R.RandomUniform(1, "float32"), state, [6])
+    new_state, u = raw_draw(random_ops.RandomUniform(1, "float32"), state, [6])
     w = reference_words(state, 6)
     np.testing.assert_array_equal(u, (w >> 8).astype(np.float32) * np.float32(2.0 ** -24))
     assert u.dtype == np.float32
@@ -72,11 +72,11 @@ def test_uniform_float64_and_normal_follow_the_stream_definition():
     state = [11, 2, 5]
     w = reference_words(state, 8)
     u = (((w[0::2] >> 5) << 26) + (w[1::2] >> 6)).astype(np.float64) * 2.0 ** -53
-    new_state, got = raw_draw(R.RandomUniform(1, "float64"), state, [4])
+    new_state, got = raw_draw(random_ops.RandomUniform(1, "float64"), state, [4])
     np.testing.assert_array_equal(got, u)
     assert int(new_state[2]) == 5 + 2
     # Box-Muller on pairs (u[2k], u[2k+1]); an odd count drops the last sine.
-    new_state, z = raw_draw(R.RandomNormal(1, "float64"), state, [3])
+    new_state, z = raw_draw(random_ops.RandomNormal(1, "float64"), state, [3])
     r = np.sqrt(-2 * np.log(1 - u[0::2]))
     expected = np.stack([r * np.cos(2 * np.pi * u[1::2]), r * np.sin(2 * np.pi * u[1::2])], 1)
     np.testing.assert_allclose(z, expected.reshape(-1)[:3], rtol=1e-15)
@@ -86,9 +86,9 @@ def test_uniform_float64_and_normal_follow_the_stream_definition():
 def test_integer_draws_follow_the_stream_definition():
     state = [3, 1, 0]
     w = reference_words(state, 2 * 5)
-    _, ints = raw_draw(R.RandomIntegers(1), state, [5], -2, 4)
+    _, ints = raw_draw(random_ops.RandomIntegers(1), state, [5], -2, 4)
     np.testing.assert_array_equal(ints, -2 + ((w[:5] * 7) >> 32).astype(np.int64))
-    _, perm = raw_draw(R.RandomPermutation(0), state, [], 5)
+    _, perm = raw_draw(random_ops.RandomPermutation(0), state, [], 5)
     keys = (w[0::2] << np.uint64(32)) | w[1::2]
     np.testing.assert_array_equal(perm, np.argsort(keys, kind="stable"))
 
@@ -385,16 +385,17 @@ def test_verify_grad_with_a_frozen_draw():
     # A draw whose state never advances gives the same numbers to every
     # evaluation, so finite differences see a fixed function of avg and std.
     state = shared(np.array([5, 0, 0], dtype=np.uint64), shape=(3,))
-    _, z = R.RandomNormal(1, "float64")(state, [4])
+    _, z = random_ops.RandomNormal(1, "float64")(state, [4])
     verify_grad(lambda avg, std: T.tanh(avg + std * z), [np.array([0.3]), np.array([1.2])])
 
 
 def test_raw_draws_have_no_gradient_and_are_not_folded():
-    for op in (R.RandomUniform(1, "float32"), R.RandomNormal(0, "float64"),
-               R.RandomBinomial(1, "int64"), R.RandomChoice(1), R.RandomPermutation(0)):
+    for op in (random_ops.RandomUniform(1, "float32"), random_ops.RandomNormal(0, "float64"),
+               random_ops.RandomBinomial(1, "int64"), random_ops.RandomChoice(1),
+               random_ops.RandomPermutation(0)):
         assert op.do_constant_folding is False
     state = shared(np.array([5, 0, 0], dtype=np.uint64), shape=(3,))
-    node = R.RandomNormal(1, "float64").make_node(state, [4])
+    node = random_ops.RandomNormal(1, "float64").make_node(state, [4])
     assert node.op.L_op(node.inputs, node.outputs, [None, T.dvector()]) == [None, None]
 
 

@@ -11,7 +11,7 @@ uint64, where they fit exactly.
 import numpy as np
 
 from nnframe.backends.numpy.registry import register
-from nnframe.core.ops import random as R
+from nnframe.core.ops import random as random_ops
 
 __all__ = ["philox4x32", "stream_words", "uniforms", "PHILOX_M", "PHILOX_W"]
 
@@ -121,7 +121,7 @@ def _broadcast(value, shape, name, op):
         raise op.param_broadcast_error(name, value.shape, shape) from None
 
 
-@register(R.RandomUniform)
+@register(random_ops.RandomUniform)
 def uniform_kernel(node):
     op, dtype = node.op, node.op.dtype
     wpu = _WORDS_PER_UNIFORM[dtype]
@@ -134,7 +134,7 @@ def uniform_kernel(node):
     return run
 
 
-@register(R.RandomNormal)
+@register(random_ops.RandomNormal)
 def normal_kernel(node):
     op, dtype = node.op, node.op.dtype
     wpu = _WORDS_PER_UNIFORM[dtype]
@@ -155,7 +155,7 @@ def normal_kernel(node):
     return run
 
 
-@register(R.RandomBinomial)
+@register(random_ops.RandomBinomial)
 def binomial_kernel(node):
     op, dtype = node.op, node.op.dtype
     pdtype = node.inputs[3].dtype
@@ -186,7 +186,7 @@ def _bounded_integers(words, span):
     return ((words * span.astype(np.uint64)) >> _SHIFT32).astype(np.int64)
 
 
-@register(R.RandomIntegers)
+@register(random_ops.RandomIntegers)
 def integers_kernel(node):
     op, dtype = node.op, node.op.dtype
 
@@ -238,7 +238,7 @@ def _choice_without_replacement(state, n, a, p):
     return np.argsort(keys, kind="stable")[:n], 2 * a
 
 
-@register(R.RandomChoice)
+@register(random_ops.RandomChoice)
 def choice_kernel(node):
     op, dtype = node.op, node.op.dtype
     draw = _choice_with_replacement if op.replace else _choice_without_replacement
@@ -259,7 +259,7 @@ def choice_kernel(node):
     return run
 
 
-@register(R.RandomPermutation)
+@register(random_ops.RandomPermutation)
 def permutation_kernel(node):
     op, dtype = node.op, node.op.dtype
 

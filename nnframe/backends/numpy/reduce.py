@@ -2,13 +2,13 @@
 import numpy as np
 
 from nnframe.backends.numpy.registry import register
-from nnframe.core.ops import reduce as R
+from nnframe.core.ops import reduce as reduce_ops
 
 _UFUNCS = {"sum": np.add, "prod": np.multiply, "max": np.maximum, "min": np.minimum,
            "all": np.logical_and, "any": np.logical_or}
 
 
-@register(R.Sum, R.Prod)
+@register(reduce_ops.Sum, reduce_ops.Prod)
 def sum_prod_kernel(node):
     reduce = _UFUNCS[node.op.numpy_name].reduce
     axis = node.op.axis
@@ -18,7 +18,7 @@ def sum_prod_kernel(node):
     return lambda x: reduce(x, axis=axis, dtype=dtype)
 
 
-@register(R.Max, R.Min, R.All, R.Any)
+@register(reduce_ops.Max, reduce_ops.Min, reduce_ops.All, reduce_ops.Any)
 def extremum_kernel(node):
     reduce = _UFUNCS[node.op.numpy_name].reduce
     axis = node.op.axis
@@ -33,7 +33,7 @@ def extremum_kernel(node):
     return run
 
 
-@register(R.Argmax, R.Argmin)
+@register(reduce_ops.Argmax, reduce_ops.Argmin)
 def arg_kernel(node):
     func = getattr(np, node.op.numpy_name)
     axis = node.op.axis

@@ -2,10 +2,10 @@
 import numpy as np
 
 from nnframe.backends.numpy.registry import register
-from nnframe.core.ops import shape as S
+from nnframe.core.ops import shape as shape_ops
 
 
-@register(S.DimShuffle)
+@register(shape_ops.DimShuffle)
 def dimshuffle_kernel(node):
     op = node.op
     remaining = [a for a in range(op.input_ndim) if a not in op.dropped]
@@ -24,7 +24,7 @@ def dimshuffle_kernel(node):
     return run
 
 
-@register(S.Reshape)
+@register(shape_ops.Reshape)
 def reshape_kernel(node):
     size_error = node.op.size_error
 
@@ -36,24 +36,24 @@ def reshape_kernel(node):
     return run
 
 
-@register(S.Shape)
+@register(shape_ops.Shape)
 def shape_kernel(node):
     return lambda x: np.array(x.shape, dtype=np.int64)
 
 
-@register(S.ShapeI)
+@register(shape_ops.ShapeI)
 def shape_i_kernel(node):
     i = node.op.i
     return lambda x: np.array(x.shape[i], dtype=np.int64)
 
 
-@register(S.MakeVector)
+@register(shape_ops.MakeVector)
 def make_vector_kernel(node):
     dtype = node.op.dtype
     return lambda *scalars: np.array(scalars, dtype=dtype)
 
 
-@register(S.Join)
+@register(shape_ops.Join)
 def join_kernel(node):
     axis = node.op.axis
     shapes_error = node.op.shapes_error
@@ -66,7 +66,7 @@ def join_kernel(node):
     return run
 
 
-@register(S.Split)
+@register(shape_ops.Split)
 def split_kernel(node):
     axis = node.op.axis
     single = node.op.n_splits == 1  # a one-output node returns an array, not a tuple
@@ -79,7 +79,7 @@ def split_kernel(node):
     return run
 
 
-@register(S.Alloc)
+@register(shape_ops.Alloc)
 def alloc_kernel(node):
     dtype = node.outputs[0].dtype
 
@@ -90,13 +90,13 @@ def alloc_kernel(node):
     return run
 
 
-@register(S.ARange)
+@register(shape_ops.ARange)
 def arange_kernel(node):
     dtype = node.op.dtype
     return lambda start, stop, step: np.arange(start.item(), stop.item(), step.item(), dtype=dtype)
 
 
-@register(S.SpecifyShape)
+@register(shape_ops.SpecifyShape)
 def specify_shape_kernel(node):
     check = node.op.check_value_shape
 

@@ -9,7 +9,7 @@ import itertools
 import numpy as np
 
 from nnframe.backends.numpy.registry import register
-from nnframe.core.ops import subtensor as S
+from nnframe.core.ops import subtensor as subtensor_ops
 
 
 def _index_builder(idx_list):
@@ -17,15 +17,15 @@ def _index_builder(idx_list):
 
     When ``idx_list`` has no symbolic part, the tuple is built here, once.
     """
-    if S._symbolic_count(idx_list) == 0:
-        idx = tuple(slice(*e) if isinstance(e, S.SliceSpec) else e for e in idx_list)
+    if subtensor_ops._symbolic_count(idx_list) == 0:
+        idx = tuple(slice(*e) if isinstance(e, subtensor_ops.SliceSpec) else e for e in idx_list)
         return lambda values: idx
     position = itertools.count()  # the index inputs, in order
     getters = []
     for e in idx_list:
-        if isinstance(e, S.SliceSpec):
+        if isinstance(e, subtensor_ops.SliceSpec):
             getters.append(_slice_getter(e, position))
-        elif e == S.SYMBOLIC:
+        elif e == subtensor_ops.SYMBOLIC:
             getters.append(lambda values, k=next(position): values[k])
         else:
             getters.append(lambda values, e=e: e)
@@ -38,14 +38,14 @@ def _index_builder(idx_list):
 def _slice_getter(spec, position):
     parts = []
     for b in spec:
-        if b == S.SYMBOLIC:
+        if b == subtensor_ops.SYMBOLIC:
             parts.append(lambda values, k=next(position): int(values[k]))
         else:
             parts.append(lambda values, b=b: b)
     return lambda values: slice(*(get(values) for get in parts))
 
 
-@register(S.Subtensor, S.AdvancedSubtensor)
+@register(subtensor_ops.Subtensor, subtensor_ops.AdvancedSubtensor)
 def subtensor_kernel(node):
     build = _index_builder(node.op.idx_list)
 
@@ -54,12 +54,12 @@ def subtensor_kernel(node):
         try:
             out = x[idx]
         except IndexError as exc:
-            raise S.index_error(exc, idx, x.shape) from None
+            raise subtensor_ops.index_error(exc, idx, x.shape) from None
         return out if type(out) is np.ndarray else np.asarray(out)
     return run
 
 
-@register(S.IncSubtensor)
+@register(subtensor_ops.IncSubtensor)
 def inc_subtensor_kernel(node):
     build = _index_builder(node.op.idx_list)
     set_ = node.op.set_instead_of_inc
@@ -71,7 +71,7 @@ def inc_subtensor_kernel(node):
         try:
             part = out[idx]
         except IndexError as exc:
-            raise S.index_error(exc, idx, x.shape) from None
+            raise subtensor_ops.index_error(exc, idx, x.shape) from None
         check(y.shape, np.shape(part))
         if not isinstance(part, np.ndarray):  # a single entry: NumPy gave a scalar
             out[idx] = y if set_ else part + y
@@ -83,7 +83,7 @@ def inc_subtensor_kernel(node):
     return run
 
 
-@register(S.AdvancedIncSubtensor)
+@register(subtensor_ops.AdvancedIncSubtensor)
 def advanced_inc_subtensor_kernel(node):
     build = _index_builder(node.op.idx_list)
     set_ = node.op.set_instead_of_inc
@@ -102,6 +102,6 @@ def advanced_inc_subtensor_kernel(node):
             else:
                 np.add.at(out, idx, y)
         except IndexError as exc:
-            raise S.index_error(exc, idx, x.shape) from None
+            raise subtensor_ops.index_error(exc, idx, x.shape) from None
         return out
     return run

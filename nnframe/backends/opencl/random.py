@@ -24,7 +24,7 @@ from nnframe.backends.opencl import elemwise as EW
 from nnframe.backends.opencl.array import DeviceArray, device_args, empty, host_view
 from nnframe.backends.opencl.codegen import ctype, kernel_name
 from nnframe.backends.opencl.registry import register
-from nnframe.core.ops import random as R
+from nnframe.core.ops import random as random_ops
 
 __all__ = ["PHILOX_HELPERS"]
 
@@ -96,7 +96,7 @@ class _Draw:
         if state.host is not None:
             value = NR._advance(np.asarray(state.host), words)
             return DeviceArray(self.ctx, value.shape, value.dtype, host=value)
-        out = empty(self.ctx, (R.STATE_LENGTH,), "uint64")
+        out = empty(self.ctx, (random_ops.STATE_LENGTH,), "uint64")
         buf, off = device_args(state)
         self.advance_kernel(self.ctx.queue, (1,), (1,), buf, off, blocks, out.data)
         return out
@@ -113,7 +113,7 @@ def _add(builder, prefix, text, dtypes):
     return builder.kernel(text.replace("KNAME", kernel_name(prefix, text)), dtypes)
 
 
-@register(R.RandomUniform)
+@register(random_ops.RandomUniform)
 def uniform_kernel(node, builder):
     draw = _Draw(builder, node)
     dtype = node.op.dtype
@@ -150,7 +150,7 @@ def _per_block_draw(builder, draw, prefix, dtype, body, per_block, words_used):
     return run
 
 
-@register(R.RandomNormal)
+@register(random_ops.RandomNormal)
 def normal_kernel(node, builder):
     draw = _Draw(builder, node)
     dtype = node.op.dtype
@@ -223,7 +223,7 @@ class _Params:
         return [dense.data, 0, 1]
 
 
-@register(R.RandomIntegers)
+@register(random_ops.RandomIntegers)
 def integers_kernel(node, builder):
     draw = _Draw(builder, node)
     dtype = node.op.dtype
@@ -256,7 +256,7 @@ def integers_kernel(node, builder):
     return run
 
 
-@register(R.RandomBinomial)
+@register(random_ops.RandomBinomial)
 def binomial_kernel(node, builder):
     draw = _Draw(builder, node)
     dtype = node.op.dtype
@@ -306,6 +306,6 @@ def binomial_kernel(node, builder):
     return run
 
 
-@register(R.RandomChoice, R.RandomPermutation)
+@register(random_ops.RandomChoice, random_ops.RandomPermutation)
 def sorting_draws(node, builder):
     return None  # argsort and searchsorted: the host fallback

@@ -23,7 +23,7 @@ from nnframe.backends.opencl.array import device_args, empty
 from nnframe.backends.opencl.codegen import ctype, kernel_name, literal
 from nnframe.backends.opencl.elemwise import long8
 from nnframe.backends.opencl.registry import register
-from nnframe.core.ops import reduce as R
+from nnframe.core.ops import reduce as reduce_ops
 
 __all__ = ["Reduction", "pairwise_helpers"]
 
@@ -277,10 +277,11 @@ def _merge(shape, strides):
     return [m[0] for m in merged], [m[1] for m in merged]
 
 
-_KINDS = {R.Sum: "sum", R.Prod: "prod", R.Max: "max", R.Min: "min", R.All: "all", R.Any: "any"}
+_KINDS = {reduce_ops.Sum: "sum", reduce_ops.Prod: "prod", reduce_ops.Max: "max",
+          reduce_ops.Min: "min", reduce_ops.All: "all", reduce_ops.Any: "any"}
 
 
-@register(R.Sum, R.Prod, R.Max, R.Min, R.All, R.Any)
+@register(*_KINDS)
 def reduce_kernel(node, builder):
     kind = _KINDS[type(node.op)]
     axes = node.op.axis
@@ -296,9 +297,9 @@ def reduce_kernel(node, builder):
     return run
 
 
-@register(R.Argmax, R.Argmin)
+@register(reduce_ops.Argmax, reduce_ops.Argmin)
 def arg_kernel(node, builder):
-    kind = "argmax" if isinstance(node.op, R.Argmax) else "argmin"
+    kind = "argmax" if isinstance(node.op, reduce_ops.Argmax) else "argmin"
     x_type = node.inputs[0].type
     axes = tuple(range(x_type.ndim)) if node.op.axis is None else (node.op.axis,)
     red = Reduction(builder, kind, x_type.dtype, "int64", x_type.ndim - len(axes), len(axes))

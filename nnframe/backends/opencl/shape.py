@@ -15,7 +15,7 @@ from nnframe.backends.opencl import elemwise as EW
 from nnframe.backends.opencl.array import DeviceArray, contiguous_strides, empty, host_view
 from nnframe.backends.opencl.codegen import ctype, kernel_name
 from nnframe.backends.opencl.registry import numpy_kernel, register
-from nnframe.core.ops import shape as S
+from nnframe.core.ops import shape as shape_ops
 from nnframe.core.ops.scalar import SCALAR_OPS, Cast
 
 __all__ = ["reshaped", "host_array"]
@@ -27,7 +27,7 @@ def host_array(ctx, value):
     return DeviceArray(ctx, value.shape, value.dtype, host=value)
 
 
-@register(S.DimShuffle)
+@register(shape_ops.DimShuffle)
 def dimshuffle_kernel(node, builder):
     return _view_runner(node.op, numpy_kernel(node))
 
@@ -46,7 +46,7 @@ def _view_runner(op, host):
     return run
 
 
-@register(S.SpecifyShape)
+@register(shape_ops.SpecifyShape)
 def specify_shape_kernel(node, builder):
     check = node.op.check_value_shape
 
@@ -62,7 +62,7 @@ def _resolve_shape(x_shape, shape):
     try:
         return dummy.reshape(shape).shape
     except ValueError:
-        raise S.Reshape.size_error(x_shape, shape) from None
+        raise shape_ops.Reshape.size_error(x_shape, shape) from None
 
 
 def reshaped(x, shape, copy):
@@ -79,7 +79,7 @@ def reshaped(x, shape, copy):
                   lambda h: h.reshape(shape))
 
 
-@register(S.Reshape)
+@register(shape_ops.Reshape)
 def reshape_kernel(node, builder):
     x_type = node.inputs[0].type
     copy = EW.strided_copy(builder, x_type.dtype, x_type.dtype, x_type.ndim)
@@ -90,20 +90,20 @@ def reshape_kernel(node, builder):
     return run
 
 
-@register(S.Shape)
+@register(shape_ops.Shape)
 def shape_kernel(node, builder):
     ctx = builder.ctx
     return lambda x: host_array(ctx, np.array(x.shape, dtype=np.int64))
 
 
-@register(S.ShapeI)
+@register(shape_ops.ShapeI)
 def shape_i_kernel(node, builder):
     ctx = builder.ctx
     i = node.op.i
     return lambda x: host_array(ctx, np.array(x.shape[i], dtype=np.int64))
 
 
-@register(S.MakeVector)
+@register(shape_ops.MakeVector)
 def make_vector_kernel(node, builder):
     ctx = builder.ctx
     dtype = node.op.dtype
@@ -127,7 +127,7 @@ def _scalar_writer(builder, in_dtype, out_dtype):
                               ["scalar"], 1)
 
 
-@register(S.Join)
+@register(shape_ops.Join)
 def join_kernel(node, builder):
     axis = node.op.axis
     out_type = node.outputs[0].type
@@ -151,7 +151,7 @@ def join_kernel(node, builder):
     return run
 
 
-@register(S.Split)
+@register(shape_ops.Split)
 def split_kernel(node, builder):
     axis = node.op.axis
     single = node.op.n_splits == 1
@@ -173,7 +173,7 @@ def split_kernel(node, builder):
     return run
 
 
-@register(S.Alloc)
+@register(shape_ops.Alloc)
 def alloc_kernel(node, builder):
     ctx = builder.ctx
     value_type = node.inputs[0].type
@@ -199,7 +199,7 @@ def alloc_kernel(node, builder):
     return run
 
 
-@register(S.ARange)
+@register(shape_ops.ARange)
 def arange_kernel(node, builder):
     ctx = builder.ctx
     dtype = node.op.dtype

@@ -23,7 +23,7 @@ from nnframe.backends.opencl import elemwise as EW
 from nnframe.backends.opencl.array import device_args, empty, host_view
 from nnframe.backends.opencl.codegen import ctype, kernel_name
 from nnframe.backends.opencl.registry import numpy_kernel, register
-from nnframe.core.ops import subtensor as S
+from nnframe.core.ops import subtensor as subtensor_ops
 from nnframe.core.ops.scalar import SCALAR_OPS
 
 __all__ = ["IndexPlan"]
@@ -46,10 +46,11 @@ class IndexPlan:
         inputs = iter(range(len(index_vars)))
         resolved = []
         for e in idx_list:
-            if isinstance(e, S.SliceSpec):
-                resolved.append(("slice", tuple(("in", next(inputs)) if b == S.SYMBOLIC else b
-                                                for b in e)))
-            elif e == S.SYMBOLIC:
+            if isinstance(e, subtensor_ops.SliceSpec):
+                bounds = tuple(("in", next(inputs)) if b == subtensor_ops.SYMBOLIC else b
+                               for b in e)
+                resolved.append(("slice", bounds))
+            elif e == subtensor_ops.SYMBOLIC:
                 k = next(inputs)
                 var = index_vars[k]
                 resolved.append(("int", ("in", k)) if var.ndim == 0 else ("arr", k, var.ndim))
@@ -98,7 +99,7 @@ class IndexPlan:
         """
         values = [host_view(v) if v.ndim == 0 else np.broadcast_to(np.zeros((), v.dtype), v.shape)
                   for v in index_values]
-        return S.index_error(exc, self._build_index(values), tuple(x_shape))
+        return subtensor_ops.index_error(exc, self._build_index(values), tuple(x_shape))
 
     def resolve(self, x_shape, x_strides, index_values):
         """Per call: (base offset, output shape, per-axis x strides, adv shape, index arrays).
@@ -126,7 +127,7 @@ class IndexPlan:
         for axis, v in self.ints:
             i, n = value(v), x_shape[axis]
             if not -n <= i < n:
-                raise S.out_of_bounds_error(i, axis, n)
+                raise subtensor_ops.out_of_bounds_error(i, axis, n)
             base += (i % n) * x_strides[axis]
         arrays = [index_values[k] for _, k, _ in self.arrays]
         try:
@@ -169,7 +170,7 @@ class IndexPlan:
             n = x_shape[axis]
             bad = (a.host < -n) | (a.host >= n)
             if bad.any():
-                raise S.out_of_bounds_error(int(a.host[bad].reshape(-1)[0]), axis, n)
+                raise subtensor_ops.out_of_bounds_error(int(a.host[bad].reshape(-1)[0]), axis, n)
         return ok
 
 
@@ -220,7 +221,7 @@ def _decode(ndim, var, shape="os"):
     return lines
 
 
-@register(S.Subtensor)
+@register(subtensor_ops.Subtensor)
 def subtensor_kernel(node, builder):
     x_var = node.inputs[0]
     plan = IndexPlan(node.op.idx_list, node.inputs[1:], x_var.ndim)
@@ -275,7 +276,7 @@ class _Gather:
         return out
 
 
-@register(S.AdvancedSubtensor)
+@register(subtensor_ops.AdvancedSubtensor)
 def advanced_subtensor_kernel(node, builder):
     plan = IndexPlan(node.op.idx_list, node.inputs[1:], node.inputs[0].ndim)
     if not plan.supported:
@@ -284,7 +285,7 @@ def advanced_subtensor_kernel(node, builder):
     return lambda x, *indices: gather.run(x, indices)
 
 
-@register(S.IncSubtensor)
+@register(subtensor_ops.IncSubtensor)
 def inc_subtensor_kernel(node, builder):
     x_var, y_var = node.inputs[:2]
     plan = IndexPlan(node.op.idx_list, node.inputs[2:], x_var.ndim)
@@ -381,7 +382,7 @@ class _Scatter:
         return out
 
 
-@register(S.AdvancedIncSubtensor)
+@register(subtensor_ops.AdvancedIncSubtensor)
 def advanced_inc_subtensor_kernel(node, builder):
     plan = IndexPlan(node.op.idx_list, node.inputs[2:], node.inputs[0].ndim)
     if not plan.supported:

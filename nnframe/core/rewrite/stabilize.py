@@ -16,7 +16,7 @@ differentiates it, so the *gradient* is built from the stable forms too
 from nnframe.core.graph import ancestors, toposort
 from nnframe.core.ops import elemwise as E
 from nnframe.core.ops import nnet as N
-from nnframe.core.ops import subtensor as S
+from nnframe.core.ops import subtensor as subtensor_ops
 from nnframe.core.ops.elemwise import Elemwise
 from nnframe.core.rewrite.local import (
     apply_local_rewrites,
@@ -45,7 +45,7 @@ def log_of_softmax(node):
 def log_of_indexed_softmax(node):
     """``log(softmax(x)[idx])`` -> ``log_softmax(x)[idx]`` (the classic
     ``-log(p[arange(n), y])`` loss); indexing commutes with ``log``."""
-    if scalar_op_name(node) != "log" or not _owner_op(node.inputs[0], S._GetBase):
+    if scalar_op_name(node) != "log" or not _owner_op(node.inputs[0], subtensor_ops._GetBase):
         return None
     index = node.inputs[0].owner
     if not _owner_op(index.inputs[0], N.Softmax):
