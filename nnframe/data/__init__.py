@@ -18,23 +18,18 @@ Modules: :mod:`~nnframe.data.datasets` (``Dataset``, loaders, the
 ``Standardizer``), :mod:`~nnframe.data.batches` (``Minibatches``) and
 :mod:`~nnframe.data.idx` (the IDX file format).
 """
-from nnframe.data.batches import Minibatches, epoch_order, iterate_minibatches
-from nnframe.data.datasets import (
-                                   DATASETS,
-                                   Dataset,
-                                   load_dataset,
-                                   load_digits,
-                                   load_hdf5,
-                                   load_idx,
-                                   load_mnist5k,
-                                   load_npz,
-                                   synthetic_blobs,
-)
-from nnframe.data.errors import DatasetError, MissingDependencyError, MissingKeyError
-from nnframe.data.idx import read_idx, write_idx
-from nnframe.data.splits import Standardizer, split, split_indices
+# Every module's public names (its ``__all__``) are here; tests/test_namespaces.py checks it.
+from nnframe.data import batches as _batches
+from nnframe.data import datasets as _datasets
+from nnframe.data import errors as _errors
+from nnframe.data import idx as _idx
+from nnframe.data import splits as _splits
+from nnframe.data.batches import *  # noqa: F403
+from nnframe.data.datasets import *  # noqa: F403
+from nnframe.data.errors import *  # noqa: F403
+from nnframe.data.idx import *  # noqa: F403
+from nnframe.data.splits import *  # noqa: F403
 
-__all__ = ["Dataset", "DATASETS", "load_dataset", "load_digits", "load_mnist5k", "load_npz",
-           "load_hdf5", "load_idx", "synthetic_blobs", "split", "split_indices", "Standardizer",
-           "Minibatches", "iterate_minibatches", "epoch_order", "read_idx", "write_idx",
-           "DatasetError", "MissingKeyError", "MissingDependencyError"]
+MODULES = (_datasets, _splits, _batches, _idx, _errors)
+__all__ = [name for module in MODULES for name in module.__all__]
+

@@ -7,7 +7,7 @@
 >>> f = function([l_in.input_var], layers.get_output(l_out))
 """
 # Every module's public names (its ``__all__``) are here, so a new layer needs no edit of
-# this file; tests/layers/test_namespace.py checks it.
+# this file; tests/test_namespaces.py checks it.
 from nnframe.layers import base as _base
 from nnframe.layers import binary as _binary
 from nnframe.layers import conv as _conv
@@ -35,4 +35,4 @@ from nnframe.layers.shape import *  # noqa: F403
 
 MODULES = (_base, _input, _dense, _helper, _noise, _conv, _pool, _normalization, _shape,
            _merge, _embedding, _binary)
-__all__ = sorted(name for module in MODULES for name in module.__all__)
+__all__ = [name for module in MODULES for name in module.__all__]

@@ -22,37 +22,14 @@ total_norm_constraint, norm_constraint, apply_weight_decay; schedules
 ConstantSchedule, StepDecay, ExponentialDecay, CosineDecay, LinearWarmup
 (``SCHEDULES`` maps names to them).
 """
-from nnframe.optim.constraints import apply_weight_decay, norm_constraint, total_norm_constraint
-from nnframe.optim.schedules import (
-                                     SCHEDULES,
-                                     ConstantSchedule,
-                                     CosineDecay,
-                                     ExponentialDecay,
-                                     LinearWarmup,
-                                     Schedule,
-                                     StepDecay,
-                                     schedule_from_dict,
-)
-from nnframe.optim.updates import (
-                                     RULES,
-                                     Updates,
-                                     adadelta,
-                                     adagrad,
-                                     adam,
-                                     adamax,
-                                     adamw,
-                                     apply_momentum,
-                                     apply_nesterov_momentum,
-                                     get_or_compute_grads,
-                                     momentum,
-                                     nesterov_momentum,
-                                     rmsprop,
-                                     sgd,
-)
+# Every module's public names (its ``__all__``) are here; tests/test_namespaces.py checks it.
+from nnframe.optim import constraints as _constraints
+from nnframe.optim import schedules as _schedules
+from nnframe.optim import updates as _updates
+from nnframe.optim.constraints import *  # noqa: F403
+from nnframe.optim.schedules import *  # noqa: F403
+from nnframe.optim.updates import *  # noqa: F403
 
-__all__ = ["Updates", "get_or_compute_grads", "sgd", "momentum", "nesterov_momentum",
-           "apply_momentum", "apply_nesterov_momentum", "adagrad", "rmsprop", "adadelta",
-           "adam", "adamax", "adamw", "RULES",
-           "total_norm_constraint", "norm_constraint", "apply_weight_decay",
-           "Schedule", "ConstantSchedule", "StepDecay", "ExponentialDecay", "CosineDecay",
-           "LinearWarmup", "SCHEDULES", "schedule_from_dict"]
+MODULES = (_updates, _constraints, _schedules)
+__all__ = [name for module in MODULES for name in module.__all__]
+
