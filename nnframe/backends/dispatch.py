@@ -15,8 +15,15 @@ only maps classes to factories.
 >>> table.lookup(Derived()) is base_kernel
 True
 """
+from collections.abc import Callable
+from typing import Any
 
-__all__ = ["KernelTable"]
+__all__ = ["KernelTable", "KernelFactory"]
+
+#: What a backend registers per Op class: ``factory(node, ...) -> run`` (the NumPy
+#: backend's take the node, the OpenCL backend's the node and a program builder, and
+#: ``run`` maps the node's input values to its outputs).
+KernelFactory = Callable[..., Any]
 
 
 class KernelTable:
@@ -26,18 +33,18 @@ class KernelTable:
     it (``monkeypatch.setitem``), and backends export it as ``KERNELS``.
     """
 
-    def __init__(self):
-        self.kernels = {}
+    def __init__(self) -> None:
+        self.kernels: dict[type, KernelFactory] = {}
 
-    def register(self, *op_classes):
+    def register(self, *op_classes: type) -> Callable[[KernelFactory], KernelFactory]:
         """Decorator: the decorated factory makes the kernels of ``op_classes``."""
-        def deco(factory):
+        def deco(factory: KernelFactory) -> KernelFactory:
             for cls in op_classes:
                 self.kernels[cls] = factory
             return factory
         return deco
 
-    def lookup(self, op):
+    def lookup(self, op: object) -> KernelFactory | None:
         """The factory registered for ``op``'s class or its nearest base class, else None.
 
         Walking the MRO lets a subclass of an Op run on its parent's kernel
