@@ -50,9 +50,15 @@ def _str(value):
     return str(value)
 
 
+def _optional(parse):
+    """``parse``, accepting None or '' as "unset" (the flag's default of None)."""
+    def check(value):
+        return None if value is None or value == "" else parse(value)
+    return check
+
+
+@_optional
 def _vector_bits(value):
-    if value is None or value == "":
-        return None
     try:
         bits = int(value)
     except (TypeError, ValueError):
@@ -62,9 +68,8 @@ def _vector_bits(value):
     return bits
 
 
+@_optional
 def _optional_bytes(value):
-    if value is None or value == "":
-        return None
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -75,9 +80,8 @@ def _optional_bytes(value):
     return int(number)
 
 
+@_optional
 def _optional_int(value):
-    if value is None or value == "":
-        return None
     try:
         return int(value)
     except (TypeError, ValueError):

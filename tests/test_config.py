@@ -96,3 +96,13 @@ def test_code_errors():
         with config.change_flags(device="cuda"):
             pass
     assert config.device == "numpy"
+
+
+@pytest.mark.parametrize("bad", ["-1", "0", "2.5", "lots"])
+def test_max_array_bytes_takes_a_positive_whole_number(bad):
+    with pytest.raises(ConfigError, match=r"max_array_bytes.*positive whole number of bytes"):
+        config.max_array_bytes = bad
+    with config.change_flags(max_array_bytes="2e9"):
+        assert config.max_array_bytes == 2_000_000_000
+    with config.change_flags(max_array_bytes=""):
+        assert config.max_array_bytes is None
