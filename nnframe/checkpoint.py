@@ -73,6 +73,7 @@ import numpy as np
 
 from nnframe import __version__
 from nnframe.config import config
+from nnframe.hdf5_safety import READ_ERRORS as HDF5_READ_ERRORS
 from nnframe.hdf5_safety import check_dataset, check_link, get_dataset, walk_datasets
 from nnframe.layers import Layer, get_all_layers, get_all_params
 
@@ -88,10 +89,9 @@ _KNOWN_GROUPS = {"params", "optim", "progress", "rng", "recipe", "env"}
 _NUMERIC_KINDS = "biufc"
 #: longer strings in ``progress`` go to a JSON dataset instead of an attribute
 _MAX_ATTR_STR = 1024
-#: what h5py, NumPy and json raise for a damaged file (HDF5 errors map to OSError, KeyError,
-#: RuntimeError, ValueError or TypeError; RecursionError, a RuntimeError, for absurdly
-#: nested JSON)
-_READ_ERRORS = (OSError, KeyError, ValueError, TypeError, AttributeError, RuntimeError)
+#: what h5py, NumPy and json raise for a damaged file: h5py's (RecursionError, a
+#: RuntimeError, for absurdly nested JSON) and AttributeError for a value of the wrong kind
+_READ_ERRORS = HDF5_READ_ERRORS + (AttributeError,)
 
 
 class CheckpointError(ValueError):

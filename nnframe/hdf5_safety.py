@@ -36,7 +36,11 @@ ValueError: .../data.h5: '/key' is an external link to '/key' in the file '/home
 """
 from nnframe.limits import check_array_size
 
-__all__ = ["check_dataset", "check_link", "get_dataset", "walk_datasets"]
+__all__ = ["check_dataset", "check_link", "get_dataset", "walk_datasets", "READ_ERRORS"]
+
+#: what h5py raises for a damaged file (HDF5's errors map to these): loaders turn them
+#: into their own error naming the file
+READ_ERRORS = (OSError, KeyError, RuntimeError, ValueError, TypeError)
 
 #: soft links followed in one lookup; HDF5's own limit (H5L_NUM_LINKS), which ends loops
 MAX_SOFT_LINKS = 16

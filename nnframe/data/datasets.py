@@ -58,6 +58,7 @@ import numpy as np
 from nnframe.config import config
 from nnframe.data.errors import DatasetError, MissingDependencyError, MissingKeyError
 from nnframe.data.idx import read_idx
+from nnframe.hdf5_safety import READ_ERRORS as HDF5_READ_ERRORS
 from nnframe.hdf5_safety import get_dataset
 from nnframe.limits import check_array_size
 
@@ -71,9 +72,6 @@ _H5PY_INSTALL = "pip install h5py"
 #: encrypted, EOFError when cut short)
 _ZIP_ERRORS = (OSError, EOFError, ValueError, KeyError, RuntimeError, NotImplementedError,
                zipfile.BadZipFile, zlib.error)
-#: what h5py raises for a damaged file (HDF5 errors map to OSError, KeyError, RuntimeError,
-#: ValueError or TypeError)
-_HDF5_ERRORS = (OSError, KeyError, RuntimeError, ValueError, TypeError)
 _NPY_MAGIC = b"\x93NUMPY"
 
 
@@ -451,7 +449,7 @@ def load_hdf5(path, x="x", y="y", shape=None, scale=None, dtype=None, num_classe
     path = _check_file(path, "hdf5")
     try:
         handle = h5py.File(path, "r")
-    except _HDF5_ERRORS as e:
+    except HDF5_READ_ERRORS as e:
         raise DatasetError(f"{path}: not a readable HDF5 file ({e})") from None
     with handle:
         try:
@@ -459,7 +457,7 @@ def load_hdf5(path, x="x", y="y", shape=None, scale=None, dtype=None, num_classe
                       for role, key in (("x", x), ("y", y)) if key is not None}
         except DatasetError:
             raise
-        except _HDF5_ERRORS as e:
+        except HDF5_READ_ERRORS as e:
             raise DatasetError(f"{path}: cannot read the HDF5 file ({type(e).__name__}: {e}); "
                                "it is corrupt or truncated: download or write it again") from None
     return _finish(arrays["x"], arrays.get("y"), os.path.basename(path), shape, scale, dtype,
