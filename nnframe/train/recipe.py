@@ -204,8 +204,13 @@ class Recipe:
         return self.marks.get(path, self.filename)
 
 
+def _where(filename, mark):
+    """``file:line:col`` of a PyYAML mark (1-based), or the file alone without one."""
+    return f"{filename}:{mark.line + 1}:{mark.column + 1}" if mark else filename
+
+
 def _mark(filename, node):
-    return f"{filename}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+    return _where(filename, node.start_mark)
 
 
 _PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
@@ -247,10 +252,6 @@ def _construct(node, loader, filename, path, marks, errors):
                                   "values only (no object construction)", path,
                                   _mark(filename, node)))
         return None
-
-
-def _where(filename, mark):
-    return f"{filename}:{mark.line + 1}:{mark.column + 1}" if mark else filename
 
 
 def _too_big(filename, size=None):
