@@ -23,6 +23,7 @@ from nnframe.core.ops.blas import *  # noqa: F403
 from nnframe.core.ops.cumulative import *  # noqa: F403
 from nnframe.core.ops.elemwise import *  # noqa: F403
 from nnframe.core.ops.grad_ops import *  # noqa: F403
+from nnframe.core.ops.ifelse import ifelse  # T.ifelse, as theano.ifelse.ifelse
 from nnframe.core.ops.nnet import logsumexp  # also T.logsumexp, as in PyTensor
 from nnframe.core.ops.reduce import *  # noqa: F403
 from nnframe.core.ops.shape import *  # noqa: F403
@@ -52,5 +53,5 @@ FAMILIES = (_elemwise, _shape, _reduce, _cumulative, _blas, _grad_ops, _subtenso
             _basic, _types)
 __all__ = ["as_tensor_variable", "as_tensor", "TensorType", "TensorConstant", "TensorVariable",
            "constant", "nnet", "random", "logsumexp", "divide", "floor_div", "square", "power",
-           "sign", "inv"]
+           "sign", "inv", "ifelse"]
 __all__ += sorted({name for module in FAMILIES for name in module.__all__} | set(CONSTRUCTORS))

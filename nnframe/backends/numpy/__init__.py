@@ -10,6 +10,7 @@ from nnframe.backends.numpy import (  # noqa: F401
     cumulative,
     elemwise,
     grad_ops,
+    ifelse,
     loop,
     nnet,  # (registration)
     pool,

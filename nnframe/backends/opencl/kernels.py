@@ -4,6 +4,7 @@ from nnframe.backends.opencl import (  # noqa: F401
                                      conv,
                                      cumulative,
                                      elemwise,
+                                     ifelse,
                                      misc,
                                      nnet,
                                      pool,
