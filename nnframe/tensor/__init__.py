@@ -32,8 +32,10 @@ from nnframe.core.types import TensorType
 from nnframe.core.variable import TensorConstant, TensorVariable, constant
 from nnframe.tensor import basic as _basic
 from nnframe.tensor import nnet, random  # T.nnet, T.random
+from nnframe.tensor import scan as _scan
 from nnframe.tensor import types as _types
 from nnframe.tensor.basic import *  # noqa: F403
+from nnframe.tensor.scan import *  # noqa: F403
 from nnframe.tensor.types import *  # noqa: F403
 from nnframe.tensor.types import CONSTRUCTORS
 
@@ -50,7 +52,7 @@ inv = reciprocal  # noqa: F405
 
 #: the modules whose ``__all__`` T re-exports (tests/tensor/test_namespace.py checks it)
 FAMILIES = (_elemwise, _shape, _reduce, _cumulative, _blas, _grad_ops, _subtensor, _gradient,
-            _basic, _types)
+            _basic, _types, _scan)
 __all__ = ["as_tensor_variable", "as_tensor", "TensorType", "TensorConstant", "TensorVariable",
            "constant", "nnet", "random", "logsumexp", "divide", "floor_div", "square", "power",
            "sign", "inv", "ifelse"]

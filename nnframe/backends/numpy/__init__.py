@@ -16,6 +16,7 @@ from nnframe.backends.numpy import (  # noqa: F401
     pool,
     random,
     reduce,
+    scan,
     shape,
     subtensor,
 )

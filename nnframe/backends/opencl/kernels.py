@@ -10,6 +10,7 @@ from nnframe.backends.opencl import (  # noqa: F401
                                      pool,
                                      random,
                                      reduce,
+                                     scan,
                                      shape,
                                      subtensor,
 )

@@ -1,0 +1,228 @@
+"""The gradient of a Scan: another Scan, running backwards over the stored states.
+
+Step ``t`` of the forward loop read rows of its sequences, taps of its
+recurrent states (``Y[t + L + tap]``) and the non-sequences, and wrote the new
+state row ``Y[t + L]``.  Going backwards (``t = n-1 .. 0``) the backward loop
+
+1. recomputes step ``t`` from the stored rows (sequences and state buffers are
+   its sequences, reversed) and differentiates it with ``T.grad``, given the
+   gradient reaching the new state row: the direct one (``dY[t + L]``, from
+   whatever read the scan's output) plus what later steps sent back;
+2. sends the gradient of each tap ``Y[t + L + tap]`` back: an accumulator of
+   ``L`` rows per state holds what is pending for the rows still to come
+   (row ``j``: the gradient for ``Y[t + L - 1 - j]``), shifted by one each step;
+3. adds the non-sequences' gradients into accumulators, and emits the
+   sequences' rows' gradients as collected outputs.
+
+The accumulators are carried states, so the backward Scan is an ordinary Scan
+and differentiating it again (second order) uses this same code.  Carried
+states of the forward loop that the gradient needs (a shared variable updated
+in the step, a random state the step reads) are recomputed with their traces
+first.  ``truncate_gradient = k`` runs the backward loop over the last ``k``
+steps only.
+"""
+from nnframe.core.graph import Constant, ancestors
+from nnframe.core.types import is_float
+
+__all__ = ["scan_grad"]
+
+
+def scan_grad(op, inputs, outputs, output_grads):
+    """``L_op`` of a Scan node: one gradient (or None) per outer input."""
+    n_states = op.n_states
+    g_states = list(output_grads[:n_states])
+    g_carried = list(output_grads[n_states:n_states + op.n_carried])
+    g_collected = list(output_grads[n_states + op.n_carried:])
+    traced = _carried_needing_traces(op, g_states, g_carried, g_collected)
+    if traced:
+        return _grad_with_traces(op, inputs, output_grads, traced)
+    return _backward_scan(op, inputs, outputs, g_states, g_collected)
+
+
+def _carried_needing_traces(op, g_states, g_carried, g_collected):
+    """Indices of carried states whose per-step values the gradient needs."""
+    out_states, out_carried, out_collected, _ = op.inner_output_groups()
+    _, _, in_carried, _ = op.inner_groups()
+    roots = [o for o in out_states if is_float(o.dtype)]
+    roots += [o for o, g in zip(out_collected, g_collected) if g is not None and is_float(o.dtype)]
+    needed = {c for c, g in enumerate(g_carried) if g is not None and is_float(in_carried[c].dtype)}
+    while True:
+        read = {id(v) for v in ancestors(roots + [out_carried[c] for c in needed])}
+        more = {c for c, v in enumerate(in_carried) if id(v) in read} - needed
+        if not more:
+            return sorted(needed)
+        needed |= more
+
+
+def _grad_with_traces(op, inputs, output_grads, traced):
+    """The gradient through a copy of the loop where the carried states ``traced`` keep
+    their traces (they become recurrent states with the tap -1)."""
+    from nnframe.core.ops.elemwise import zeros_like
+    from nnframe.core.ops.scan import Scan
+    from nnframe.core.ops.subtensor import set_subtensor
+    from nnframe.tensor.basic import shape_padleft
+    n, seqs, inits, carried_inits, nonseqs = op.outer_groups(inputs)
+    in_seqs, in_taps, in_carried, in_nonseqs = op.inner_groups()
+    out_states, out_carried, out_collected, _ = op.inner_output_groups()
+    kept = [c for c in range(op.n_carried) if c not in traced]
+    new_op = Scan(
+        in_seqs + [v for taps in in_taps for v in taps] + [in_carried[c] for c in traced]
+        + [in_carried[c] for c in kept] + in_nonseqs,
+        out_states + [out_carried[c] for c in traced] + [out_carried[c] for c in kept]
+        + out_collected,
+        op.n_seqs, op.state_taps + ((-1,),) * len(traced), len(kept), op.n_collected,
+        truncate_gradient=op.truncate_gradient, name=op.name, seq_info=op.seq_info)
+    new_outer = ([n, *seqs, *inits, *[shape_padleft(carried_inits[c]) for c in traced],
+                  *[carried_inits[c] for c in kept], *nonseqs])
+    node = new_op.make_node(*new_outer)
+    n_states = op.n_states
+    g_carried = output_grads[n_states:n_states + op.n_carried]
+    new_grads = list(output_grads[:n_states])
+    for j, c in enumerate(traced):
+        g = g_carried[c]
+        buf = node.outputs[n_states + j]
+        new_grads.append(None if g is None else set_subtensor(zeros_like(buf)[-1], g))
+    new_grads += [g_carried[c] for c in kept]
+    new_grads += list(output_grads[n_states + op.n_carried:])
+    grads = scan_grad(new_op, node.inputs, node.outputs, new_grads)
+    # Map back: n, seqs and initial rows as they are; a traced state's initial row is its
+    # carried initial value with a leading axis.
+    a = 1 + op.n_seqs + n_states
+    result = list(grads[:a])
+    traced_grads = dict(zip(traced, grads[a:a + len(traced)]))
+    kept_grads = dict(zip(kept, grads[a + len(traced):a + len(traced) + len(kept)]))
+    for c in range(op.n_carried):
+        g = traced_grads[c] if c in traced_grads else kept_grads[c]
+        result.append(g[0] if c in traced_grads and g is not None else g)
+    result += list(grads[a + len(traced) + len(kept):])
+    return result
+
+
+def _sum_known(known, var, g):
+    """Add ``g`` to the gradient ``known`` holds for ``var`` (a step may return the same
+    variable as two outputs)."""
+    if isinstance(var, Constant):
+        return
+    key = id(var)
+    known[key] = (var, g if key not in known else known[key][1] + g)
+
+
+def _backward_scan(op, inputs, outputs, g_states, g_collected):
+    from nnframe.core.gradient import grad
+    from nnframe.core.ops.elemwise import minimum, zeros_like
+    from nnframe.core.ops.scan import Scan
+    from nnframe.core.ops.shape import concatenate, stack
+    from nnframe.core.ops.subtensor import set_subtensor
+    from nnframe.core.types import TensorType
+    from nnframe.core.variable import constant
+
+    n, seqs, inits, carried_inits, nonseqs = op.outer_groups(inputs)
+    in_seqs, in_taps, in_carried, in_nonseqs = op.inner_groups()
+    out_states, _, out_collected, _ = op.inner_output_groups()
+    lags = op.state_lags
+    float_states = [k for k, o in enumerate(out_states) if is_float(o.dtype)]
+
+    # -- the backward step ------------------------------------------------------
+    grad_rows = {k: in_taps[k][0].type() for k in float_states if g_states[k] is not None}
+    acc = {k: (in_taps[k][0].type() if lags[k] == 1 else
+               TensorType(out_states[k].dtype, (None,) + in_taps[k][0].type.shape)())
+           for k in float_states}
+    collected = [k for k, g in enumerate(g_collected)
+                 if g is not None and is_float(out_collected[k].dtype)]
+    collected_rows = {i: out_collected[i].type() for i in collected}
+    known = {}
+    for k in float_states:
+        pending = acc[k] if lags[k] == 1 else acc[k][0]
+        total = pending + grad_rows[k] if k in grad_rows else pending
+        _sum_known(known, out_states[k], total)
+    for i in collected:
+        _sum_known(known, out_collected[i], collected_rows[i])
+    wrt_seqs = [j for j, v in enumerate(in_seqs) if is_float(v.dtype)]
+    wrt_nonseqs = [q for q, v in enumerate(in_nonseqs) if is_float(v.dtype)]
+    wrt = ([in_seqs[j] for j in wrt_seqs] + [v for k in float_states for v in in_taps[k]]
+           + [in_nonseqs[q] for q in wrt_nonseqs])
+    if not wrt or not known:
+        return [None] * len(inputs)
+    step_grads = grad(None, wrt, disconnected_inputs="ignore", return_disconnected="None",
+                      known_grads=dict(known.values()))
+    d_seqs = dict(zip(wrt_seqs, step_grads[:len(wrt_seqs)]))
+    pos = len(wrt_seqs)
+    d_taps = {}
+    for k in float_states:
+        d_taps[k] = dict(zip(op.state_taps[k], step_grads[pos:pos + len(in_taps[k])]))
+        pos += len(in_taps[k])
+    d_nonseqs = dict(zip(wrt_nonseqs, step_grads[pos:]))
+
+    new_acc = {}
+    for k in float_states:
+        row = in_taps[k][0]
+        back = [d_taps[k].get(-(j + 1)) for j in range(lags[k])]
+        back = [zeros_like(row) if d is None else d for d in back]
+        if lags[k] == 1:
+            new_acc[k] = back[0]
+        else:
+            shifted = concatenate([acc[k][1:], zeros_like(acc[k][:1])])
+            new_acc[k] = shifted + stack(back)
+    nonseq_acc = {q: in_nonseqs[q].type() for q, d in d_nonseqs.items() if d is not None}
+    seq_outputs = [j for j, d in d_seqs.items() if d is not None]
+
+    # -- the backward loop over the last m steps, reversed --------------------------
+    m = n if op.truncate_gradient < 0 else minimum(n, constant(op.truncate_gradient,
+                                                                dtype=n.dtype))
+    first = n - m
+
+    def rows(x, offset):
+        """Rows ``offset + first .. offset + n - 1`` of ``x``, last first."""
+        return x[offset + first:offset + n][::-1]
+
+    buffers = outputs[:op.n_states]
+    outer_seqs = [rows(s, 0) for s in seqs]
+    outer_seqs += [rows(buffers[k], lags[k] + tap) for k in float_states for tap in op.state_taps[k]]
+    outer_seqs += [rows(g_states[k], lags[k]) for k in float_states if k in grad_rows]
+    outer_seqs += [rows(g_collected[i], 0) for i in collected]
+    inner_seqs = (list(in_seqs) + [v for k in float_states for v in in_taps[k]]
+                  + [grad_rows[k] for k in float_states if k in grad_rows]
+                  + [collected_rows[i] for i in collected])
+    # The forward loop's non-float states' taps are sequences too (the step may read them).
+    other_states = [k for k in range(op.n_states) if k not in float_states]
+    outer_seqs += [rows(buffers[k], lags[k] + tap) for k in other_states for tap in op.state_taps[k]]
+    inner_seqs += [v for k in other_states for v in in_taps[k]]
+    acc_inits = [zeros_like(buffers[k][0]) if lags[k] == 1 else zeros_like(buffers[k][:lags[k]])
+                 for k in float_states]
+    back_op = Scan(
+        inner_seqs + [acc[k] for k in float_states] + list(nonseq_acc.values())
+        + list(in_nonseqs),
+        [new_acc[k] for k in float_states]
+        + [nonseq_acc[q] + d_nonseqs[q] for q in nonseq_acc]
+        + [d_seqs[j] for j in seq_outputs],
+        len(inner_seqs), (), len(float_states) + len(nonseq_acc), len(seq_outputs),
+        name=f"grad_of_{op.name}",
+        seq_info=[f"backward rows {j}" for j in range(len(inner_seqs))])
+    node = back_op.make_node(m, *outer_seqs, *acc_inits,
+                             *[zeros_like(nonseqs[q]) for q in nonseq_acc], *nonseqs)
+    outs = node.outputs
+    acc_final = dict(zip(float_states, outs[:len(float_states)]))
+    nonseq_final = dict(zip(nonseq_acc, outs[len(float_states):len(float_states) + len(nonseq_acc)]))
+    seq_rev = dict(zip(seq_outputs, outs[len(float_states) + len(nonseq_acc):]))
+
+    # -- the gradients of the outer inputs -------------------------------------------
+    result = [None]
+    for j, s in enumerate(seqs):
+        if j not in seq_rev:
+            result.append(None)
+            continue
+        result.append(set_subtensor(zeros_like(s)[first:n], seq_rev[j][::-1]))
+    for k in range(op.n_states):
+        direct = g_states[k][:lags[k]] if g_states[k] is not None else None
+        if k not in acc_final:
+            result.append(direct)
+            continue
+        from_loop = acc_final[k][None] if lags[k] == 1 else acc_final[k][::-1]
+        if op.truncate_gradient >= 0:
+            # Truncated: the loop's pending gradients belong to rows it did not reach.
+            from nnframe.core.ops.elemwise import switch
+            from_loop = switch(first > 0, zeros_like(from_loop), from_loop)
+        result.append(from_loop if direct is None else direct + from_loop)
+    result += [None] * op.n_carried
+    result += [nonseq_final.get(q) for q in range(len(nonseqs))]
+    return result
