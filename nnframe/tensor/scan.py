@@ -32,7 +32,7 @@ from collections import OrderedDict
 from nnframe.core.graph import Variable, clone_replace
 from nnframe.core.op import as_tensor_variable
 from nnframe.core.ops.elemwise import minimum
-from nnframe.core.ops.scan import Scan, ScanError, free_variables
+from nnframe.core.ops.scan import Scan, ScanError, free_variables, is_row_count
 from nnframe.core.ops.shape import shape_i
 from nnframe.core.shared import SharedVariable
 from nnframe.core.types import TensorType, is_discrete
@@ -357,7 +357,8 @@ def _n_steps(seqs, n_steps, name):
         return n if n.dtype == "int64" else n.astype("int64")
     if not seqs:
         raise ScanError(f"{name}: without sequences, scan needs n_steps (how many steps to run)")
-    lengths = [shape_i(var, 0) - (max(taps) - min(taps)) for var, taps in seqs]
+    lengths = [shape_i(var, 0) - (max(taps) - min(taps)) if len(taps) > 1 else shape_i(var, 0)
+               for var, taps in seqs]
     n = lengths[0]
     for length in lengths[1:]:
         n = minimum(n, length)
@@ -367,6 +368,8 @@ def _n_steps(seqs, n_steps, name):
 def _tap_rows(var, taps, tap, n):
     """The rows of ``var`` that tap ``tap`` reads at steps 0..n-1."""
     start = tap - min(taps)
+    if start == 0 and is_row_count(n, var):
+        return var
     return var[start:start + n] if start else var[:n]
 
 

@@ -335,3 +335,29 @@ def test_random_graphs_and_their_gradients_match_the_unrewritten_graph(seed):
         f2 = function([x, y, b], outs + grads, mode="fast_compile")
         for a, c in zip(f(*values), f2(*values)):
             np.testing.assert_allclose(a, c, rtol=1e-6, atol=1e-9)
+
+
+def test_increments_of_disjoint_parts_of_zeros_fill_one_buffer_in_place():
+    from nnframe.core.ops.subtensor import IncSubtensor
+    g = T.dmatrix("g")
+    z = T.zeros_like(g)
+    parts = [T.inc_subtensor(z[:, a:b], T.tanh(g[:, a:b])) for a, b in ((0, 2), (2, 5), (5, None))]
+    total = parts[0] + parts[1] + parts[2]
+    f = function([g], total)
+    nodes = f.maker.fgraph.toposort()
+    incs = [n for n in nodes if isinstance(n.op, IncSubtensor)]
+    assert len(incs) == 3 and all(n.op.inplace for n in incs)
+    assert not any(getattr(n.op, "scalar_op", None) is not None and n.op.scalar_op.name == "add"
+                   for n in nodes)
+    gv = np.random.default_rng(1).normal(size=(3, 7))
+    np.testing.assert_allclose(f(gv), np.tanh(gv))
+
+
+def test_overlapping_increments_are_summed_not_chained():
+    g = T.dmatrix("g")
+    z = T.zeros_like(g)
+    total = T.inc_subtensor(z[:, :3], g[:, :3]) + T.inc_subtensor(z[:, 2:], g[:, 2:])
+    gv = np.arange(12.0).reshape(3, 4)
+    want = gv.copy()
+    want[:, 2] *= 2
+    np.testing.assert_allclose(function([g], total)(gv), want)

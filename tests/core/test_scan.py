@@ -397,3 +397,36 @@ def test_scalar_sequence_is_refused():
 def test_until_condition_must_be_a_scalar():
     with pytest.raises(ScanError, match="until: the condition must be a scalar"):
         T.until(T.dvector("v") > 0)
+
+
+# -- what the gradient's loop computes ----------------------------------------------------------
+def _compiled_scans(f):
+    return [n for n in f.maker.fgraph.toposort() if isinstance(n.op, Scan)]
+
+
+def test_gradient_reads_stored_forward_values_and_the_loop_runs_once():
+    X, W, U, h0 = T.dtensor3("X"), T.dmatrix("W"), T.dmatrix("U"), T.dmatrix("h0")
+    h = rnn_scan(X, W, U, h0)
+    f = function([X, W, U, h0], [h, T.grad((h ** 2).sum(), U)])
+    scans = _compiled_scans(f)
+    assert len(scans) == 2                      # one forward loop (not two), one backward
+    forward, backward = sorted(scans, key=lambda n: n.op.name.startswith("grad"))
+    assert backward.op.name == "grad_of_scan"
+    # The backward step does not recompute dot(h, U): it reads the stored pre-activation.
+    backward_dots = [n for n in _inner_nodes(backward.op) if type(n.op).__name__ == "Dot"]
+    assert len(backward_dots) == 2              # d/dh and d/dU only
+    values = [f64(4, 2, 3), f64(3, 5) * 0.4, f64(5, 5) * 0.4, f64(2, 5)]
+    unrolled = rnn_unrolled(X, W, U, h0, 4)
+    g = function([X, W, U, h0], [unrolled, T.grad((unrolled ** 2).sum(), U)])
+    for a, b in zip(f(*values), g(*values)):
+        np.testing.assert_allclose(a, b, rtol=1e-10)
+
+
+def test_gradient_alone_without_the_rewrites_still_right():
+    from nnframe.core.mode import Mode
+    X, W, U, h0 = T.dtensor3("X"), T.dmatrix("W"), T.dmatrix("U"), T.dmatrix("h0")
+    h = rnn_scan(X, W, U, h0)
+    values = [f64(4, 2, 3), f64(3, 5) * 0.4, f64(5, 5) * 0.4, f64(2, 5)]
+    plain = function([X, W, U, h0], T.grad((h ** 2).sum(), W), mode=Mode("numpy", rewrite=False))
+    fast = function([X, W, U, h0], T.grad((h ** 2).sum(), W))
+    np.testing.assert_allclose(plain(*values), fast(*values), rtol=1e-10)

@@ -63,11 +63,12 @@ def subtensor_kernel(node):
 def inc_subtensor_kernel(node):
     build = _index_builder(node.op.idx_list)
     set_ = node.op.set_instead_of_inc
+    inplace = node.op.inplace
     _, check = node.op.value_shape_checker(node.inputs[1].type)
 
     def run(x, y, *indices):
         idx = build(indices)
-        out = x.copy()
+        out = x if inplace else x.copy()
         try:
             part = out[idx]
         except IndexError as exc:
@@ -88,10 +89,11 @@ def advanced_inc_subtensor_kernel(node):
     build = _index_builder(node.op.idx_list)
     set_ = node.op.set_instead_of_inc
     axes, check = node.op.value_shape_checker(node.inputs[1].type)
+    inplace = node.op.inplace
 
     def run(x, y, *indices):
         idx = build(indices)
-        out = x.copy()
+        out = x if inplace else x.copy()
         try:
             # Only a length-1 value axis can be wrongly broadcast by NumPy; the
             # indexed shape is needed (and computed) only then.

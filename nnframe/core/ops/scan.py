@@ -193,6 +193,39 @@ class Scan(Op):
                     if is_float(v.dtype) else None for v in inputs]
         return scan_grad(self, inputs, outputs, output_grads)
 
+    # -- printing -------------------------------------------------------------
+    def inner_graphs(self):
+        """For the printers (nnframe/printing.py): ``[("step", inputs, outputs)]``, inputs as
+        ``(role, inner variable, position of the outer input bound to it)``."""
+        seqs, taps, carried, nonseqs = self.inner_groups()
+        a = 1 + self.n_seqs
+        b, c = a + self.n_states, a + self.n_states + self.n_carried
+        inputs = [(f"sequence {j}", v, 1 + j) for j, v in enumerate(seqs)]
+        inputs += [(f"state {k} tap {tap}", v, a + k) for k, vs in enumerate(taps)
+                   for tap, v in zip(self.state_taps[k], vs)]
+        inputs += [(f"carried {k}", v, b + k) for k, v in enumerate(carried)]
+        inputs += [(f"non-sequence {k}", v, c + k) for k, v in enumerate(nonseqs)]
+        states, carried_out, collected, until = self.inner_output_groups()
+        outputs = [(f"state {k}", v) for k, v in enumerate(states)]
+        outputs += [(f"carried {k}", v) for k, v in enumerate(carried_out)]
+        outputs += [(f"collected {k}", v) for k, v in enumerate(collected)]
+        outputs += [("until", until)] if until is not None else []
+        return [("step", inputs, outputs)]
+
+
+def is_row_count(n, var):
+    """Whether the graph ``n`` is, by construction, the number of rows of ``var``.
+
+    Then ``var`` needs no slicing to ``n`` rows, and the gradient of a sequence
+    is the backward loop's rows without padding.
+    """
+    from nnframe.core.ops.shape import ShapeI
+    if isinstance(n, Constant):
+        return var.type.shape[0] is not None and int(n.data) == var.type.shape[0]
+    node = n.owner
+    return (node is not None and isinstance(node.op, ShapeI) and node.op.i == 0
+            and node.inputs[0] is var)
+
 
 def free_variables(outputs, loop_vars):
     """The variables a step's ``outputs`` read from outside the loop, and which nodes loop.

@@ -110,7 +110,7 @@ def _sum_known(known, var, g):
 def _backward_scan(op, inputs, outputs, g_states, g_collected):
     from nnframe.core.gradient import grad
     from nnframe.core.ops.elemwise import minimum, zeros_like
-    from nnframe.core.ops.scan import Scan
+    from nnframe.core.ops.scan import Scan, is_row_count
     from nnframe.core.ops.shape import concatenate, stack
     from nnframe.core.ops.subtensor import set_subtensor
     from nnframe.core.types import TensorType
@@ -175,6 +175,11 @@ def _backward_scan(op, inputs, outputs, g_states, g_collected):
         """Rows ``offset + first .. offset + n - 1`` of ``x``, last first."""
         return x[offset + first:offset + n][::-1]
 
+    back_outputs = ([new_acc[k] for k in float_states]
+                    + [nonseq_acc[q] + d_nonseqs[q] for q in nonseq_acc]
+                    + [d_seqs[j] for j in seq_outputs])
+    outputs, stored_inner, stored_outer, back_outputs = _store_intermediates(
+        op, inputs, outputs, back_outputs)
     buffers = outputs[:op.n_states]
     outer_seqs = [rows(s, 0) for s in seqs]
     outer_seqs += [rows(buffers[k], lags[k] + tap) for k in float_states for tap in op.state_taps[k]]
@@ -187,14 +192,14 @@ def _backward_scan(op, inputs, outputs, g_states, g_collected):
     other_states = [k for k in range(op.n_states) if k not in float_states]
     outer_seqs += [rows(buffers[k], lags[k] + tap) for k in other_states for tap in op.state_taps[k]]
     inner_seqs += [v for k in other_states for v in in_taps[k]]
+    outer_seqs += [rows(x, offset) for x, offset in stored_outer]
+    inner_seqs += stored_inner
     acc_inits = [zeros_like(buffers[k][0]) if lags[k] == 1 else zeros_like(buffers[k][:lags[k]])
                  for k in float_states]
     back_op = Scan(
         inner_seqs + [acc[k] for k in float_states] + list(nonseq_acc.values())
         + list(in_nonseqs),
-        [new_acc[k] for k in float_states]
-        + [nonseq_acc[q] + d_nonseqs[q] for q in nonseq_acc]
-        + [d_seqs[j] for j in seq_outputs],
+        back_outputs,
         len(inner_seqs), (), len(float_states) + len(nonseq_acc), len(seq_outputs),
         name=f"grad_of_{op.name}",
         seq_info=[f"backward rows {j}" for j in range(len(inner_seqs))])
@@ -211,7 +216,10 @@ def _backward_scan(op, inputs, outputs, g_states, g_collected):
         if j not in seq_rev:
             result.append(None)
             continue
-        result.append(set_subtensor(zeros_like(s)[first:n], seq_rev[j][::-1]))
+        if op.truncate_gradient < 0 and is_row_count(n, s):
+            result.append(seq_rev[j][::-1])
+        else:
+            result.append(set_subtensor(zeros_like(s)[first:n], seq_rev[j][::-1]))
     for k in range(op.n_states):
         direct = g_states[k][:lags[k]] if g_states[k] is not None else None
         if k not in acc_final:
@@ -226,3 +234,84 @@ def _backward_scan(op, inputs, outputs, g_states, g_collected):
     result += [None] * op.n_carried
     result += [nonseq_final.get(q) for q in range(len(nonseqs))]
     return result
+
+
+#: Ops whose results are views or shape arithmetic: recomputing them costs nothing, so the
+#: backward step recomputes them from stored values rather than storing them too.
+def _is_cheap(node):
+    from nnframe.core.ops.shape import DimShuffle, Reshape, Shape, ShapeI, SpecifyShape
+    from nnframe.core.ops.subtensor import Subtensor
+    return isinstance(node.op, (DimShuffle, Reshape, Shape, ShapeI, SpecifyShape, Subtensor))
+
+
+def _store_intermediates(op, inputs, outputs, back_outputs):
+    """Let the backward step read the forward step's values instead of recomputing them.
+
+    The backward step, as ``T.grad`` builds it, recomputes the forward step
+    (the gate activations of an LSTM, a ``dot(h, W)``).  The forward values it
+    reads are taken from the forward loop instead: the new state rows from the
+    state buffers, other values from a copy of the forward loop that also
+    collects them (``Scan.extends`` names the loop it extends; the ``scan``
+    rewrite makes the copy replace the original, so the loop runs once).
+
+    Returns ``(forward_outputs, inner_rows, outer_sources, back_outputs)``:
+    the forward outputs to read (the copy's, when there is one), the backward
+    step's new sequence rows, ``(outer, offset)`` for each (rows
+    ``offset + t`` of ``outer``), and the backward step rewired to them.
+    """
+    from nnframe.core.graph import clone_replace, toposort
+    from nnframe.core.ops.scan import Scan
+    forward_nodes = toposort(op.inner_outputs)
+    computed = {id(o): o for node in forward_nodes for o in node.outputs}
+    producers = {id(o): node for node in forward_nodes for o in node.outputs}
+    forward_ids = {id(node) for node in forward_nodes}
+    read = {}
+    for node in toposort(back_outputs):
+        if id(node) in forward_ids:
+            continue
+        for v in node.inputs:
+            if id(v) in computed:
+                read[id(v)] = v
+    for v in back_outputs:
+        if id(v) in computed:
+            read[id(v)] = v
+    # Views of forward values: store what they view, recompute the view.
+    needed, stack = {}, list(read.values())
+    while stack:
+        v = stack.pop()
+        node = producers[id(v)]
+        if _is_cheap(node):
+            stack += [i for i in node.inputs if id(i) in computed and id(i) not in needed]
+        else:
+            needed[id(v)] = v
+    if not needed:
+        return outputs, [], [], back_outputs
+    out_states, out_carried, out_collected, until = op.inner_output_groups()
+    state_of = {id(o): k for k, o in enumerate(out_states)}
+    collected_of = {id(o): i for i, o in enumerate(out_collected)}
+    lags = op.state_lags
+    to_collect = [v for v in needed.values() if id(v) not in state_of and id(v) not in collected_of]
+    if to_collect:
+        extended = Scan(op.inner_inputs, out_states + out_carried + out_collected + to_collect,
+                        op.n_seqs, op.state_taps, op.n_carried, op.n_collected + len(to_collect),
+                        truncate_gradient=op.truncate_gradient, name=op.name,
+                        seq_info=op.seq_info)
+        extended.extends = op
+        outputs = extended.make_node(*inputs).outputs
+    n_out = op.n_states + op.n_carried
+    collected_outputs = outputs[n_out:n_out + op.n_collected]
+    stored = outputs[n_out + op.n_collected:]
+    inner_rows, sources, replace = [], [], {}
+    for v in needed.values():
+        row = v.type(f"{op.name}.stored")
+        if id(v) in state_of:
+            k = state_of[id(v)]
+            sources.append((outputs[k], lags[k]))
+        elif id(v) in collected_of:
+            sources.append((collected_outputs[collected_of[id(v)]], 0))
+        else:
+            sources.append((stored[to_collect.index(v)], 0))
+        inner_rows.append(row)
+        replace[v] = row
+    return outputs[:len(outputs) - len(stored)], inner_rows, sources, clone_replace(
+        back_outputs, replace)

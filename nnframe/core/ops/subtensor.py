@@ -391,17 +391,20 @@ class _IncBase(_IndexOp):
     along its axes of static length 1 only.
     """
 
-    __props__ = ("idx_list", "set_instead_of_inc")
+    __props__ = ("idx_list", "set_instead_of_inc", "inplace")
     getter = None  # the matching indexing Op class
 
-    def __init__(self, idx_list, set_instead_of_inc=False):
+    def __init__(self, idx_list, set_instead_of_inc=False, inplace=False):
         super().__init__(idx_list)
         self.set_instead_of_inc = bool(set_instead_of_inc)
+        #: write into ``x``'s buffer (set by the in-place pass when nothing reads x later)
+        self.inplace = bool(inplace)
+        self.destroy_map = {0: [0]} if self.inplace else {}
 
     def __str__(self):
         kind = "Set" if self.set_instead_of_inc else "Inc"
         name = type(self).__name__.replace("Inc", kind)
-        return f"{name}{{{_format_idx_list(self.idx_list)}}}"
+        return f"{name}{{{_format_idx_list(self.idx_list)}{',inplace' if self.inplace else ''}}}"
 
     def make_node(self, x, y, *indices):
         x = as_tensor_variable(x)

@@ -10,6 +10,7 @@ alone.
 from nnframe.core.ops import elemwise as E
 from nnframe.core.ops.elemwise import Elemwise
 from nnframe.core.ops.shape import DimShuffle, dimshuffle
+from nnframe.core.rewrite.increments import disjoint_increments
 from nnframe.core.rewrite.local import (
     apply_local_rewrites,
     is_constant_value,
@@ -103,7 +104,7 @@ def dimshuffle_chain(node):
 
 
 CANONICALIZE = [useless_arithmetic, double_negation, square, divide_then_multiply,
-                useless_second, dimshuffle_chain]
+                useless_second, dimshuffle_chain, disjoint_increments]
 
 
 def canonicalize(fgraph):

@@ -1,7 +1,7 @@
 """In-place: let Ops write into input buffers that nothing needs afterwards.
 
 Runs last.  An Elemwise node may write into an input of exactly its output's
-type, and a Gemm into its ``z``, when :meth:`FunctionGraph.can_destroy`
+type, a Gemm into its ``z`` and an increment of a part (``inc_subtensor``) into its ``x``, when :meth:`FunctionGraph.can_destroy`
 agrees: the buffer is not a caller's array or a constant, no output or update
 shares it, and every other reader of it can run first.  A shared variable's
 buffer may be overwritten only by the computation of its own update (the old
@@ -11,6 +11,7 @@ before overwriting it.
 from nnframe.core.graph import Constant
 from nnframe.core.ops.blas import Gemm
 from nnframe.core.ops.elemwise import Elemwise
+from nnframe.core.ops.subtensor import _IncBase
 
 __all__ = ["make_inplace"]
 
@@ -21,6 +22,10 @@ def _inplace_candidate(fgraph, node):
     if isinstance(op, Gemm) and not op.inplace:
         if fgraph.can_destroy(node, 0):
             return Gemm(inplace=True)
+        return None
+    if isinstance(op, _IncBase) and not op.inplace:
+        if fgraph.can_destroy(node, 0):
+            return type(op)(op.idx_list, op.set_instead_of_inc, inplace=True)
         return None
     if isinstance(op, Elemwise) and op.inplace is None and op.scalar_op.accepts_out:
         out = node.outputs[0]
