@@ -9,6 +9,17 @@
 All three accept a Variable, a list of Variables or a compiled Function (then
 they show the rewritten graph that actually runs, updates included).
 
+Ops that hold graphs of their own (``Scan``'s step, ``Map``'s body,
+``IfElse``'s two branches) show them too, loops inside loops included:
+``debugprint`` and ``pp`` in an ``Inner graphs:`` section after the outer
+graph, ``pydotprint`` as a dashed cluster.  Each inner input is labelled with
+its role (``sequence 0``, ``state 0 tap -1``, ``non-sequence 0``...) and each
+inner output with what it becomes (``state 0``, ``collected 0``...).  An Op
+describes its inner graphs with a method ``inner_graphs()`` returning a list
+of ``(title, inputs, outputs)``: ``inputs`` are ``(role, inner variable,
+position in the node's inputs of the outer variable bound to it, or None)``,
+``outputs`` are ``(role, inner variable)``.
+
 >>> import nnframe.tensor as T
 >>> x, y = T.dscalars('x', 'y')
 >>> pp(x + y)
@@ -61,6 +72,29 @@ def _roots(obj):
                     "Variables or a compiled Function")
 
 
+def _inner_graphs(op):
+    """The graphs ``op`` holds, as ``[(title, inputs, outputs)]`` (see the module docstring).
+
+    Ops with an ``inner_graphs()`` method (Scan, Map, IfElse) say it
+    themselves; any other Op holding ``inner_inputs`` and ``inner_outputs``
+    has one graph, its inputs unbound.  Other Ops have none.
+    """
+    method = getattr(op, "inner_graphs", None)
+    if callable(method):
+        return list(method())
+    inner, outputs = getattr(op, "inner_inputs", None), getattr(op, "inner_outputs", None)
+    if inner is None or outputs is None:
+        return []
+    return [("inner graph", [(f"input {k}", v, None) for k, v in enumerate(inner)],
+             [(f"output {k}", v) for k, v in enumerate(outputs)])]
+
+
+def _has_inner_graphs(op):
+    if not (callable(getattr(op, "inner_graphs", None)) or hasattr(op, "inner_inputs")):
+        return False
+    return bool(_inner_graphs(op))
+
+
 # -- pp -------------------------------------------------------------------------------
 # Precedences of what pp writes: atoms (names, calls, parenthesized binary
 # operations) bind tightest; unary prefix operators use their table entry.
@@ -80,6 +114,11 @@ def pp(obj):
     ``x.T`` and other Ops are ``str(op)(inputs)``.  Leaves are printed by
     name; unnamed inputs by type (``<TensorType(float64, scalar)>``),
     constants by value when short.
+
+    The graphs held by Ops such as ``Scan`` follow, after a line ``Inner
+    graphs:``: for each, a line with the Op, the graph's title and its inputs
+    with their roles (an unnamed inner input is written as its role,
+    ``<free 0>``), then one ``role = formula`` line per inner output.
 
     Named intermediate results are printed as the expression that computes
     them, not by their name (as Theano does): ``pp(z)`` shows what ``z`` is.
@@ -109,12 +148,47 @@ def pp(obj):
     >>> m = T.dmatrix('m')
     >>> pp(T.sum(m.T, axis=0))
     'sum(m.T, axis=(0,))'
+    >>> X, W = T.dmatrices('X', 'W')
+    >>> h0 = T.dvector('h0')
+    >>> h, _ = T.scan(lambda x, h, W: T.tanh(T.dot(x, W) + h), sequences=X,
+    ...               outputs_info=h0, non_sequences=W)
+    >>> print(pp(h))  # doctest: +ELLIPSIS, +NORMALIZE_WHITESPACE
+    Subtensor{1:}(Scan{scan}(...))
+    Inner graphs:
+    Scan{scan} step: scan.seq0[t+0] (sequence 0), scan.out0[t-1] (state 0 tap -1),
+    scan.W (non-sequence 0)
+      state 0 = tanh((Dot(scan.seq0[t+0], scan.W) + scan.out0[t-1]))
     """
     outputs, updates = _roots(obj)
     formulas = _Formulas()
     lines = [formulas.text(v) for v in outputs]
     lines += [f"{_leaf_text(target)} <- {formulas.text(expr)}" for target, expr in updates]
+    lines += _pp_inner_graphs(formulas, outputs + [expr for _, expr in updates])
     return "\n".join(lines)
+
+
+def _pp_inner_graphs(formulas, roots):
+    """The lines of pp's ``Inner graphs:`` section for the nodes under ``roots``."""
+    lines = []
+    queue = [node for node in toposort(roots) if _has_inner_graphs(node.op)]
+    seen = {id(node) for node in queue}
+    while queue:  # grows while it is read: loops inside loops
+        node = queue.pop(0)
+        for title, inputs, outputs in _inner_graphs(node.op):
+            named = []
+            for role, var, _ in inputs:
+                if var.name is None and not isinstance(var, Constant):
+                    formulas.leaf_text[id(var)] = f"<{role}>"
+                    named.append(f"<{role}>")
+                else:
+                    named.append(f"{_leaf_text(var)} ({role})")
+            lines.append(f"{node.op} {title}: {', '.join(named)}")
+            lines += [f"  {role} = {formulas.text(var)}" for role, var in outputs]
+            for inner in toposort([var for _, var in outputs]):
+                if _has_inner_graphs(inner.op) and id(inner) not in seen:
+                    seen.add(id(inner))
+                    queue.append(inner)
+    return ["Inner graphs:"] + lines if lines else []
 
 
 class _Formulas:
@@ -122,6 +196,7 @@ class _Formulas:
 
     def __init__(self):
         self.bare = {}  # id(variable) -> (text, precedence), before any parentheses
+        self.leaf_text = {}  # id(leaf) -> its text, where not _leaf_text (inner inputs)
 
     def text(self, var):
         for node in toposort([var]):
@@ -137,7 +212,7 @@ class _Formulas:
     def _operand(self, var):
         """``(text, precedence)`` of ``var``, without enclosing parentheses."""
         if var.owner is None:
-            text = _leaf_text(var)
+            text = self.leaf_text.get(id(var)) or _leaf_text(var)
             return text, (_NEG if text.startswith("-") else _ATOM)
         return self.bare[id(var)]
 
@@ -217,6 +292,15 @@ def debugprint(obj, file=None, depth=-1, print_type=False, ids="CHAR", stop_on_n
     printed before is printed again only as a reference line (same text and
     id) without its inputs, so shared subgraphs appear once.
 
+    Ops that hold graphs (``Scan``, ``Map``, ``IfElse``) are followed by an
+    ``Inner graphs:`` section (Theano's): for each such node printed, a line
+    with its Op, id and the graph's title, then the tree of each inner output
+    with lines starting ``" >"`` and ending with the output's role in
+    parentheses, ``(state 0)``.  Each inner input ends with its role,
+    ``(sequence 0)``, and ``-> [id X]``, the id of the outer variable bound
+    to it.  Nodes inside inner graphs get ids of the same series, and loops
+    inside loops get their own entries.
+
     Parameters
     ----------
     obj : Variable, Apply, list of Variables or Function
@@ -251,6 +335,27 @@ def debugprint(obj, file=None, depth=-1, print_type=False, ids="CHAR", stop_on_n
      | |x [id C]
      | |y [id D]
      |Elemwise{add} [id B] ''
+
+    A loop's step (most ids elided here; ``-> [id X]`` is the id of the
+    sequence, the initial value and ``W`` in the outer graph):
+
+    >>> X, W = T.dmatrices('X', 'W')
+    >>> h0 = T.dvector('h0')
+    >>> h, _ = T.scan(lambda x, h, W: T.tanh(T.dot(x, W) + h), sequences=X,
+    ...               outputs_info=h0, non_sequences=W)
+    >>> _ = debugprint(h)  # doctest: +ELLIPSIS
+    Subtensor{1:} [id A] 'scan'
+     |Scan{scan} [id B] ''
+    ...
+    Inner graphs:
+    <BLANKLINE>
+    Scan{scan} [id B] step
+     >Elemwise{tanh} [id ...] '' (state 0)
+     > |Elemwise{add} [id ...] ''
+     > | |Dot [id ...] ''
+     > | | |scan.seq0[t+0] [id ...] (sequence 0) -> [id ...]
+     > | | |scan.W [id ...] (non-sequence 0) -> [id ...]
+     > | |scan.out0[t-1] [id ...] (state 0 tap -1) -> [id ...]
     """
     if ids not in ("CHAR", "int", "id", ""):
         raise ValueError(f"ids must be 'CHAR', 'int', 'id' or '', got {ids!r}")
@@ -260,6 +365,7 @@ def debugprint(obj, file=None, depth=-1, print_type=False, ids="CHAR", stop_on_n
         tree.add(var)
     for target, expr in updates:
         tree.add(expr, note=f" -> update of {_leaf_text(target)}")
+    tree.add_inner_graphs()
     text = "".join(line + "\n" for line in tree.lines)
     if file == "str":
         return text
@@ -279,13 +385,17 @@ class _Tree:
         self.id_of = {}  # id(Apply) or id(leaf Variable) -> its id text
         self.expanded = set()  # id(Apply) of the nodes whose inputs were printed
         self.lines = []
+        self.holders = []  # the printed Apply nodes whose Op holds graphs, in print order
+        self.leaf_notes = {}  # id(inner input) -> " (role) -> [id X]"
 
-    def add(self, root, note=""):
-        stack = [(root, "", 1)]  # (variable, indentation, level); iterative for deep graphs
+    def add(self, root, note="", prefix=""):
+        stack = [(root, prefix, 1)]  # (variable, indentation, level); iterative for deep graphs
         while stack:
             var, prefix, level = stack.pop()
             node = var.owner
-            self.lines.append(prefix + self._line(var) + (note if var is root else ""))
+            leaf_note = self.leaf_notes.get(id(var), "") if node is None else ""
+            self.lines.append(prefix + self._line(var) + leaf_note
+                              + (note if var is root else ""))
             if node is None or id(node) in self.expanded or level == self.depth:
                 continue
             if self.stop_on_name and var.name is not None and var is not root:
@@ -293,11 +403,38 @@ class _Tree:
             self.expanded.add(id(node))
             stack.extend((inp, prefix + " |", level + 1) for inp in reversed(node.inputs))
 
+    def add_inner_graphs(self):
+        """The ``Inner graphs:`` section: each holder's graphs, and those found in them."""
+        if not self.holders:
+            return
+        self.lines += ["", "Inner graphs:"]
+        done = 0
+        while done < len(self.holders):  # grows while it is read: loops inside loops
+            node = self.holders[done]
+            done += 1
+            ident = f" [id {self.id_of[id(node)]}]" if self.ids else ""
+            for title, inputs, outputs in _inner_graphs(node.op):
+                self.lines += ["", f"{node.op}{ident} {title}"]
+                for role, var, position in inputs:
+                    self.leaf_notes[id(var)] = f" ({role})" + self._link(node, position)
+                for role, var in outputs:
+                    self.add(var, note=f" ({role})", prefix=" >")
+
+    def _link(self, node, position):
+        """`` -> [id X]``: the id of the outer input at ``position`` (when it was printed)."""
+        if position is None or not self.ids:
+            return ""
+        outer = node.inputs[position]
+        ident = self.id_of.get(id(outer) if outer.owner is None else id(outer.owner))
+        return "" if ident is None else f" -> [id {ident}]"
+
     def _line(self, var):
         node = var.owner
         key = id(var) if node is None else id(node)
         if key not in self.id_of:
             self.id_of[key] = self._new_id(var if node is None else node)
+            if node is not None and _has_inner_graphs(node.op):
+                self.holders.append(node)
         ident = f" [id {self.id_of[key]}]" if self.ids else ""
         type_text = f" <{var.type}>" if self.print_type else ""
         if node is None:
@@ -341,7 +478,11 @@ def pydotprint(fct, outfile=None, format=None, compact=True, var_with_name_simpl
     is blue whatever else it is).  When a node has several inputs, each edge
     into it is labelled with the input's position.  For a Function, a dashed
     edge labelled ``update`` goes from each update expression to its shared
-    variable.
+    variable.  The graphs held by Ops such as ``Scan`` are dashed clusters
+    (nested for loops inside loops) titled with the Op and the graph's title
+    (``Scan{scan} step``), each inner input and output labelled with its role
+    on a first line; dotted edges go from the outer variables to the inner
+    inputs bound to them and from the inner outputs to the node.
 
     The DOT text is written by nnframe itself (no pydot needed).  PNG, SVG
     and the other Graphviz formats need Graphviz's ``dot`` program; when it
@@ -444,56 +585,125 @@ def _run_dot(program, format, outfile, text):
 def _dot_source(fct, compact, var_with_name_simple, max_label_size):
     """The DOT text of the graph (see :func:`pydotprint`)."""
     outputs, updates = _roots(fct)
-    update_exprs = [expr for _, expr in updates]
-    roots = outputs + update_exprs
-    nodes = toposort(roots)
-    root_ids = {id(v) for v in roots}
-    node_names = {id(node): f"n{k}" for k, node in enumerate(nodes)}
-    var_names = {}
-    lines = ["digraph nnframe {"]
+    dot = _Dot(compact, var_with_name_simple, max_label_size)
+    graph = dot.graph(outputs + [expr for _, expr in updates], indent="  ")
+    for target, expr in updates:
+        dot.lines.append(f"  {graph.var_node(expr)} -> {graph.var_node(target)} "
+                         "[label=\"update\", style=dashed, constraint=false];")
+    dot.clusters(graph, indent="  ")
+    return "\n".join(dot.lines + dot.links + ["}"]) + "\n"
 
-    def label(text):
-        if len(text) > max_label_size:
-            text = text[:max(max_label_size - 3, 0)] + "..."
+
+class _Dot:
+    """The DOT text being written: the outer graph, then each inner graph as a cluster
+    (nested for loops inside loops), then the edges that bind inner graphs to their node.
+
+    Those edges come last, at the top level: in DOT, a node named inside a
+    ``subgraph`` block becomes part of that cluster, so a cluster's block
+    names only its own nodes.
+    """
+
+    def __init__(self, compact, name_only, max_label_size):
+        self.compact = compact
+        self.name_only = name_only
+        self.max_label_size = max_label_size
+        self.lines = ["digraph nnframe {"]
+        self.links = []  # edges between a node and its inner graphs
+        self.n_vars = 0
+        self.n_nodes = 0
+
+    def label(self, text):
+        if len(text) > self.max_label_size:
+            text = text[:max(self.max_label_size - 3, 0)] + "..."
         return _quote(text)
 
-    def var_node(var):
-        """The DOT name of ``var``, declaring it on first use."""
-        if id(var) not in var_names:
-            var_names[id(var)] = name = f"v{len(var_names)}"
-            kind = _var_kind(var, root_ids)
-            fill = f', style=filled, fillcolor="{_VAR_COLOURS[kind]}"' if kind else ""
-            lines.append(f"  {name} [label={label(_var_label(var, var_with_name_simple))}, "
-                         f"shape=ellipse{fill}];")
-        return var_names[id(var)]
+    def graph(self, roots, indent, leaves=(), roles=None):
+        """Draw the graph computing ``roots`` (after the ``leaves`` given, drawn even if
+        unused); ``roles`` maps ``id(variable)`` to a first line of its label."""
+        return _DotGraph(self, roots, indent, leaves, roles or {})
 
-    def drawn(var):
-        if not compact or var.owner is None or id(var) in root_ids or var.name is not None:
+    def clusters(self, graph, indent):
+        """A cluster for each inner graph of ``graph``'s nodes, recursively."""
+        for node in graph.nodes:
+            for k, (title, inputs, outputs) in enumerate(_inner_graphs(node.op)):
+                roles = {}
+                for role, var, *_ in list(inputs) + list(outputs):
+                    roles[id(var)] = f"{roles[id(var)]}, {role}" if id(var) in roles else role
+                self.lines.append(f"{indent}subgraph cluster_{graph.node_names[id(node)]}_{k} {{")
+                self.lines.append(f"{indent}  graph [label={self.label(f'{node.op} {title}')}, "
+                                  "style=dashed];")
+                inner = self.graph([var for _, var in outputs], indent + "  ",
+                                   leaves=[var for _, var, _ in inputs], roles=roles)
+                self.clusters(inner, indent + "  ")
+                self.lines.append(f"{indent}}}")
+                box = graph.node_names[id(node)]
+                for _, var, position in inputs:
+                    if position is not None:
+                        source = graph.source(node.inputs[position])
+                        self.links.append(f"  {source} -> {inner.var_node(var)} [style=dotted];")
+                for _, var in outputs:
+                    self.links.append(f"  {inner.var_node(var)} -> {box} [style=dotted];")
+
+
+class _DotGraph:
+    """One graph of the DOT text (the outer graph or an inner graph): its nodes and names."""
+
+    def __init__(self, dot, roots, indent, leaves, roles):
+        self.dot = dot
+        self.indent = indent
+        self.roles = roles
+        self.nodes = toposort(roots)
+        self.root_ids = {id(v) for v in roots}
+        self.node_names = {}
+        for node in self.nodes:
+            self.node_names[id(node)] = f"n{dot.n_nodes}"
+            dot.n_nodes += 1
+        self.var_names = {}
+        for leaf in list(leaves) + [v for node in self.nodes for v in node.inputs] + roots:
+            if leaf.owner is None:
+                self.var_node(leaf)
+        for node in self.nodes:
+            self._draw_node(node)
+
+    def var_node(self, var):
+        """The DOT name of ``var``, declaring it on first use."""
+        if id(var) not in self.var_names:
+            dot = self.dot
+            self.var_names[id(var)] = name = f"v{dot.n_vars}"
+            dot.n_vars += 1
+            kind = _var_kind(var, self.root_ids)
+            fill = f', style=filled, fillcolor="{_VAR_COLOURS[kind]}"' if kind else ""
+            text = _var_label(var, dot.name_only)
+            if id(var) in self.roles:
+                text = f"{self.roles[id(var)]}\n{text}"
+            dot.lines.append(f"{self.indent}{name} [label={dot.label(text)}, "
+                             f"shape=ellipse{fill}];")
+        return self.var_names[id(var)]
+
+    def drawn(self, var):
+        if (not self.dot.compact or var.owner is None or id(var) in self.root_ids
+                or var.name is not None):
             return True
         return len(var.owner.outputs) > 1  # keep the output number of multi-output nodes
 
-    for leaf in [v for node in nodes for v in node.inputs if v.owner is None] + roots:
-        if leaf.owner is None:
-            var_node(leaf)
-    for node in nodes:
-        name = node_names[id(node)]
+    def source(self, var):
+        """The DOT name an edge from ``var`` starts at (its node's, when it is not drawn)."""
+        return self.var_node(var) if self.drawn(var) else self.node_names[id(var.owner)]
+
+    def _draw_node(self, node):
+        dot, indent = self.dot, self.indent
+        name = self.node_names[id(node)]
         fill = _OP_COLOURS.get(type(node.op).__name__)
         if fill is None and "Subtensor" in type(node.op).__name__:
             fill = "#FFAAFF"
         style = f', style=filled, fillcolor="{fill}"' if fill else ""
-        lines.append(f"  {name} [label={label(str(node.op))}, shape=box{style}];")
+        dot.lines.append(f"{indent}{name} [label={dot.label(str(node.op))}, shape=box{style}];")
         for k, inp in enumerate(node.inputs):
-            source = var_node(inp) if drawn(inp) else node_names[id(inp.owner)]
             edge_label = f" [label={_quote(str(k))}]" if len(node.inputs) > 1 else ""
-            lines.append(f"  {source} -> {name}{edge_label};")
+            dot.lines.append(f"{indent}{self.source(inp)} -> {name}{edge_label};")
         for out in node.outputs:
-            if drawn(out):
-                lines.append(f"  {name} -> {var_node(out)};")
-    for target, expr in updates:
-        lines.append(f"  {var_node(expr)} -> {var_node(target)} [label=\"update\", "
-                     "style=dashed, constraint=false];")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+            if self.drawn(out):
+                dot.lines.append(f"{indent}{name} -> {self.var_node(out)};")
 
 
 def _var_kind(var, root_ids):

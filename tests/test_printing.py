@@ -436,3 +436,321 @@ def test_pp_prints_cumulative_ops_as_numpy_calls():
     x = T.dmatrix("x")
     assert pp(T.cumsum(x, axis=1)) == "cumsum(x, axis=1)"
     assert pp(T.cumprod(x, axis=-2)) == "cumprod(x, axis=0)"
+
+
+# -- inner graphs: Scan, Map, IfElse --------------------------------------------------
+def rnn():
+    X, W = T.dmatrices("X", "W")
+    h0 = T.dvector("h0")
+    h, _ = T.scan(lambda x, h, W: T.tanh(T.dot(x, W) + h), sequences=X, outputs_info=h0,
+                  non_sequences=W)
+    return h, X, h0, W
+
+
+def nested_scan():
+    X = T.dmatrix("X")
+    zero = T.constant(0.0, dtype="float64")
+
+    def row_total(row, acc):
+        inner, _ = T.scan(lambda v, a: a + T.exp(v), sequences=row, outputs_info=zero,
+                          name="inner")
+        return acc + inner[-1]
+    total, _ = T.scan(row_total, sequences=X, outputs_info=zero, name="outer")
+    return total, X
+
+
+def outer_ids(text):
+    """{leaf or op text: id} of the outer graph's lines of a debugprint."""
+    outer = text.split("\nInner graphs:\n")[0]
+    return {m[1]: m[2] for m in re.finditer(r"^[ |]*(\S+) \[id (\w+)\]", outer, re.M)}
+
+
+def inner_sections(text):
+    """{header line: [lines]} of debugprint's ``Inner graphs:`` section."""
+    _, inner = text.split("\nInner graphs:\n")
+    sections = {}
+    for block in inner.strip("\n").split("\n\n"):
+        header, *lines = block.splitlines()
+        assert all(line.startswith(" >") for line in lines), block
+        sections[header] = lines
+    return sections
+
+
+def test_debugprint_scan_prints_its_step_with_roles_and_links():
+    h, X, h0, W = rnn()
+    text = debugprint(h, file="str")
+    ids = outer_ids(text)
+    scan_line = [line for line in text.splitlines() if "Scan{scan} [id" in line][0]
+    scan_id = re.search(r"\[id (\w+)\]", scan_line)[1]
+    sections = inner_sections(text)
+    assert list(sections) == [f"Scan{{scan}} [id {scan_id}] step"]
+    lines = sections[f"Scan{{scan}} [id {scan_id}] step"]
+    assert re.fullmatch(r" >Elemwise\{tanh\} \[id \w+\] '' \(state 0\)", lines[0])
+    assert [re.sub(r"\[id \w+\] ", "", line) for line in lines[1:3]] == [
+        " > |Elemwise{add} ''", " > | |Dot ''"]
+    # each inner input: its role, then the id of the outer variable bound to it
+    (w,) = [line for line in lines if "scan.W" in line]
+    assert w.endswith(f"(non-sequence 0) -> [id {ids['W']}]")
+    # the sequence and the initial rows of the state are bound to outer nodes (X, h0 sliced)
+    (seq,) = [line for line in lines if "scan.seq0[t+0]" in line]
+    (tap,) = [line for line in lines if "scan.out0[t-1]" in line]
+    for line, role in ((seq, "sequence 0"), (tap, "state 0 tap -1")):
+        bound = re.search(rf"\({role}\) -> \[id (\w+)\]$", line)[1]
+        assert bound in ids.values()
+    # ids of the inner nodes continue the outer series: no id means two things
+    inner_ids = {re.search(r"\[id (\w+)\]", line)[1] for line in lines}
+    assert inner_ids and not inner_ids & set(ids.values())
+
+
+def test_debugprint_scan_options_apply_to_inner_graphs():
+    h, *_ = rnn()
+    plain = debugprint(h, file="str", ids="")
+    assert "\nInner graphs:\n\nScan{scan} step\n >Elemwise{tanh} '' (state 0)\n" in plain
+    assert " > | | |scan.W (non-sequence 0)\n" in plain  # no ids, no links
+    typed = debugprint(h, file="str", print_type=True)
+    assert re.search(r"scan\.W \[id \w+\] <TensorType\(float64, matrix\)> \(non-sequence 0\) "
+                     r"-> \[id \w+\]", typed)
+    shallow = inner_sections(debugprint(h, file="str", depth=2))
+    (lines,) = shallow.values()
+    assert len(lines) == 2 and "tanh" in lines[0] and "Elemwise{add}" in lines[1]
+
+
+def test_debugprint_scan_inside_scan_prints_both_steps():
+    total, X = nested_scan()
+    text = debugprint(total, file="str")
+    sections = inner_sections(text)
+    headers = list(sections)
+    assert [h.split(" [id")[0] for h in headers] == ["Scan{outer}", "Scan{inner}"]
+    assert all(h.endswith(" step") for h in headers)
+    outer_step, inner_step = sections.values()
+    # the inner Scan node is printed inside the outer step, with the id its section uses
+    inner_id = re.search(r"\[id (\w+)\]", headers[1])[1]
+    assert any(re.search(rf"\|Scan\{{inner\}} \[id {inner_id}\] ''", line)
+               for line in outer_step)
+    # the inner step's sequence is bound to the outer step's row
+    (row_line,) = {line.split(" |")[-1] for line in outer_step if "outer.seq0[t+0]" in line}
+    row_id = re.search(r"\[id (\w+)\]", row_line)[1]
+    assert any(line.endswith(f"(sequence 0) -> [id {row_id}]") and "inner.seq0[t+0]" in line
+               for line in inner_step)
+    assert any("Elemwise{exp}" in line for line in inner_step)
+    assert any("(state 0 tap -1)" in line for line in inner_step)
+
+
+def test_debugprint_function_with_scan_shows_the_step_it_runs():
+    h, X, h0, W = rnn()
+    f = function([X, h0, W], h)
+    text = debugprint(f, file="str")
+    (lines,) = inner_sections(text).values()
+    assert "tanh" in lines[0] and "(state 0)" in lines[0]
+    assert f(np.ones((3, 2)), np.zeros(2), np.eye(2)).shape == (3, 2)
+
+
+def test_debugprint_scan_roles_of_carried_collected_and_until():
+    x = T.dvector("x")
+    s = shared(np.array(0.0), name="s")
+    out, updates = T.scan(lambda v: (v * 2, {s: s + v}, T.until(v > 3)), sequences=x)
+    text = debugprint([out] + list(updates.values()), file="str")
+    (lines,) = inner_sections(text).values()
+    roots = [line for line in lines if not line.startswith(" > ")]
+    assert [re.sub(r" \[id \w+\]", "", r) for r in roots] == [
+        " >Elemwise{add} '' (carried 0)", " >Elemwise{mul} '' (collected 0)",
+        " >Elemwise{gt} '' (until)"]
+    ids = outer_ids(text)
+    assert any(re.search(rf"\|scan\.s \[id \w+\] \(carried 0\) -> \[id {ids['s']}\]$", line)
+               for line in lines)
+
+
+def test_debugprint_map_of_a_jacobian():
+    x = T.dvector("x")
+    J = T.jacobian(T.tanh(x) * x.sum(), x)
+    text = debugprint(J, file="str")
+    ids = outer_ids(text)
+    sections = inner_sections(text)
+    (header,) = sections
+    assert re.fullmatch(r"Map\{1 output\(s\)\} \[id \w+\] body", header)
+    lines = sections[header]
+    assert lines[0].endswith("'' (output 0)")
+    assert any("Elemwise{tanh}" in line for line in lines)
+    assert any(re.search(r"\|i \[id \w+\] \(index\)$", line) for line in lines)
+    assert any(line.endswith(f"(free 0) -> [id {ids['x']}]") for line in lines)
+
+
+def test_debugprint_ifelse_prints_both_branches():
+    x = T.dvector("x")
+    y = T.ifelse(T.lt(x.sum(), 0), T.exp(x), x * 2.0)
+    text = debugprint(y, file="str")
+    ids = outer_ids(text)
+    sections = inner_sections(text)
+    assert len(sections) == 2
+    (then_lines, else_lines) = sections.values()
+    assert [h.split()[-1] for h in sections] == ["then", "else"]
+    assert "Elemwise{exp}" in then_lines[0] and "Elemwise{mul}" in else_lines[0]
+    for lines in (then_lines, else_lines):
+        assert any(line.endswith(f"-> [id {ids['x']}]") for line in lines)
+
+
+def test_pp_scan_writes_the_step():
+    h, *_ = rnn()
+    lines = pp(h).splitlines()
+    assert lines[0].startswith("Subtensor{1:}(Scan{scan}(")
+    assert lines[1:] == [
+        "Inner graphs:",
+        "Scan{scan} step: scan.seq0[t+0] (sequence 0), scan.out0[t-1] (state 0 tap -1), "
+        "scan.W (non-sequence 0)",
+        "  state 0 = tanh((Dot(scan.seq0[t+0], scan.W) + scan.out0[t-1]))"]
+
+
+def test_pp_scan_inside_scan_and_map_and_ifelse():
+    total, _ = nested_scan()
+    lines = pp(total).splitlines()
+    assert lines[1] == "Inner graphs:"
+    assert lines[2] == "Scan{outer} step: outer.seq0[t+0] (sequence 0), " \
+        "outer.out0[t-1] (state 0 tap -1)"
+    assert lines[3].startswith("  state 0 = (outer.out0[t-1] + ") and "Scan{inner}(" in lines[3]
+    assert lines[4:] == ["Scan{inner} step: inner.seq0[t+0] (sequence 0), "
+                         "inner.out0[t-1] (state 0 tap -1)",
+                         "  state 0 = (inner.out0[t-1] + exp(inner.seq0[t+0]))"]
+    x = T.dvector("x")
+    lines = pp(T.jacobian(T.tanh(x) * x.sum(), x)).splitlines()
+    # an unnamed inner input is written as its role
+    assert lines[1:3] == ["Inner graphs:", "Map{1 output(s)} body: i (index), <free 0>"]
+    assert lines[3].startswith("  output 0 = ") and "tanh(<free 0>)" in lines[3]
+    y = T.ifelse(T.lt(x.sum(), 0), T.exp(x), x * 2.0)
+    assert pp(y).splitlines()[1:] == ["Inner graphs:", "IfElse then: x (input 0)",
+                                      "  output 0 = exp(x)", "IfElse else: x (input 0)",
+                                      "  output 0 = (x * 2.0)"]
+
+
+def test_pp_function_with_scan():
+    h, X, h0, W = rnn()
+    lines = pp(function([X, h0, W], h)).splitlines()
+    assert "Inner graphs:" in lines
+    assert lines[-1] == "  state 0 = tanh((Dot(scan.seq0[t+0], scan.W) + scan.out0[t-1]))"
+
+
+_CLUSTER = re.compile(r"^(\s*)subgraph (cluster\w+) \{$")
+_GRAPH_ATTRS = re.compile(r"^\s*graph \[(.*)\];$")
+
+
+def parse_dot_clusters(text):
+    """``(nodes, edges, clusters)`` of DOT text with (nested) clusters: each node's
+    attributes get ``cluster``, the label of the innermost cluster holding it (None at the
+    top); ``clusters`` maps a cluster's label to its parent's label."""
+    lines = text.splitlines()
+    assert lines[0] == "digraph nnframe {" and lines[-1] == "}"
+    nodes, edges, clusters, stack = {}, [], {}, [None]
+    for line in lines[1:-1]:
+        depth = len(stack) - 1
+        assert line.startswith("  " * (depth + 1)) and not line.startswith(
+            "  " * (depth + 2)) or line.strip() == "}", f"bad indentation: {line!r}"
+        if _CLUSTER.match(line):
+            stack.append("?")
+            continue
+        if line.strip() == "}":
+            stack.pop()
+            continue
+        graph_attrs = _GRAPH_ATTRS.match(line)
+        if graph_attrs:
+            label = _attrs(graph_attrs[1])["label"]
+            assert _attrs(graph_attrs[1])["style"] == "dashed"
+            stack[-1] = label
+            clusters[label] = stack[-2]
+            continue
+        edge, node = _EDGE.match("  " + line.strip()), _NODE.match("  " + line.strip())
+        assert edge or node, f"unexpected DOT line {line!r}"
+        if edge:
+            assert depth == 0 or (edge[1] in nodes and edge[2] in nodes and
+                                  nodes[edge[1]]["cluster"] == nodes[edge[2]]["cluster"]
+                                  == stack[-1]), f"edge leaves its cluster: {line!r}"
+            edges.append((edge[1], edge[2], _attrs(edge[3] or "")))
+        else:
+            assert node[1] not in nodes
+            nodes[node[1]] = dict(_attrs(node[2]), cluster=stack[-1])
+    assert stack == [None]
+    assert all(a in nodes and b in nodes for a, b, _ in edges)
+    return nodes, edges, clusters
+
+
+def dot_text(tmp_path, fct, **kw):
+    return open(pydotprint(fct, tmp_path / "graph.dot", print_output_file=False, **kw)).read()
+
+
+def test_dot_scan_step_is_a_cluster_bound_to_its_node(tmp_path, monkeypatch):
+    monkeypatch.setattr(printing.shutil, "which", lambda name: None)  # no Graphviz needed
+    h, *_ = rnn()
+    nodes, edges, clusters = parse_dot_clusters(dot_text(tmp_path, h))
+    assert clusters == {"Scan{scan} step": None}
+    inner = {n: a for n, a in nodes.items() if a["cluster"] == "Scan{scan} step"}
+    assert {a["label"] for a in inner.values() if a["shape"] == "box"} == \
+        {"Elemwise{tanh}", "Elemwise{add}", "Dot"}
+    # inner inputs: green, their role on the first line
+    roles = {a["label"].split("\n")[0]: n for n, a in inner.items() if a["shape"] == "ellipse"}
+    assert set(roles) == {"sequence 0", "state 0 tap -1", "non-sequence 0", "state 0"}
+    assert inner[roles["non-sequence 0"]]["label"].split("\n")[1] == "scan.W"
+    assert inner[roles["sequence 0"]]["fillcolor"] == "green"
+    assert inner[roles["state 0"]]["fillcolor"] == "blue"
+    # dotted edges: outer W -> inner W, the new state -> the Scan box
+    dotted = [(a, b) for a, b, attrs in edges if attrs.get("style") == "dotted"]
+    (w,) = [n for n, a in nodes.items() if a["label"].split("\n")[0] == "W"]
+    (scan_box,) = [n for n, a in nodes.items() if a["label"] == "Scan{scan}"]
+    assert nodes[w]["cluster"] is None and nodes[scan_box]["cluster"] is None
+    assert (w, roles["non-sequence 0"]) in dotted
+    assert (roles["state 0"], scan_box) in dotted
+    assert len(dotted) == 4  # three inputs bound, one output
+
+
+def test_dot_scan_inside_scan_nests_clusters(tmp_path):
+    total, _ = nested_scan()
+    nodes, edges, clusters = parse_dot_clusters(dot_text(tmp_path, total))
+    assert clusters == {"Scan{outer} step": None, "Scan{inner} step": "Scan{outer} step"}
+    (inner_box,) = [n for n, a in nodes.items() if a["label"] == "Scan{inner}"]
+    assert nodes[inner_box]["cluster"] == "Scan{outer} step"
+    (exp,) = [n for n, a in nodes.items() if a["label"] == "Elemwise{exp}"]
+    assert nodes[exp]["cluster"] == "Scan{inner} step"
+    (new_state,) = [n for n, a in nodes.items() if a["cluster"] == "Scan{inner} step"
+                    and a["label"].startswith("state 0\n")]
+    assert (new_state, inner_box, {"style": "dotted"}) in edges
+
+
+def test_dot_map_and_ifelse_clusters(tmp_path):
+    x = T.dvector("x")
+    J = T.jacobian(T.tanh(x) * x.sum(), x)
+    y = T.ifelse(T.lt(x.sum(), 0), T.exp(x), x * 2.0)
+    nodes, edges, clusters = parse_dot_clusters(dot_text(tmp_path, [J, y]))
+    assert clusters == {"Map{1 output(s)} body": None, "IfElse then": None, "IfElse else": None}
+    assert any(a["label"] == "Elemwise{tanh}" and a["cluster"] == "Map{1 output(s)} body"
+               for a in nodes.values())
+    assert any(a["label"] == "Elemwise{exp}" and a["cluster"] == "IfElse then"
+               for a in nodes.values())
+    (x_node,) = [n for n, a in nodes.items() if a["label"].split("\n")[0] == "x"
+                 and a["cluster"] is None]
+    bound = {nodes[b]["cluster"] for a, b, attrs in edges if a == x_node
+             and attrs.get("style") == "dotted"}
+    assert bound == {"Map{1 output(s)} body", "IfElse then", "IfElse else"}
+
+
+def test_inner_graph_labels_are_escaped(tmp_path):
+    # names are user text (recipes): quoted in DOT as the outer graph's are
+    x = T.dvector('say "hi" \\ x')
+    out, _ = T.scan(lambda v: v * 2.0, sequences=x, name='loop "1"\nend')
+    text = dot_text(tmp_path, out)
+    assert 'graph [label="Scan{loop \\"1\\"\\nend} step", style=dashed];' in text
+    nodes, _, clusters = parse_dot_clusters(text)
+    assert list(clusters) == ['Scan{loop "1"\nend} step']
+    # debugprint and pp write names as they are (as for the outer graph)
+    assert 'Scan{loop "1"\nend} [id A] step' in debugprint(out, file="str")
+
+
+def test_an_op_without_inner_graphs_method_shows_its_inner_outputs():
+    from nnframe.core.ops.loop import Map
+
+    class BareMap(Map):  # holds inner_inputs/inner_outputs but says nothing of them
+        inner_graphs = None
+    i, v = T.lscalar("i"), T.dvector("v")
+    (rows,) = [BareMap([i, v], [v * i])(T.constant(3, dtype="int64"), T.dvector("w"))]
+    text = debugprint(rows, file="str")
+    (header,) = inner_sections(text)
+    assert header.endswith(" inner graph")
+    assert " > |v [id " in text and "(input 1)" in text and " -> [id" not in text
+    assert pp(rows).splitlines()[1:3] == ["Inner graphs:",
+                                          "Map{1 output(s)} inner graph: i (input 0), v (input 1)"]

@@ -168,6 +168,14 @@ class IfElse(Op):
         """Whether the condition's value (a 0-d array) selects the ``then`` branch: nonzero."""
         return bool(np.asarray(value))
 
+    def inner_graphs(self):
+        """For the printers (nnframe/printing.py): the two branches as ``(title, inputs,
+        outputs)``; inputs are ``(role, inner variable, position of the outer input bound
+        to it)``."""
+        inputs = [(f"input {k}", v, 1 + k) for k, v in enumerate(self.inner_inputs)]
+        return [(title, inputs, [(f"output {k}", v) for k, v in enumerate(outputs)])
+                for title, outputs in (("then", self.then_outputs), ("else", self.else_outputs))]
+
 
 def _branch_runner(f):
     """The linked code of the compiled branch ``f``, returning its outputs as a tuple."""

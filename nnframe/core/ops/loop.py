@@ -65,6 +65,13 @@ class Map(Op):
             result[1 + k] = sum_(s, axis=0)
         return result
 
+    def inner_graphs(self):
+        """For the printers (nnframe/printing.py): ``[(title, inputs, outputs)]``, inputs as
+        ``(role, inner variable, position of the outer input bound to it or None)``."""
+        inputs = [("index", self.inner_inputs[0], None)]
+        inputs += [(f"free {k}", v, 1 + k) for k, v in enumerate(self.inner_inputs[1:])]
+        return [("body", inputs, [(f"output {k}", v) for k, v in enumerate(self.inner_outputs)])]
+
 
 def map_range(n, inner_inputs, inner_outputs, outer_free):
     """Stack ``inner_outputs`` for ``i = 0..n-1``.
