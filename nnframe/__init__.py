@@ -12,7 +12,7 @@ from nnframe.core.graph import clone_replace
 from nnframe.core.shared import shared
 
 __all__ = ["config", "function", "In", "Out", "shared", "grad", "verify_grad", "clone_replace",
-           "pp", "debugprint", "pydotprint", "__version__"]
+           "pp", "debugprint", "pydotprint", "scan", "__version__"]
 
 _PRINTING = ("pp", "debugprint", "pydotprint")
 
@@ -23,4 +23,7 @@ def __getattr__(name):
     if name in _PRINTING:
         from nnframe import printing
         return getattr(printing, name)
+    if name == "scan":  # theano.scan
+        from nnframe.tensor.scan import scan
+        return scan
     raise AttributeError(f"module 'nnframe' has no attribute {name!r}")

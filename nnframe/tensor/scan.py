@@ -33,6 +33,7 @@ from nnframe.core.graph import Variable, clone_replace
 from nnframe.core.op import as_tensor_variable
 from nnframe.core.ops.elemwise import minimum
 from nnframe.core.ops.scan import Scan, ScanError, free_variables, is_row_count
+from nnframe.core.ops.scan_pushout import push_out_sequence_work
 from nnframe.core.ops.shape import shape_i
 from nnframe.core.shared import SharedVariable
 from nnframe.core.types import TensorType, is_discrete
@@ -290,8 +291,19 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
                     for s, _ in updates]
     exprs = outputs + [e for _, e in updates] + ([condition] if condition is not None else [])
     exprs = clone_replace(exprs, {s: v for (s, _), v in zip(updates, carried_vars)})
-    loop_vars = ([v for rows in seq_rows for v in rows]
-                 + [v for k, _ in state_entries for v in state_vars[k]] + carried_vars)
+    row_vars = [v for rows in seq_rows for v in rows]
+    outer_seqs = [_tap_rows(var, taps, tap, n) for var, taps in seqs for tap in taps]
+    seq_info = [f"sequences[{j}] (tap {tap})" for j, (_, taps) in enumerate(seqs) for tap in taps]
+    loop_vars = row_vars + [v for k, _ in state_entries for v in state_vars[k]] + carried_vars
+    # Products of sequence rows with invariants (dot(x_t, W_in)) become sequences computed
+    # for all steps at once.
+    exprs, extra_rows, extra_seqs = push_out_sequence_work(exprs, row_vars, outer_seqs,
+                                                           loop_vars)
+    row_vars += extra_rows
+    outer_seqs += extra_seqs
+    seq_info += [f"a product of sequence rows computed before the loop ({k})"
+                 for k in range(len(extra_rows))]
+    loop_vars += extra_rows
     free = free_variables(exprs, loop_vars)
     free_inner = [f.type(f"{name}.{f.name}" if f.name else None) for f in free]
     exprs = clone_replace(exprs, dict(zip(free, free_inner)))
@@ -307,18 +319,15 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     collected_ks = [k for k, e in enumerate(states) if e is None]
 
     op = Scan(
-        [v for rows in seq_rows for v in rows] + [v for k in state_ks for v in state_vars[k]]
-        + carried_vars + free_inner,
+        row_vars + [v for k in state_ks for v in state_vars[k]] + carried_vars + free_inner,
         [outputs_inner[k] for k in state_ks] + updates_inner
         + [outputs_inner[k] for k in collected_ks]
         + ([condition_inner] if condition is not None else []),
-        n_seqs=sum(len(rows) for rows in seq_rows),
+        n_seqs=len(row_vars),
         state_taps=[tuple(states[k][1]) for k in state_ks],
         n_carried=len(updates), n_collected=len(collected_ks),
         has_until=condition is not None, truncate_gradient=truncate_gradient, name=name,
-        seq_info=[f"sequences[{j}] (tap {tap})" for j, (_, taps) in enumerate(seqs)
-                  for tap in taps])
-    outer_seqs = [_tap_rows(var, taps, tap, n) for var, taps in seqs for tap in taps]
+        seq_info=seq_info)
     outer_inits = [_initial_rows(*states[k]) for k in state_ks]
     results = op(n, *outer_seqs, *outer_inits, *[s for s, _ in updates], *free)
     results = results if isinstance(results, list) else [results]

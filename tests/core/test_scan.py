@@ -430,3 +430,32 @@ def test_gradient_alone_without_the_rewrites_still_right():
     plain = function([X, W, U, h0], T.grad((h ** 2).sum(), W), mode=Mode("numpy", rewrite=False))
     fast = function([X, W, U, h0], T.grad((h ** 2).sum(), W))
     np.testing.assert_allclose(plain(*values), fast(*values), rtol=1e-10)
+
+
+def test_products_of_sequence_rows_are_computed_for_all_steps_before_the_loop():
+    X, W, U, h0 = T.dtensor3("X"), T.dmatrix("W"), T.dmatrix("U"), T.dmatrix("h0")
+    h = rnn_scan(X, W, U, h0)
+    op = _scan_op(h)
+    inner_dots = [n for n in _inner_nodes(op) if type(n.op).__name__ == "Dot"]
+    assert len(inner_dots) == 1                 # dot(h, U) only; dot(x_t, W) moved out
+    assert "computed before the loop" in op.seq_info[-1]
+    values = [f64(4, 2, 3), f64(3, 5) * 0.4, f64(5, 5) * 0.4, f64(2, 5)]
+    unrolled = rnn_unrolled(X, W, U, h0, 4)
+    f = function([X, W, U, h0], T.grad((h ** 2).sum(), [X, W]))
+    g = function([X, W, U, h0], T.grad((unrolled ** 2).sum(), [X, W]))
+    for a, b in zip(f(*values), g(*values)):
+        np.testing.assert_allclose(a, b, rtol=1e-10)
+
+
+def test_vector_rows_and_elementwise_work_with_invariants_move_out_together():
+    x, W, b = T.dmatrix("x"), T.dmatrix("W"), T.dvector("b")
+    out, _ = T.scan(lambda row, acc, W, b: acc + T.tanh(T.dot(row * 2, W) + b), sequences=x,
+                    outputs_info=T.zeros((4,), dtype="float64"), non_sequences=[W, b])
+    op = _scan_op(out)
+    assert not [n for n in _inner_nodes(op) if type(n.op).__name__ == "Dot"]
+    xv, Wv, bv = f64(5, 3), f64(3, 4), f64(4)
+    np.testing.assert_allclose(function([x, W, b], out)(xv, Wv, bv),
+                               np.cumsum(np.tanh((xv * 2) @ Wv + bv), axis=0))
+    verify_grad(lambda x, W, b: T.scan(lambda r, a, W, b: a * 0.5 + T.tanh(T.dot(r, W) + b),
+                                       sequences=x, outputs_info=T.zeros((4,), dtype="float64"),
+                                       non_sequences=[W, b])[0], [xv, Wv, bv])
