@@ -459,3 +459,13 @@ def test_vector_rows_and_elementwise_work_with_invariants_move_out_together():
     verify_grad(lambda x, W, b: T.scan(lambda r, a, W, b: a * 0.5 + T.tanh(T.dot(r, W) + b),
                                        sequences=x, outputs_info=T.zeros((4,), dtype="float64"),
                                        non_sequences=[W, b])[0], [xv, Wv, bv])
+
+
+def test_gradient_of_the_gradient_through_non_sequences_and_states():
+    # The backward loop is differentiated again (it runs backwards: the gradient of that is a
+    # forward loop); its inputs come from the forward loop, which must not be counted twice.
+    def first_grad(w, h0):
+        out, _ = T.scan(lambda h, w: T.tanh(h * w), outputs_info=h0, non_sequences=w,
+                        n_steps=3)
+        return T.grad(out[-1].sum() + (out ** 2).sum(), w)
+    verify_grad(first_grad, [f64(3), f64(3)])

@@ -38,7 +38,7 @@ def scan_kernel(node, builder):
     step = linked.run
     plan = LoopPlan(op)
     n_seqs, n_states, n_carried = op.n_seqs, op.n_states, op.n_carried
-    n_collected, has_until = op.n_collected, op.has_until
+    n_collected, has_until, backwards = op.n_collected, op.has_until, op.backwards
     lags, tap_offsets = plan.lags, plan.tap_offsets
     state_outs = node.outputs[:n_states]
     collected_outs = node.outputs[n_states + n_carried:]
@@ -62,7 +62,7 @@ def scan_kernel(node, builder):
         row_shapes = [b.shape[1:] for b in buffers]
         collected = [None] * n_collected
         steps = n
-        for t in range(n):
+        for t in (range(n - 1, -1, -1) if backwards else range(n)):
             args = [_row(s, t) for s in seqs]
             for buf, offsets in zip(buffers, tap_offsets):
                 args += [_row(buf, t + o) for o in offsets]

@@ -56,6 +56,10 @@ class Scan(Op):
     state_taps : tuple of tuples of negative ints, one per recurrent state
     n_carried, n_collected : int
     has_until : bool
+    backwards : bool
+        Run the steps from the last row to the first (sequence row ``t`` and
+        collected row ``t`` at step ``t``, for ``t = n-1 .. 0``); only for loops
+        without recurrent states or until (the gradient's loop).
     truncate_gradient : int (-1: the whole sequence)
     name : str
     seq_info : tuple of str, one per sequence, for error messages
@@ -66,7 +70,8 @@ class Scan(Op):
     view_map = {}
 
     def __init__(self, inner_inputs, inner_outputs, n_seqs, state_taps, n_carried, n_collected,
-                 has_until=False, truncate_gradient=-1, name=None, seq_info=None):
+                 has_until=False, truncate_gradient=-1, name=None, seq_info=None,
+                 backwards=False):
         self.inner_inputs = list(inner_inputs)
         self.inner_outputs = list(inner_outputs)
         self.n_seqs = n_seqs
@@ -75,6 +80,9 @@ class Scan(Op):
         self.n_carried = n_carried
         self.n_collected = n_collected
         self.has_until = bool(has_until)
+        self.backwards = bool(backwards)
+        if self.backwards and (self.state_taps or self.has_until):
+            raise ScanError("a Scan running backwards has no recurrent states nor until")
         self.truncate_gradient = int(truncate_gradient)
         self.name = name or "scan"
         self.seq_info = tuple(seq_info) if seq_info is not None else tuple(

@@ -5,7 +5,7 @@ recurrent states (``Y[t + L + tap]``) and the non-sequences, and wrote the new
 state row ``Y[t + L]``.  Going backwards (``t = n-1 .. 0``) the backward loop
 
 1. recomputes step ``t`` from the stored rows (sequences and state buffers are
-   its sequences, reversed) and differentiates it with ``T.grad``, given the
+   its sequences; the backward Scan runs them last row first, ``backwards=True``) and differentiates it with ``T.grad``, given the
    gradient reaching the new state row: the direct one (``dY[t + L]``, from
    whatever read the scan's output) plus what later steps sent back;
 2. sends the gradient of each tap ``Y[t + L + tap]`` back: an accumulator of
@@ -29,6 +29,8 @@ __all__ = ["scan_grad"]
 
 def scan_grad(op, inputs, outputs, output_grads):
     """``L_op`` of a Scan node: one gradient (or None) per outer input."""
+    if op.backwards:
+        return _grad_of_backwards(op, inputs, output_grads)
     n_states = op.n_states
     g_states = list(output_grads[:n_states])
     g_carried = list(output_grads[n_states:n_states + op.n_carried])
@@ -172,8 +174,8 @@ def _backward_scan(op, inputs, outputs, g_states, g_collected):
     first = n - m
 
     def rows(x, offset):
-        """Rows ``offset + first .. offset + n - 1`` of ``x``, last first."""
-        return x[offset + first:offset + n][::-1]
+        """Rows ``offset + first .. offset + n - 1`` of ``x`` (the loop reads them last first)."""
+        return x[offset + first:offset + n]
 
     back_outputs = ([new_acc[k] for k in float_states]
                     + [nonseq_acc[q] + d_nonseqs[q] for q in nonseq_acc]
@@ -202,24 +204,24 @@ def _backward_scan(op, inputs, outputs, g_states, g_collected):
         back_outputs,
         len(inner_seqs), (), len(float_states) + len(nonseq_acc), len(seq_outputs),
         name=f"grad_of_{op.name}",
-        seq_info=[f"backward rows {j}" for j in range(len(inner_seqs))])
+        seq_info=[f"backward rows {j}" for j in range(len(inner_seqs))], backwards=True)
     node = back_op.make_node(m, *outer_seqs, *acc_inits,
                              *[zeros_like(nonseqs[q]) for q in nonseq_acc], *nonseqs)
     outs = node.outputs
     acc_final = dict(zip(float_states, outs[:len(float_states)]))
     nonseq_final = dict(zip(nonseq_acc, outs[len(float_states):len(float_states) + len(nonseq_acc)]))
-    seq_rev = dict(zip(seq_outputs, outs[len(float_states) + len(nonseq_acc):]))
+    seq_grads = dict(zip(seq_outputs, outs[len(float_states) + len(nonseq_acc):]))
 
     # -- the gradients of the outer inputs -------------------------------------------
     result = [None]
     for j, s in enumerate(seqs):
-        if j not in seq_rev:
+        if j not in seq_grads:
             result.append(None)
             continue
         if op.truncate_gradient < 0 and is_row_count(n, s):
-            result.append(seq_rev[j][::-1])
+            result.append(seq_grads[j])
         else:
-            result.append(set_subtensor(zeros_like(s)[first:n], seq_rev[j][::-1]))
+            result.append(set_subtensor(zeros_like(s)[first:n], seq_grads[j]))
     for k in range(op.n_states):
         direct = g_states[k][:lags[k]] if g_states[k] is not None else None
         if k not in acc_final:
@@ -315,3 +317,31 @@ def _store_intermediates(op, inputs, outputs, back_outputs):
         replace[v] = row
     return outputs[:len(outputs) - len(stored)], inner_rows, sources, clone_replace(
         back_outputs, replace)
+
+
+def _grad_of_backwards(op, inputs, output_grads):
+    """The gradient of a loop running backwards (a gradient loop, differentiated again): the
+    same loop running forwards over the reversed rows, differentiated by ``T.grad``."""
+    from nnframe.core.gradient import grad
+    from nnframe.core.graph import clone_replace
+    from nnframe.core.ops.scan import Scan
+    # Placeholders for the inputs: T.grad must stop at them, not walk on into the graphs
+    # that compute them (the caller's T.grad does that, once).
+    placeholders = [v.type() for v in inputs]
+    n, seqs, _, carried_inits, nonseqs = op.outer_groups(placeholders)
+    forward = Scan(op.inner_inputs, op.inner_outputs, op.n_seqs, (), op.n_carried,
+                   op.n_collected, truncate_gradient=op.truncate_gradient, name=op.name,
+                   seq_info=op.seq_info)
+    outs = forward(n, *[s[:n][::-1] for s in seqs], *carried_inits, *nonseqs)
+    outs = outs if isinstance(outs, list) else [outs]
+    same = outs[:op.n_carried] + [c[::-1] for c in outs[op.n_carried:]]
+    known = {o: g for o, g in zip(same, output_grads) if g is not None}
+    wanted = [k for k, v in enumerate(inputs) if k > 0 and is_float(v.dtype)]
+    grads = grad(None, [placeholders[k] for k in wanted], known_grads=known,
+                 disconnected_inputs="ignore", return_disconnected="None")
+    found = [(k, g) for k, g in zip(wanted, grads) if g is not None]
+    values = clone_replace([g for _, g in found], dict(zip(placeholders, inputs)))
+    result = [None] * len(inputs)
+    for (k, _), g in zip(found, values):
+        result[k] = g
+    return result

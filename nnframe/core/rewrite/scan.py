@@ -89,7 +89,7 @@ def _pruned(node, used):
         + [out_collected[i] for i in keep_collected] + ([until] if until is not None else []),
         len(keep_seqs), [op.state_taps[k] for k in states], len(carried), len(keep_collected),
         has_until=op.has_until, truncate_gradient=op.truncate_gradient, name=op.name,
-        seq_info=[op.seq_info[j] for j in keep_seqs])
+        seq_info=[op.seq_info[j] for j in keep_seqs], backwards=op.backwards)
     outs = new_op.make_node(n, *[seqs[j] for j in keep_seqs], *[inits[k] for k in states],
                             *[carried_inits[c] for c in carried],
                             *[nonseqs[q] for q in keep_nonseqs]).outputs
