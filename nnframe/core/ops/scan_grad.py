@@ -165,8 +165,25 @@ def _backward_scan(op, inputs, outputs, g_states, g_collected):
         else:
             shifted = concatenate([acc[k][1:], zeros_like(acc[k][:1])])
             new_acc[k] = shifted + stack(back)
-    nonseq_acc = {q: in_nonseqs[q].type() for q, d in d_nonseqs.items() if d is not None}
+    # A non-sequence's gradient that is a product rows.T @ per-step values (dot(h.T, dG) for
+    # the W of dot(h, W)) is one large product after the loop, of the rows it reads and the
+    # per-step values, collected, instead of a sum grown step by step.
+    row_of = {id(v): ("seq", j, 0) for j, v in enumerate(in_seqs)}
+    for k in range(op.n_states):
+        for tap, v in zip(op.state_taps[k], in_taps[k]):
+            row_of[id(v)] = ("state", k, lags[k] + tap)
+    products = {}
+    for q, d in d_nonseqs.items():
+        factors = _row_product(d, row_of)
+        if factors is not None:
+            products[q] = factors
+    nonseq_acc = {q: in_nonseqs[q].type() for q, d in d_nonseqs.items()
+                  if d is not None and q not in products}
     seq_outputs = [j for j, d in d_seqs.items() if d is not None]
+    product_values = []
+    for _, b in products.values():
+        if all(b is not v for v in product_values) and all(b is not d_seqs[j] for j in seq_outputs):
+            product_values.append(b)
 
     # -- the backward loop over the last m steps, reversed --------------------------
     m = n if op.truncate_gradient < 0 else minimum(n, constant(op.truncate_gradient,
@@ -179,7 +196,7 @@ def _backward_scan(op, inputs, outputs, g_states, g_collected):
 
     back_outputs = ([new_acc[k] for k in float_states]
                     + [nonseq_acc[q] + d_nonseqs[q] for q in nonseq_acc]
-                    + [d_seqs[j] for j in seq_outputs])
+                    + [d_seqs[j] for j in seq_outputs] + product_values)
     outputs, stored_inner, stored_outer, back_outputs = _store_intermediates(
         op, inputs, outputs, back_outputs)
     buffers = outputs[:op.n_states]
@@ -202,7 +219,8 @@ def _backward_scan(op, inputs, outputs, g_states, g_collected):
         inner_seqs + [acc[k] for k in float_states] + list(nonseq_acc.values())
         + list(in_nonseqs),
         back_outputs,
-        len(inner_seqs), (), len(float_states) + len(nonseq_acc), len(seq_outputs),
+        len(inner_seqs), (), len(float_states) + len(nonseq_acc),
+        len(seq_outputs) + len(product_values),
         name=f"grad_of_{op.name}",
         seq_info=[f"backward rows {j}" for j in range(len(inner_seqs))], backwards=True)
     node = back_op.make_node(m, *outer_seqs, *acc_inits,
@@ -210,7 +228,15 @@ def _backward_scan(op, inputs, outputs, g_states, g_collected):
     outs = node.outputs
     acc_final = dict(zip(float_states, outs[:len(float_states)]))
     nonseq_final = dict(zip(nonseq_acc, outs[len(float_states):len(float_states) + len(nonseq_acc)]))
-    seq_grads = dict(zip(seq_outputs, outs[len(float_states) + len(nonseq_acc):]))
+    collected_outs = outs[len(float_states) + len(nonseq_acc):]
+    seq_grads = dict(zip(seq_outputs, collected_outs))
+    values_of = {id(d_seqs[j]): g for j, g in seq_grads.items()}
+    values_of.update((id(b), g) for b, g in zip(product_values,
+                                                   collected_outs[len(seq_outputs):]))
+    for q, (a, b) in products.items():
+        kind, index, offset = row_of[id(a)]
+        source = seqs[index] if kind == "seq" else buffers[index]
+        nonseq_final[q] = _product_of_rows(rows(source, offset), values_of[id(b)])
 
     # -- the gradients of the outer inputs -------------------------------------------
     result = [None]
@@ -345,3 +371,31 @@ def _grad_of_backwards(op, inputs, output_grads):
     for (k, _), g in zip(found, values):
         result[k] = g
     return result
+
+
+def _row_product(d, row_of):
+    """``(a, b)`` when the step's gradient ``d`` is ``dot(a.T, b)`` for a matrix row ``a``
+    the loop reads (an entry of ``row_of``) and a matrix ``b``; else None."""
+    from nnframe.core.ops.blas import Dot
+    from nnframe.core.ops.shape import DimShuffle
+    if d is None or d.owner is None or not isinstance(d.owner.op, Dot):
+        return None
+    t, b = d.owner.inputs
+    if (t.owner is None or not isinstance(t.owner.op, DimShuffle)
+            or tuple(t.owner.op.new_order) != (1, 0)):
+        return None
+    a = t.owner.inputs[0]
+    if id(a) not in row_of or b.ndim != 2:
+        return None
+    return a, b
+
+
+def _product_of_rows(a_rows, b_rows):
+    """``sum_t a_rows[t].T @ b_rows[t]`` as one product of the rows stacked."""
+    from nnframe.core.ops.blas import dot
+    from nnframe.core.ops.shape import reshape, shape_i, stack
+    flat_a = reshape(a_rows, stack([shape_i(a_rows, 0) * shape_i(a_rows, 1), shape_i(a_rows, 2)]),
+                     ndim=2)
+    flat_b = reshape(b_rows, stack([shape_i(b_rows, 0) * shape_i(b_rows, 1), shape_i(b_rows, 2)]),
+                     ndim=2)
+    return dot(flat_a.T, flat_b)
