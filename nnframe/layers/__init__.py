@@ -19,6 +19,7 @@ from nnframe.layers import merge as _merge
 from nnframe.layers import noise as _noise
 from nnframe.layers import normalization as _normalization
 from nnframe.layers import pool as _pool
+from nnframe.layers import recurrent as _recurrent
 from nnframe.layers import shape as _shape
 from nnframe.layers.base import *  # noqa: F403
 from nnframe.layers.binary import *  # noqa: F403
@@ -31,8 +32,9 @@ from nnframe.layers.merge import *  # noqa: F403
 from nnframe.layers.noise import *  # noqa: F403
 from nnframe.layers.normalization import *  # noqa: F403
 from nnframe.layers.pool import *  # noqa: F403
+from nnframe.layers.recurrent import *  # noqa: F403
 from nnframe.layers.shape import *  # noqa: F403
 
 MODULES = (_base, _input, _dense, _helper, _noise, _conv, _pool, _normalization, _shape,
-           _merge, _embedding, _binary)
+           _merge, _embedding, _binary, _recurrent)
 __all__ = [name for module in MODULES for name in module.__all__]
