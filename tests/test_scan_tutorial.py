@@ -53,7 +53,7 @@ def test_tanh_of_a_sequence_of_vectors():
 
 def test_recurrence_with_several_taps_and_non_sequences():
     # x(t) = tanh(x(t - 1).dot(W) + y(t).dot(U) + p(T - t).dot(V))
-    X, W, b_sym = T.vector("X"), T.matrix("W"), T.vector("b_sym")
+    X, W = T.vector("X"), T.matrix("W")
     U, Y, V, P = T.matrix("U"), T.matrix("Y"), T.matrix("V"), T.matrix("P")
     results, updates = nnframe.scan(
         lambda y, p, x_tm1: T.tanh(T.dot(x_tm1, W) + T.dot(y, U) + T.dot(p, V)),

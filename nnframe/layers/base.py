@@ -153,19 +153,23 @@ class Layer:
             have = spec.get_value(borrow=True).shape
             if have != shape:
                 raise self.fail(f"parameter {name} is a shared variable of shape {have}, but "
-                                f"the layer needs {shape} (input shape {self.input_shape})")
+                                f"the layer needs {shape} ({self._input_description()})")
             param = spec
         else:
             value = spec(shape) if callable(spec) else np.asarray(spec)
             value = np.asarray(value, dtype=config.floatX)
             if value.shape != shape:
                 raise self.fail(f"parameter {name} has shape {value.shape}, but the layer needs "
-                                f"{shape} (input shape {self.input_shape})")
+                                f"{shape} ({self._input_description()})")
             param = shared(value, name=full_name)
         tags.setdefault("trainable", True)
         tags.setdefault("regularizable", True)
         self.params[param] = {t for t, on in tags.items() if on}
         return param
+
+    def _input_description(self) -> str:
+        """What the layer is built on, for error messages."""
+        return f"input shape {self.input_shape}"
 
     def get_params(self, unwrap_shared: bool = True, **tags: bool) -> list[SharedVariable]:
         """This layer's parameters whose tags match: ``trainable=True`` keeps the
@@ -203,6 +207,9 @@ class MergeLayer(Layer):
     @property
     def input_layers(self):
         return [l for l in self._input_layers if l is not None]
+
+    def _input_description(self) -> str:
+        return f"input shapes {self.input_shapes}"
 
     def _check_unique_names(self):
         """Branches built separately (e.g. from two InputLayers) may have chosen the

@@ -119,3 +119,18 @@ def test_duplicate_names_are_an_error():
     # a layer reached twice is not a duplicate, nor are unnamed InputLayers (no state)
     assert ElemwiseSumLayer([h, h]).output_shape == (None, 4)
     assert ConcatLayer([InputLayer((None, 2)), InputLayer((None, 3))]).output_shape == (None, 5)
+
+
+def test_merge_layer_parameter_shape_error_names_the_input_shapes():
+    import numpy as np
+
+    from nnframe import layers as L
+
+    class Weighted(L.MergeLayer):
+        def __init__(self, incomings):
+            super().__init__(incomings)
+            self.W = self.add_param(np.zeros((2, 2)), (3, 3), "W")
+
+    with pytest.raises(L.LayerError, match=r"needs \(3, 3\) \(input shapes \[\(None, 3\), "
+                                           r"\(None, 3\)\]\)"):
+        Weighted([L.InputLayer((None, 3)), L.InputLayer((None, 3))])
