@@ -47,3 +47,45 @@ def cnn_step(params, lr, mode=None):
     step = function([X, y], loss, updates=[(p, p - lr * g) for p, g in zip(ps, grads)],
                     mode=mode, trust_input=True)
     return step, ps
+
+
+def lstm_step(params, lr, mode=None, profile=None):
+    """LSTMLayer (final hidden state) + DenseLayer + softmax cross-entropy, Adam.
+
+    ``params`` as ``numpy_reference.LSTMStep``'s: ``W_in (F, 4H)``, ``W_hid (H, 4H)``,
+    ``b (4H,)`` with the gates stacked ``[ingate, forgetgate, cell, outgate]``,
+    then the dense layer's ``W (H, C)`` and ``b (C,)``.  Returns the compiled step
+    (sequences ``(batch, time, F)`` float32, int64 labels -> loss) and the output layer.
+    """
+    import numpy as np
+
+    from nnframe import layers, losses, optim
+    W_in, W_hid, b, W, c = params
+    n_in, n_units = W_in.shape[0], W_hid.shape[0]
+    X = T.ftensor3("X")
+    y = T.lvector("y")
+    l_in = layers.InputLayer((None, None, n_in), input_var=X)
+    l_lstm = layers.LSTMLayer(l_in, n_units, peepholes=False, only_return_final=True,
+                              precompute_input=True, name="lstm")
+    l_out = layers.DenseLayer(l_lstm, W.shape[1], nonlinearity=None, name="out")
+    for k, gate in enumerate(("ingate", "forgetgate", "cell", "outgate")):
+        cols = slice(k * n_units, (k + 1) * n_units)
+        getattr(l_lstm, f"W_in_to_{gate}").set_value(np.ascontiguousarray(W_in[:, cols]))
+        getattr(l_lstm, f"W_hid_to_{gate}").set_value(np.ascontiguousarray(W_hid[:, cols]))
+        getattr(l_lstm, f"b_{gate}").set_value(b[cols].copy())
+    l_out.W.set_value(W.copy())
+    l_out.b.set_value(c.copy())
+    params = layers.get_all_params(l_out, trainable=True)
+    logits = layers.get_output(l_out)
+    loss = losses.categorical_crossentropy_from_logits(logits, y).mean()
+    updates = optim.adam(loss, params, learning_rate=lr)
+    step = function([X, y], loss, updates=updates, mode=mode, trust_input=True, profile=profile)
+    return step, l_out
+
+
+def scan_count(mode=None):
+    """``h[-1]`` of ``h_t = h_{t-1} + 1`` run ``n`` steps from 0 (float32), ``n`` an input."""
+    import numpy as np
+    n = T.lscalar("n")
+    h, _ = T.scan(lambda h: h + 1, outputs_info=T.constant(np.float32(0)), n_steps=n)
+    return function([n], h[-1], mode=mode)
