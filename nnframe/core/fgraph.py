@@ -33,10 +33,41 @@ class FunctionGraph:
         self.destroyable_leaves = set()
         self._order = None
 
+    # Every change to the graph sets ``_order = None`` (rewrites do, through replace() or
+    # directly): that also forgets the cached node list.
+    @property
+    def _order(self):
+        return self._schedule_cache
+
+    @_order.setter
+    def _order(self, value):
+        self._schedule_cache = value
+        self._positions = None
+        if value is None:
+            self._nodes_cache = None
+            self._analysis_cache = None
+
+    def _analysis(self):
+        """``(nodes, alias cache, constant ids, readers)`` of the graph as it is, kept until
+        it changes; ``readers[root]``: the nodes reading a buffer with that root.  Making an
+        Op in-place keeps them (aliases follow ``view_map``, not ``destroy_map``)."""
+        if self._analysis_cache is None:
+            nodes = self.nodes()
+            cache = {}
+            readers = defaultdict(list)
+            for n in nodes:
+                for root in set().union(*(self.alias_roots(i, cache) for i in n.inputs)):
+                    readers[root].append(n)
+            constants = {id(i) for n in nodes for i in n.inputs if isinstance(i, Constant)}
+            self._analysis_cache = (nodes, cache, constants, readers)
+        return self._analysis_cache
+
     # -- structure --------------------------------------------------------------------
     def nodes(self):
-        """The Apply nodes, each after the nodes computing its inputs."""
-        return toposort(self.outputs)
+        """The Apply nodes, each after the nodes computing its inputs (a new list)."""
+        if self._nodes_cache is None:
+            self._nodes_cache = toposort(self.outputs)
+        return list(self._nodes_cache)
 
     def toposort(self):
         """The execution order: data dependencies plus in-place constraints."""
@@ -130,28 +161,72 @@ class FunctionGraph:
         by another node; and only if the schedule can still put every other
         reader of it first.
         """
-        cache = {}
+        nodes, cache, constants, readers = self._analysis()
         var = node.inputs[index]
         roots = self.alias_roots(var, cache)
         leaves = {id(v) for v in self.inputs}
-        constants = {id(i) for n in self.nodes() for i in n.inputs if isinstance(i, Constant)}
         for root in roots:
             if root in constants or (root in leaves and root not in self.destroyable_leaves):
                 return False
         for out in self.outputs:
             if self.alias_roots(out, cache) & roots:
                 return False
-        for other in self.nodes():
+        for other in nodes:
             for _o, ins in getattr(other.op, "destroy_map", {}).items():
                 for j in ins:
                     if other is not node and self.alias_roots(other.inputs[j], cache) & roots:
                         return False
-        return self._schedulable(extra=(node, roots))
+        return self._order_allows(node, roots) or not self._runs_before_a_reader(node, roots)
 
-    def _readers(self, roots, cache, nodes):
-        """Nodes reading any variable that shares a buffer with ``roots``."""
-        return [n for n in nodes
-                if any(self.alias_roots(i, cache) & roots for i in n.inputs)]
+    def _order_allows(self, node, roots):
+        """Whether the current schedule already runs every other reader of ``roots`` before
+        ``node`` (then ``node`` may overwrite them without another schedule)."""
+        order = self.toposort()
+        if self._positions is None:
+            self._positions = {id(n): k for k, n in enumerate(order)}
+        position = self._positions
+        mine = position[id(node)]
+        readers = self._analysis()[3]
+        return all(position[id(r)] < mine for root in roots for r in readers.get(root, ())
+                   if r is not node)
+
+    def _runs_before_a_reader(self, node, roots):
+        """Whether ``node`` must run before some other reader of ``roots`` (it reaches one
+        through data or in-place ordering edges): then it cannot overwrite them."""
+        self.toposort()
+        users = self._users
+        readers = {id(r) for root in roots for r in self._analysis()[3].get(root, ())
+                   if r is not node}
+        position = self._positions or {id(n): k for k, n in enumerate(self._schedule_cache)}
+        self._positions = position
+        last = max((position[r] for r in readers), default=-1)
+        seen, stack = set(), [id(node)]
+        while stack:
+            current = stack.pop()
+            for user in users.get(current, ()):
+                if user in readers:
+                    return True
+                # Nodes after the last reader in a valid order cannot lead back to one.
+                if user not in seen and position[user] < last:
+                    seen.add(user)
+                    stack.append(user)
+        return False
+
+    def destroyer_added(self, node):
+        """Record that ``node``'s Op now overwrites an input (an in-place version was swapped
+        in, inputs and outputs unchanged): the schedule is kept when it still holds."""
+        cache = self._analysis()[1]
+        roots = set().union(*(self.alias_roots(node.inputs[j], cache)
+                              for ins in node.op.destroy_map.values() for j in ins))
+        if self._schedule_cache is None or not self._order_allows(node, roots):
+            self._schedule_cache = None
+            self._positions = None
+            return
+        readers = self._analysis()[3]
+        for root in roots:
+            for reader in readers.get(root, ()):
+                if reader is not node:
+                    self._users[id(reader)].append(id(node))
 
     def _schedulable(self, extra=None):
         try:
@@ -161,8 +236,7 @@ class FunctionGraph:
             return False
 
     def _schedule(self, extra=None):
-        nodes = self.nodes()
-        cache = {}
+        nodes, cache, _, readers_of = self._analysis()
         after = defaultdict(set)          # node id -> ids of nodes that must run first
         index = {id(n): n for n in nodes}
         for n in nodes:
@@ -175,9 +249,10 @@ class FunctionGraph:
         if extra is not None:
             destroyers.append(extra)
         for destroyer, roots in destroyers:
-            for reader in self._readers(roots, cache, nodes):
-                if reader is not destroyer:
-                    after[id(destroyer)].add(id(reader))
+            for root in roots:
+                for reader in readers_of.get(root, ()):
+                    if reader is not destroyer:
+                        after[id(destroyer)].add(id(reader))
         # Kahn's algorithm, keeping the data order where nothing forces otherwise.
         position = {id(n): k for k, n in enumerate(nodes)}
         waiting = {id(n): len(after[id(n)]) for n in nodes}
@@ -198,6 +273,8 @@ class FunctionGraph:
                     heapq.heappush(ready, position[user])
         if len(order) != len(nodes):
             raise CycleError("in-place operations make the schedule impossible")
+        if extra is None:
+            self._users = users  # the ordering edges, for _runs_before_a_reader
         return order
 
     def __repr__(self):

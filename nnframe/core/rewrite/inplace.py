@@ -46,6 +46,6 @@ def make_inplace(fgraph):
             continue
         # Same inputs and types: swap the Op on the node itself.
         node.op = new_op
-        fgraph._order = None
+        fgraph.destroyer_added(node)
         count += 1
     return count

@@ -23,14 +23,24 @@ def merge(fgraph):
                     count += 1
     fgraph.outputs = [constants.get(o.signature(), o) if isinstance(o, Constant) else o
                       for o in fgraph.outputs]
+    # One pass in data order: a node's inputs are rewired to the kept copies first, so a
+    # node equal to an earlier one is recognised by (Op, input ids) and its outputs map to
+    # the kept node's.
     seen = {}
+    kept = {}   # id(output of a dropped node) -> the kept node's output
     for node in fgraph.nodes():
+        if any(id(i) in kept for i in node.inputs):
+            node.inputs = [kept.get(id(i), i) for i in node.inputs]
         key = (node.op, tuple(id(i) for i in node.inputs))
         other = seen.get(key)
         if other is None:
             seen[key] = node
             continue
-        fgraph.replace_all(zip(node.outputs, other.outputs), reason="merge")
+        for old, new in zip(node.outputs, other.outputs):
+            if old.type != new.type and not old.type.is_super(new.type):
+                raise TypeError(f"merge: cannot replace {old} ({old.type}) by {new} ({new.type})")
+            kept[id(old)] = new
         count += 1
+    fgraph.outputs = [kept.get(id(o), o) for o in fgraph.outputs]
     fgraph._order = None
     return count
