@@ -228,14 +228,7 @@ class FunctionGraph:
                 if reader is not node:
                     self._users[id(reader)].append(id(node))
 
-    def _schedulable(self, extra=None):
-        try:
-            self._schedule(extra)
-            return True
-        except CycleError:
-            return False
-
-    def _schedule(self, extra=None):
+    def _schedule(self):
         nodes, cache, _, readers_of = self._analysis()
         after = defaultdict(set)          # node id -> ids of nodes that must run first
         index = {id(n): n for n in nodes}
@@ -246,8 +239,6 @@ class FunctionGraph:
         destroyers = [(n, set().union(*(self.alias_roots(n.inputs[j], cache)
                                          for j in ins)))
                       for n in nodes for ins in getattr(n.op, "destroy_map", {}).values()]
-        if extra is not None:
-            destroyers.append(extra)
         for destroyer, roots in destroyers:
             for root in roots:
                 for reader in readers_of.get(root, ()):
@@ -273,8 +264,7 @@ class FunctionGraph:
                     heapq.heappush(ready, position[user])
         if len(order) != len(nodes):
             raise CycleError("in-place operations make the schedule impossible")
-        if extra is None:
-            self._users = users  # the ordering edges, for _runs_before_a_reader
+        self._users = users  # the ordering edges, for _runs_before_a_reader
         return order
 
     def __repr__(self):
