@@ -52,8 +52,9 @@ class LoopPlan:
     def check(self, n, seqs, inits, row_count=len):
         op = self.op
         if n < 0:
-            raise ScanError(f"{op.name}: the number of steps is {n}: the sequences are too short "
-                            f"for their taps ({', '.join(op.seq_info)})")
+            why = (f"the sequences are too short for their taps ({', '.join(op.seq_info)})"
+                   if op.n_seqs else "n_steps must be >= 0")
+            raise ScanError(f"{op.name}: the number of steps is {n}: {why}")
         for info, s in zip(op.seq_info, seqs):
             if row_count(s) < n:
                 raise ScanError(f"{op.name}: {info} has {row_count(s)} rows but the loop runs "

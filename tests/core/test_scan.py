@@ -470,3 +470,12 @@ def test_gradient_of_the_gradient_through_non_sequences_and_states():
                         n_steps=3)
         return T.grad(out[-1].sum() + (out ** 2).sum(), w)
     verify_grad(first_grad, [f64(3), f64(3)])
+
+
+def test_negative_symbolic_n_steps():
+    n = T.lscalar("n")
+    out, _ = T.scan(lambda a: a + 1, outputs_info=zero64(), n_steps=n)
+    with pytest.raises(ScanError, match="number of steps is -2: n_steps must be >= 0"):
+        function([n], out)(-2)
+    with pytest.raises(ScanError, match="n_steps is -1; it must be >= 0"):
+        T.scan(lambda a: a + 1, outputs_info=zero64(), n_steps=-1)
