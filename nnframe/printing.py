@@ -150,14 +150,14 @@ def pp(obj):
     'sum(m.T, axis=(0,))'
     >>> X, W = T.dmatrices('X', 'W')
     >>> h0 = T.dvector('h0')
-    >>> h, _ = T.scan(lambda x, h, W: T.tanh(T.dot(x, W) + h), sequences=X,
+    >>> h, _ = T.scan(lambda x, h, W: T.tanh(x + T.dot(h, W)), sequences=X,
     ...               outputs_info=h0, non_sequences=W)
     >>> print(pp(h))  # doctest: +ELLIPSIS, +NORMALIZE_WHITESPACE
     Subtensor{1:}(Scan{scan}(...))
     Inner graphs:
     Scan{scan} step: scan.seq0[t+0] (sequence 0), scan.out0[t-1] (state 0 tap -1),
     scan.W (non-sequence 0)
-      state 0 = tanh((Dot(scan.seq0[t+0], scan.W) + scan.out0[t-1]))
+      state 0 = tanh((scan.seq0[t+0] + Dot(scan.out0[t-1], scan.W)))
     """
     outputs, updates = _roots(obj)
     formulas = _Formulas()
@@ -341,7 +341,7 @@ def debugprint(obj, file=None, depth=-1, print_type=False, ids="CHAR", stop_on_n
 
     >>> X, W = T.dmatrices('X', 'W')
     >>> h0 = T.dvector('h0')
-    >>> h, _ = T.scan(lambda x, h, W: T.tanh(T.dot(x, W) + h), sequences=X,
+    >>> h, _ = T.scan(lambda x, h, W: T.tanh(x + T.dot(h, W)), sequences=X,
     ...               outputs_info=h0, non_sequences=W)
     >>> _ = debugprint(h)  # doctest: +ELLIPSIS
     Subtensor{1:} [id A] 'scan'
@@ -352,10 +352,10 @@ def debugprint(obj, file=None, depth=-1, print_type=False, ids="CHAR", stop_on_n
     Scan{scan} [id B] step
      >Elemwise{tanh} [id ...] '' (state 0)
      > |Elemwise{add} [id ...] ''
+     > | |scan.seq0[t+0] [id ...] (sequence 0) -> [id ...]
      > | |Dot [id ...] ''
-     > | | |scan.seq0[t+0] [id ...] (sequence 0) -> [id ...]
+     > | | |scan.out0[t-1] [id ...] (state 0 tap -1) -> [id ...]
      > | | |scan.W [id ...] (non-sequence 0) -> [id ...]
-     > | |scan.out0[t-1] [id ...] (state 0 tap -1) -> [id ...]
     """
     if ids not in ("CHAR", "int", "id", ""):
         raise ValueError(f"ids must be 'CHAR', 'int', 'id' or '', got {ids!r}")

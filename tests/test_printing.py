@@ -442,7 +442,7 @@ def test_pp_prints_cumulative_ops_as_numpy_calls():
 def rnn():
     X, W = T.dmatrices("X", "W")
     h0 = T.dvector("h0")
-    h, _ = T.scan(lambda x, h, W: T.tanh(T.dot(x, W) + h), sequences=X, outputs_info=h0,
+    h, _ = T.scan(lambda x, h, W: T.tanh(T.dot(h, W) + x), sequences=X, outputs_info=h0,
                   non_sequences=W)
     return h, X, h0, W
 
@@ -597,7 +597,7 @@ def test_pp_scan_writes_the_step():
         "Inner graphs:",
         "Scan{scan} step: scan.seq0[t+0] (sequence 0), scan.out0[t-1] (state 0 tap -1), "
         "scan.W (non-sequence 0)",
-        "  state 0 = tanh((Dot(scan.seq0[t+0], scan.W) + scan.out0[t-1]))"]
+        "  state 0 = tanh((Dot(scan.out0[t-1], scan.W) + scan.seq0[t+0]))"]
 
 
 def test_pp_scan_inside_scan_and_map_and_ifelse():
@@ -625,7 +625,7 @@ def test_pp_function_with_scan():
     h, X, h0, W = rnn()
     lines = pp(function([X, h0, W], h)).splitlines()
     assert "Inner graphs:" in lines
-    assert lines[-1] == "  state 0 = tanh((Dot(scan.seq0[t+0], scan.W) + scan.out0[t-1]))"
+    assert lines[-1] == "  state 0 = tanh((Dot(scan.out0[t-1], scan.W) + scan.seq0[t+0]))"
 
 
 _CLUSTER = re.compile(r"^(\s*)subgraph (cluster\w+) \{$")

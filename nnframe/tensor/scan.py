@@ -29,7 +29,7 @@ that forgets ``updates=`` still advances them.
 """
 from collections import OrderedDict
 
-from nnframe.core.graph import Variable, clone_replace
+from nnframe.core.graph import Variable, ancestors, clone_replace
 from nnframe.core.op import as_tensor_variable
 from nnframe.core.ops.elemwise import minimum
 from nnframe.core.ops.scan import Scan, ScanError, free_variables, is_row_count
@@ -304,6 +304,12 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     seq_info += [f"a product of sequence rows computed before the loop ({k})"
                  for k in range(len(extra_rows))]
     loop_vars += extra_rows
+    # Rows only the moved work read are no longer inputs of the step.
+    read = {id(v) for v in ancestors(exprs)}
+    kept = [k for k, v in enumerate(row_vars) if id(v) in read]
+    row_vars = [row_vars[k] for k in kept]
+    outer_seqs = [outer_seqs[k] for k in kept]
+    seq_info = [seq_info[k] for k in kept]
     free = free_variables(exprs, loop_vars)
     free_inner = [f.type(f"{name}.{f.name}" if f.name else None) for f in free]
     exprs = clone_replace(exprs, dict(zip(free, free_inner)))
