@@ -21,9 +21,16 @@ Decisions:
   Class labels are int64.
 - ``shape='image'`` is the default for the two digit sets: examples are
   ``(1, H, W)`` (channels first), which convolution layers take as is and
-  dense layers flatten.  ``shape='flat'`` gives vectors.  The file loaders
-  keep the stored shape unless ``shape`` is given ('flat', 'image', or a
-  per-example shape such as ``(1, 28, 28)``).
+  dense layers flatten.  ``shape='flat'`` gives vectors.  ``shape='sequence'``
+  gives ``(time, features)`` for the recurrent layers: an image becomes its
+  rows, ``(H, W)`` (``(H, C * W)`` with channels), one row per time step.  The
+  file loaders keep the stored shape unless ``shape`` is given ('flat',
+  'image', 'sequence', or a per-example shape such as ``(1, 28, 28)``).
+- Sequences of different lengths: the ``npz`` and ``hdf5`` loaders read an
+  optional ``mask`` array of shape ``(n, time)`` (booleans or 0/1 numbers;
+  1 = a real step, 0 = padding), checked against ``x`` and kept as
+  ``Dataset.mask`` (``config.floatX``).  Splits, subsets and standardised
+  copies keep it aligned with ``x``.
 - ``scale`` multiplies the pixel values: 1/16 for ``digits`` and 1/255 for
   ``mnist5k`` put pixels in [0, 1]; the file loaders do not scale by default.
 - Integer labels give ``num_classes = max(y) + 1`` unless it is passed; a
@@ -63,7 +70,7 @@ from nnframe.hdf5_safety import get_dataset
 from nnframe.limits import check_array_size
 
 __all__ = ["Dataset", "DATASETS", "load_dataset", "load_digits", "load_mnist5k", "load_npz",
-           "load_hdf5", "load_idx", "synthetic_blobs"]
+           "load_hdf5", "load_idx", "synthetic_blobs", "check_mask"]
 
 _DATA_EXTRA = "pip install 'nnframe[data]'"
 _H5PY_INSTALL = "pip install h5py"
@@ -91,6 +98,10 @@ class Dataset:
         integer labels when not given, None otherwise.
     class_names : sequence of str or None
         Optional names of the classes.
+    mask : numpy.ndarray or None
+        For sequences ``x`` of shape ``(n, time, ...)``: which steps are real
+        (1) and which are padding (0), shape ``(n, time)``, booleans or the
+        numbers 0 and 1; stored as ``config.floatX``.  None: every step is real.
 
     Attributes
     ----------
@@ -106,7 +117,8 @@ class Dataset:
     array([1, 1])
     """
 
-    def __init__(self, x, y=None, name="dataset", num_classes=None, class_names=None):
+    def __init__(self, x, y=None, name="dataset", num_classes=None, class_names=None,
+                 mask=None):
         x = np.asarray(x)
         if x.ndim < 1:
             raise DatasetError(f"dataset {name!r}: x must have at least one axis (the examples), "
@@ -123,7 +135,9 @@ class Dataset:
             if num_classes is not None and len(class_names) != num_classes:
                 raise DatasetError(f"dataset {name!r}: {len(class_names)} class names for "
                                    f"{num_classes} classes")
-        self.x, self.y, self.name = x, y, name
+        if mask is not None:
+            mask = check_mask(mask, x, f"dataset {name!r}: the mask")
+        self.x, self.y, self.name, self.mask = x, y, name, mask
         self.num_classes = None if num_classes is None else int(num_classes)
         self.class_names = class_names
 
@@ -137,18 +151,21 @@ class Dataset:
     def subset(self, indices, name=None):
         """The examples at ``indices`` (integer indices or a boolean mask), as a new Dataset.
 
-        ``num_classes`` and ``class_names`` are kept; ``name`` defaults to this one's.
+        ``num_classes``, ``class_names`` and the mask's rows are kept; ``name``
+        defaults to this one's.
         """
         indices = np.asarray(indices)
         if indices.dtype != bool:
             indices = indices.astype(np.int64, copy=False)
         return self.replace(x=self.x[indices], y=None if self.y is None else self.y[indices],
+                            mask=None if self.mask is None else self.mask[indices],
                             name=self.name if name is None else name)
 
     def replace(self, **changes):
-        """A copy with some of ``x``, ``y``, ``name``, ``num_classes``, ``class_names`` changed."""
+        """A copy with some of ``x``, ``y``, ``name``, ``num_classes``, ``class_names``,
+        ``mask`` changed."""
         fields = dict(x=self.x, y=self.y, name=self.name, num_classes=self.num_classes,
-                      class_names=self.class_names)
+                      class_names=self.class_names, mask=self.mask)
         unknown = set(changes) - set(fields)
         if unknown:
             raise TypeError(f"replace() got unknown fields {sorted(unknown)}; "
@@ -157,12 +174,14 @@ class Dataset:
         return Dataset(**fields)
 
     def with_x(self, x):
-        """A copy with new examples ``x`` (e.g. standardised), targets and metadata kept."""
+        """A copy with new examples ``x`` (e.g. standardised), targets, mask and metadata
+        kept."""
         return self.replace(x=x)
 
     def __repr__(self):
+        masked = ", masked" if self.mask is not None else ""
         return (f"Dataset({self.name!r}, n={len(self)}, input_shape={self.input_shape}, "
-                f"dtype={self.x.dtype}, num_classes={self.num_classes})")
+                f"dtype={self.x.dtype}, num_classes={self.num_classes}{masked})")
 
 
 def _infer_num_classes(y):
@@ -171,16 +190,59 @@ def _infer_num_classes(y):
     return int(y.max()) + 1
 
 
+def check_mask(mask, x, what):
+    """``mask`` checked against the sequences ``x`` and converted to ``config.floatX``.
+
+    A mask gives one value per example and time step, shape ``x.shape[:2]``,
+    booleans or the numbers 0 and 1 (1: a real step, 0: padding).  ``what``
+    names the mask in the :class:`DatasetError` raised otherwise (e.g.
+    ``"data.npz: array 'mask'"``).
+
+    >>> check_mask([[1, 1, 0]], np.zeros((1, 3, 2)), 'the mask')
+    array([[1., 1., 0.]], dtype=float32)
+    """
+    mask = np.asarray(mask)
+    if mask.dtype.kind not in "biuf":
+        raise DatasetError(f"{what} must hold booleans or the numbers 0 and 1, got dtype "
+                           f"{mask.dtype}")
+    if x.ndim < 2 or mask.shape != x.shape[:2]:
+        need = (f"(examples, time steps) = {x.shape[:2]}" if x.ndim >= 2 else
+                "(examples, time steps), but x has no time axis")
+        hint = "" if x.ndim >= 3 else (
+            "; masks are for sequences, x of shape (n, time, features...): check the "
+            "dataset's shape setting")
+        raise DatasetError(f"{what} has shape {mask.shape}, but x has shape {x.shape}: the "
+                           f"mask needs shape {need}{hint}")
+    if mask.dtype.kind != "b":
+        bad = ~((mask == 0) | (mask == 1))
+        if bad.any():
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise DatasetError(f"{what} must hold only 0 and 1 (or booleans), but holds "
+                               f"{mask[where].item()!r} at {where} (dtype {mask.dtype})")
+    return mask.astype(config.floatX, copy=False)
+
+
 # -- shared post-processing ------------------------------------------------
 
 def _reshape(x, shape, name, image_shape=None):
     """Reshape the examples of ``x``: None keeps them, 'flat' makes vectors, 'image' makes
-    (C, H, W) (``image_shape`` where the loader knows it), a tuple is a per-example shape."""
+    (C, H, W) (``image_shape`` where the loader knows it), 'sequence' makes (time,
+    features) (an image's rows, one per step), a tuple is a per-example shape."""
     n = len(x)
     if shape is None:
         return x
     if shape == "flat":
         return x.reshape(n, -1)
+    if shape == "sequence":
+        if image_shape is not None:  # (C, H, W) images: row r of every channel is step r
+            c, h, w = image_shape
+            rows = x.reshape((n, c, h, w)).transpose(0, 2, 1, 3)
+            return np.ascontiguousarray(rows).reshape(n, h, c * w)
+        if x.ndim < 3:
+            raise DatasetError(f"dataset {name!r}: shape='sequence' needs examples of shape "
+                               f"(time, features...), got {x.shape[1:]}; give the per-example "
+                               "shape instead, e.g. shape=(T, 1) for sequences of T numbers")
+        return x.reshape(n, x.shape[1], -1)
     if shape == "image":
         if image_shape is not None:
             return x.reshape((n,) + image_shape)
@@ -192,8 +254,8 @@ def _reshape(x, shape, name, image_shape=None):
                            f"(C, H, W), got {x.shape[1:]}; give the per-example shape instead, "
                            "e.g. shape=(1, 28, 28)")
     if isinstance(shape, str):
-        raise ValueError(f"dataset {name!r}: shape must be 'flat', 'image', None or a "
-                         f"per-example shape such as (1, 28, 28), got {shape!r}")
+        raise ValueError(f"dataset {name!r}: shape must be 'flat', 'image', 'sequence', None "
+                         f"or a per-example shape such as (1, 28, 28), got {shape!r}")
     shape = tuple(int(s) for s in shape)
     try:
         return x.reshape((n,) + shape)
@@ -202,12 +264,20 @@ def _reshape(x, shape, name, image_shape=None):
                            f"({int(np.prod(x.shape[1:]))} values) to {shape}") from None
 
 
-def _finish(x, y, name, shape=None, scale=None, dtype=None, image_shape=None, **dataset_kwargs):
-    """Reshape, scale and cast ``x``, make integer labels int64, build the Dataset."""
+def _finish(x, y, name, shape=None, scale=None, dtype=None, image_shape=None, mask=None,
+            mask_what=None, **dataset_kwargs):
+    """Reshape, scale and cast ``x``, make integer labels int64, check the mask (named
+    ``mask_what`` in errors) against the reshaped ``x``, build the Dataset."""
     x = np.asarray(x)
     if x.dtype.kind not in "biuf":
         raise DatasetError(f"dataset {name!r}: x must be numeric, got dtype {x.dtype}")
     x = _reshape(x, shape, name, image_shape)
+    if mask is not None:
+        try:
+            mask = check_mask(mask, x, mask_what or f"dataset {name!r}: the mask")
+        except DatasetError as e:
+            e.argument = "mask"
+            raise
     dtype = np.dtype(config.floatX if dtype is None else dtype)
     if scale is not None:
         x = x.astype(np.float64) * float(scale)
@@ -216,7 +286,7 @@ def _finish(x, y, name, shape=None, scale=None, dtype=None, image_shape=None, **
         y = np.asarray(y)
         if y.dtype.kind in "iub":
             y = y.astype(np.int64, copy=not y.flags.writeable)
-    return Dataset(x, y, name=name, **dataset_kwargs)
+    return Dataset(x, y, name=name, mask=mask, **dataset_kwargs)
 
 
 def _import(module, dataset, package, install):
@@ -250,8 +320,9 @@ def load_digits(shape="image", scale=1 / 16, dtype=None):
 
     Parameters
     ----------
-    shape : {'image', 'flat'}
-        ``(n, 1, 8, 8)`` images or ``(n, 64)`` vectors.
+    shape : {'image', 'flat', 'sequence'}
+        ``(n, 1, 8, 8)`` images, ``(n, 64)`` vectors or ``(n, 8, 8)`` sequences of
+        8 rows of 8 pixels (for the recurrent layers).
     scale : float or None
         Multiplies the pixel values (0..16); the default puts them in [0, 1].
     dtype : str or None
@@ -321,8 +392,9 @@ def load_mnist5k(shape="image", scale=1 / 255, dtype=None):
 
     Parameters
     ----------
-    shape : {'image', 'flat'}
-        ``(n, 1, 28, 28)`` images or ``(n, 784)`` vectors.
+    shape : {'image', 'flat', 'sequence'}
+        ``(n, 1, 28, 28)`` images, ``(n, 784)`` vectors or ``(n, 28, 28)`` sequences
+        of 28 rows of 28 pixels (for the recurrent layers).
     scale : float or None
         Multiplies the pixel values (0..255); the default puts them in [0, 1].
     dtype : str or None
@@ -339,7 +411,8 @@ def load_mnist5k(shape="image", scale=1 / 255, dtype=None):
                    image_shape=(1, 28, 28), num_classes=10, class_names=_DIGIT_NAMES)
 
 
-def load_npz(path, x="x", y="y", shape=None, scale=None, dtype=None, num_classes=None):
+def load_npz(path, x="x", y="y", shape=None, scale=None, dtype=None, num_classes=None,
+             mask=None):
     """Arrays from a NumPy ``.npz`` file, by key.
 
     Parameters
@@ -351,7 +424,7 @@ def load_npz(path, x="x", y="y", shape=None, scale=None, dtype=None, num_classes
         The key of the examples.
     y : str or None
         The key of the targets; None for unlabelled data.
-    shape : None, 'flat', 'image' or tuple of int
+    shape : None, 'flat', 'image', 'sequence' or tuple of int
         None keeps the stored per-example shape; see the module docstring.
     scale : float or None
         Multiplies ``x`` when given.
@@ -359,6 +432,11 @@ def load_npz(path, x="x", y="y", shape=None, scale=None, dtype=None, num_classes
         dtype of ``x``; ``config.floatX`` when None.
     num_classes : int or None
         Inferred from integer labels when None.
+    mask : str or None
+        The key of a ``(n, time)`` mask of booleans or 0/1 numbers for sequences
+        ``x`` of shape ``(n, time, ...)`` (after ``shape``): 1 marks a real step,
+        0 padding.  A mask of another shape or dtype is a :class:`DatasetError`
+        naming the file and key.
 
     Examples
     --------
@@ -367,6 +445,7 @@ def load_npz(path, x="x", y="y", shape=None, scale=None, dtype=None, num_classes
     2
     """
     path = _check_file(path, "npz")
+    keys = _keys(path, x=x, y=y, mask=mask)
     with open(path, "rb") as f:
         if f.read(len(_NPY_MAGIC)) == _NPY_MAGIC:
             raise DatasetError(f"{path}: holds a single array (.npy), not named arrays (.npz); "
@@ -377,10 +456,35 @@ def load_npz(path, x="x", y="y", shape=None, scale=None, dtype=None, num_classes
         raise DatasetError(f"{path}: not a readable .npz archive ({e}); save named arrays "
                            "with np.savez(path, x=..., y=...)") from None
     with archive:
-        arrays = {role: _read_npz_array(archive, path, key)
-                  for role, key in (("x", x), ("y", y)) if key is not None}
+        arrays = _read_arrays(lambda key: _read_npz_array(archive, path, key), keys)
     return _finish(arrays["x"], arrays.get("y"), os.path.basename(path), shape, scale, dtype,
+                   mask=arrays.get("mask"), mask_what=f"{path}: array {mask!r} (the mask)",
                    num_classes=num_classes)
+
+
+def _keys(path, **keys):
+    """{role: key} of the arrays to read (None: not read); a key must be a string."""
+    if keys["x"] is None:
+        raise DatasetError(f"{path}: x must name the array of examples, got null")
+    for role, key in keys.items():
+        if key is not None and not isinstance(key, str):
+            error = DatasetError(f"{path}: the key of {role} must be a string (the name of "
+                                 f"an array in the file), got {type(key).__name__} {key!r}")
+            error.argument = role
+            raise error
+    return {role: key for role, key in keys.items() if key is not None}
+
+
+def _read_arrays(read, keys):
+    """{role: read(key)}; a DatasetError says which argument (role) it is about."""
+    arrays = {}
+    for role, key in keys.items():
+        try:
+            arrays[role] = read(key)
+        except DatasetError as e:
+            e.argument = role
+            raise
+    return arrays
 
 
 def _npz_member(archive, path, key):
@@ -433,10 +537,11 @@ def _read_npz_array(archive, path, key):
                            "archive is corrupt or truncated: download or save it again") from None
 
 
-def load_hdf5(path, x="x", y="y", shape=None, scale=None, dtype=None, num_classes=None):
+def load_hdf5(path, x="x", y="y", shape=None, scale=None, dtype=None, num_classes=None,
+              mask=None):
     """Datasets from an HDF5 file (h5py), by name (``'x'`` or a path such as ``'train/x'``).
 
-    Parameters are those of :func:`load_npz`; ``x`` and ``y`` name HDF5 datasets.
+    Parameters are those of :func:`load_npz`; ``x``, ``y`` and ``mask`` name HDF5 datasets.
     Soft links are followed; external links, external storage and virtual
     datasets (which read other files) are refused with a :class:`DatasetError`
     naming the file and the dataset or link, before any data is read.
@@ -447,20 +552,21 @@ def load_hdf5(path, x="x", y="y", shape=None, scale=None, dtype=None, num_classe
     """
     h5py = _import("h5py", "hdf5", "h5py", _H5PY_INSTALL)
     path = _check_file(path, "hdf5")
+    keys = _keys(path, x=x, y=y, mask=mask)
     try:
         handle = h5py.File(path, "r")
     except HDF5_READ_ERRORS as e:
         raise DatasetError(f"{path}: not a readable HDF5 file ({e})") from None
     with handle:
         try:
-            arrays = {role: _read_hdf5_array(handle, path, key)
-                      for role, key in (("x", x), ("y", y)) if key is not None}
+            arrays = _read_arrays(lambda key: _read_hdf5_array(handle, path, key), keys)
         except DatasetError:
             raise
         except HDF5_READ_ERRORS as e:
             raise DatasetError(f"{path}: cannot read the HDF5 file ({type(e).__name__}: {e}); "
                                "it is corrupt or truncated: download or write it again") from None
     return _finish(arrays["x"], arrays.get("y"), os.path.basename(path), shape, scale, dtype,
+                   mask=arrays.get("mask"), mask_what=f"{path}: dataset {mask!r} (the mask)",
                    num_classes=num_classes)
 
 

@@ -11,7 +11,13 @@ __all__ = ["DatasetError", "MissingKeyError", "MissingDependencyError"]
 
 
 class DatasetError(ValueError):
-    """Data that cannot be read or used as asked; the message names the file."""
+    """Data that cannot be read or used as asked; the message names the file.
+
+    ``argument`` is the loader argument the error is about (``'x'``, ``'y'`` or
+    ``'mask'``: the array it names is missing or unusable), or None.
+    """
+
+    argument = None
 
 
 class MissingKeyError(DatasetError, KeyError):

@@ -16,7 +16,9 @@ from nnframe.data import (
     DatasetError,
     MissingDependencyError,
     MissingKeyError,
+    Standardizer,
     load_dataset,
+    split,
     synthetic_blobs,
     write_idx,
 )
@@ -55,6 +57,15 @@ def test_dtype_defaults_to_floatx():
     with config.change_flags(floatX="float64"):
         assert load_dataset("digits").x.dtype == np.float64
         assert synthetic_blobs().x.dtype == np.float64
+
+
+@pytest.mark.parametrize("name,rows", [("digits", 8), ("mnist5k", 28)])
+def test_image_sets_as_sequences_of_rows(name, rows):
+    sequences = load_dataset(name, shape="sequence")
+    images = load_dataset(name, shape="image")
+    assert sequences.x.shape == (len(images), rows, rows) and sequences.x.flags.c_contiguous
+    np.testing.assert_array_equal(sequences.x, images.x[:, 0])     # step t = row t
+    np.testing.assert_array_equal(sequences.y, images.y)
 
 
 @pytest.mark.parametrize("shape,expected", [("image", (5000, 1, 28, 28)), ("flat", (5000, 784))])
@@ -146,7 +157,7 @@ def test_npz_round_trip(tmp_path, arrays):
 
 @pytest.mark.parametrize("shape,expected", [
     (None, (12, 4, 5)), ("flat", (12, 20)), ("image", (12, 1, 4, 5)), ((2, 10), (12, 2, 10)),
-    ([1, -1], (12, 1, 20))])
+    ([1, -1], (12, 1, 20)), ("sequence", (12, 4, 5))])
 def test_npz_shapes(tmp_path, arrays, shape, expected):
     np.savez(tmp_path / "toy.npz", x=arrays[0], y=arrays[1])
     data = load_dataset("npz", path=str(tmp_path / "toy.npz"), shape=shape)
@@ -216,12 +227,62 @@ def test_npz_mismatched_counts(tmp_path, ny):
 
 @pytest.mark.parametrize("shape,message", [
     ((7,), "cannot reshape examples of shape (4, 5) (20 values) to (7,)"),
-    ("square", "shape must be 'flat', 'image', None or a per-example shape"),
+    ("square", "shape must be 'flat', 'image', 'sequence', None or a per-example shape"),
 ])
 def test_npz_bad_shape(tmp_path, arrays, shape, message):
     np.savez(tmp_path / "toy.npz", x=arrays[0], y=arrays[1])
     with pytest.raises(ValueError, match=re.escape(message)):
         load_dataset("npz", path=tmp_path / "toy.npz", shape=shape)
+
+
+def test_sequence_shape(tmp_path):
+    np.savez(tmp_path / "seq.npz", x=np.arange(48.0).reshape(2, 3, 2, 4), v=np.zeros((4, 9)))
+    data = load_dataset("npz", path=tmp_path / "seq.npz", y=None, shape="sequence")
+    assert data.x.shape == (2, 3, 8)        # the features of each step flattened
+    np.testing.assert_array_equal(data.x[1, 2], np.arange(40.0, 48.0))
+    with pytest.raises(DatasetError, match=re.escape(
+            "shape='sequence' needs examples of shape (time, features...), got (9,); give the "
+            "per-example shape instead, e.g. shape=(T, 1)")):
+        load_dataset("npz", path=tmp_path / "seq.npz", x="v", y=None, shape="sequence")
+
+
+def test_npz_mask(tmp_path):
+    mask = np.array([[1, 1, 0], [1, 0, 0], [1, 1, 1], [0, 0, 0]], np.int8)
+    np.savez(tmp_path / "m.npz", x=np.ones((4, 3, 2)), y=[0, 1, 0, 1], mask=mask,
+             bools=mask.astype(bool), f=mask * 1.0, nan=mask * np.nan)
+    for key in ("mask", "bools", "f"):
+        data = load_dataset("npz", path=tmp_path / "m.npz", mask=key)
+        assert data.mask.dtype == np.float32
+        np.testing.assert_array_equal(data.mask, mask)
+    assert load_dataset("npz", path=tmp_path / "m.npz").mask is None
+    with pytest.raises(DatasetError, match=re.escape("array 'nan' (the mask) must hold only 0 and 1 "
+                                                     "(or booleans), but holds nan at (0, 0)")):
+        load_dataset("npz", path=tmp_path / "m.npz", mask="nan")
+    with pytest.raises(MissingKeyError, match="no array named 'mak' .*did you mean 'mask'") as info:
+        load_dataset("npz", path=tmp_path / "m.npz", mask="mak")
+    assert info.value.argument == "mask"
+    with pytest.raises(DatasetError, match=re.escape("the key of mask must be a string (the name "
+                                                     "of an array in the file), got int 3")):
+        load_dataset("npz", path=tmp_path / "m.npz", mask=3)
+
+
+def test_the_mask_follows_its_examples(tmp_path):
+    x = np.arange(10.0 * 4).reshape(10, 4, 1)
+    mask = np.arange(4)[None, :] < (np.arange(10) % 4 + 1)[:, None]
+    data = Dataset(x, np.arange(10) % 2, name="seq", mask=mask)
+    assert repr(data).endswith("num_classes=2, masked)")
+    picked = data.subset([7, 2, 7])
+    np.testing.assert_array_equal(picked.mask, mask[[7, 2, 7]])
+    assert data.subset(data.y == 1).mask.shape == (5, 4)
+    assert data.with_x(x * 2).mask is data.mask and data.replace(mask=None).mask is None
+    parts = split(data, {"a": 0.6, "b": 0.4}, seed=3)
+    for part in parts.values():
+        np.testing.assert_array_equal(part.mask, mask[(part.x[:, 0, 0] // 4).astype(int)])
+    scaled = Standardizer().fit(parts["a"]).transform(parts["b"])
+    assert scaled.mask is parts["b"].mask
+    with pytest.raises(DatasetError, match=re.escape(
+            "dataset 'seq': the mask has shape (10, 3), but x has shape (10, 4, 1)")):
+        Dataset(x, name="seq", mask=mask[:, :3])
 
 
 def test_image_shape_needs_2d_examples(tmp_path):
