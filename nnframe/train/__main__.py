@@ -36,8 +36,9 @@ def main(argv=None):
             print()
             print(p.model.summary())
             sizes = ", ".join(f"{k} {len(v.x)}" for k, v in p.splits.items())
-            print(f"\ndata: {p.dataset.name}, examples of shape {p.splits['train'].x.shape[1:]}; "
-                  f"splits: {sizes}")
+            masked = " with a mask" if p.splits["train"].mask is not None else ""
+            print(f"\ndata: {p.dataset.name}, examples of shape {p.splits['train'].x.shape[1:]}"
+                  f"{masked}; splits: {sizes}")
             print("recipe OK")
             return 0
         trainer.run(args.recipe, args.overrides, resume=args.resume, out=args.out,

@@ -11,12 +11,18 @@ __all__ = ["build_network", "build_functions", "Model"]
 
 
 class Model:
-    """The network of a recipe and what training needs of it."""
+    """The network of a recipe and what training needs of it.
 
-    def __init__(self, input_layer, output_layer, report_hook=None):
+    ``mask_layer`` is the ``InputLayer((None, time), name='mask')`` the
+    recurrent layers take their ``mask_input`` from when the dataset has a
+    mask, else None; the compiled functions then take the mask after ``x``.
+    """
+
+    def __init__(self, input_layer, output_layer, report_hook=None, mask_layer=None):
         self.input_layer = input_layer
         self.output_layer = output_layer
         self.report_hook = report_hook   # builder-specific evaluation for report.json
+        self.mask_layer = mask_layer
 
     @property
     def params(self):
@@ -26,17 +32,27 @@ class Model:
         return layers.summary(self.output_layer)
 
 
-def build_network(resolved, input_shape, recipe=None, context=None):
+def build_network(resolved, input_shape, recipe=None, context=None, mask=False):
     """The :class:`Model` of ``resolved['model']`` for examples of ``input_shape``.
 
     A model builder gets ``context``: the prepared data splits and the seed
-    (e.g. to initialise from a baseline fitted on the training data).
+    (e.g. to initialise from a baseline fitted on the training data).  With
+    ``mask`` (the dataset has a ``(n, time)`` mask), every recurrent layer of
+    the stack gets a mask ``InputLayer((None, time), name='mask')`` as its
+    ``mask_input``; a model with no recurrent layer is then an error.
     """
     spec = resolved["model"]
     if spec["input_shape"] is not None and tuple(spec["input_shape"]) != tuple(input_shape):
         raise _error(f"the dataset's examples have shape {tuple(input_shape)}, not "
                      f"{tuple(spec['input_shape'])}", ("model", "input_shape"), recipe)
     l_in = layers.InputLayer((None,) + tuple(input_shape), name="input")
+    l_mask = layers.InputLayer((None, input_shape[0]), name="mask") if mask else None
+    if mask and not any(layer_spec["type"] in registry.SEQUENCE_LAYERS
+                        for layer_spec in spec["layers"] or []):
+        raise _error("the dataset has a mask, but no layer of the model takes one: masks are "
+                     f"for the recurrent layers ({', '.join(sorted(registry.SEQUENCE_LAYERS))}); "
+                     "add one, or drop the mask from the dataset", ("data", "dataset", "mask"),
+                     recipe)
     if spec["builder"] is not None:
         builder, _, report_hook = registry.model_entry(spec["builder"]["type"])
         args = {k: v for k, v in spec["builder"].items() if k != "type"}
@@ -47,13 +63,13 @@ def build_network(resolved, input_shape, recipe=None, context=None):
     layer = l_in
     for k, layer_spec in enumerate(spec["layers"]):
         try:
-            layer = registry.build_layer(layer_spec, layer)
+            layer = registry.build_layer(layer_spec, layer, mask_input=l_mask)
         except LayerError as exc:
             message = str(exc)
             if repr(layer.name) not in message:     # say what the layer was built on
                 message += f" (after {layer.describe()} with output shape {layer.output_shape})"
             raise _error(message, ("model", "layers", k), recipe) from None
-    return Model(l_in, layer)
+    return Model(l_in, layer, mask_layer=l_mask)
 
 
 def _error(message, path, recipe):
@@ -78,7 +94,11 @@ def loss_expression(resolved, prediction, target):
 
 def build_functions(resolved, model, y_dtype):
     """Compiled ``train(x, y) -> loss``, ``evaluate(x, y) -> (loss, prediction)`` and the
-    optimizer's updates, from the resolved recipe."""
+    optimizer's updates, from the resolved recipe.
+
+    With a mask (``model.mask_layer``) they are ``train(x, mask, y)`` and
+    ``evaluate(x, mask, y)``; without labels (``loss.target: inputs``) ``y`` is left out.
+    """
     from nnframe.regularization import l1, l2, regularize_network_params
     target_is_input = resolved["loss"]["target"] == "inputs"
     x = model.input_layer.input_var
@@ -107,7 +127,11 @@ def build_functions(resolved, model, y_dtype):
     if clip:
         grads = optim.total_norm_constraint(grads, clip)
     updates = rule(grads, params, **opt)
-    inputs = [x] if target_is_input else [x, y]
+    inputs = [x]
+    if model.mask_layer is not None:
+        inputs.append(model.mask_layer.input_var)
+    if not target_is_input:
+        inputs.append(y)
     train = function(inputs, loss, updates=updates, name="train")
     test_loss = loss_expression(resolved, test_out, y)
     evaluate = function(inputs, [test_loss, test_out], name="evaluate")

@@ -11,10 +11,11 @@ import inspect
 from collections.abc import Mapping
 
 from nnframe import init, layers, nonlinearities, optim
+from nnframe.layers import LayerError
 from nnframe.train.recipe import REQUIRED, Bool, Choice, Float, Int, Map, Nullable, OneOf, Seq, Str
 
-__all__ = ["LAYERS", "INITIALIZERS", "NONLINEARITIES", "LOSSES", "METRICS", "OPTIMIZERS",
-           "SCHEDULES", "MODELS", "register_model", "register_dataset", "dataset_spec",
+__all__ = ["LAYERS", "SEQUENCE_LAYERS", "INITIALIZERS", "NONLINEARITIES", "LOSSES", "METRICS",
+           "OPTIMIZERS", "SCHEDULES", "MODELS", "register_model", "register_dataset", "dataset_spec",
            "layer_choice", "optimizer_choice", "schedule_choice", "model_entry",
            "APPLICATION_MODELS"]
 
@@ -132,6 +133,129 @@ LAYERS = {
 }
 
 
+# -- recurrent layers -------------------------------------------------------------------
+class _GradientSteps(Int):
+    """``gradient_steps``: -1 (backpropagate through every step) or a positive count."""
+
+    describe = "-1 (no truncation) or an integer >= 1"
+
+    def check(self, value, path, errors):
+        if self.convert(value) is None or not (value == -1 or value >= 1):
+            return self.fail(value, path, errors)
+        return value
+
+
+_RECURRENT_OPTIONS = {
+    "only_return_final": (Bool(), False), "backwards": (Bool(), False),
+    "learn_init": (Bool(), False), "gradient_steps": (_GradientSteps(), -1),
+    "grad_clipping": (Float(min=0), 0.0), "precompute_input": (Bool(), True),
+    "unroll_scan": (Bool(), False)}
+#: Lasagne's Gate() weights: N(0, 0.1)
+_GATE_W = {"type": "normal", "std": 0.1, "mean": 0.0}
+#: Lasagne's RecurrentLayer weights: init.Uniform() (range 0.01)
+_RNN_W = {"type": "uniform", "range": 0.01}
+
+
+def _check_sequence_input(incoming, kind, name):
+    """Recurrent layers take (batch, time, features...): say so, and how to get it."""
+    shape = incoming.output_shape
+    if len(shape) < 3:
+        who = f"{kind} layer {name!r}" if name else f"{kind} layer"
+        raise LayerError(
+            f"{who}: needs an input of shape (batch, time, features), got shape {shape} from "
+            f"{incoming.describe()}; give the image datasets (digits, mnist5k) shape: sequence "
+            "(each image row a time step), store npz/hdf5 sequences as (n, time, features), "
+            "and put a recurrent layer that feeds another one on only_return_final: false")
+
+
+def _recurrent_options(args, mask_input):
+    options = {k: args[k] for k in _RECURRENT_OPTIONS}
+    options["mask_input"] = mask_input
+    return options
+
+
+def _lstm(incoming, name, args, mask_input=None):
+    _check_sequence_input(incoming, "lstm", name)
+
+    def gate(**kwargs):   # Lasagne's gates, with the recipe's W_in and W_hid
+        return layers.Gate(W_in=make_initializer(args["W_in"]),
+                           W_hid=make_initializer(args["W_hid"]), **kwargs)
+
+    return layers.LSTMLayer(incoming, args["num_units"], ingate=gate(), forgetgate=gate(),
+                            cell=gate(W_cell=None, nonlinearity=nonlinearities.tanh),
+                            outgate=gate(), nonlinearity=NONLINEARITIES[args["nonlinearity"]],
+                            peepholes=args["peepholes"], name=name,
+                            **_recurrent_options(args, mask_input))
+
+
+def _gru(incoming, name, args, mask_input=None):
+    _check_sequence_input(incoming, "gru", name)
+
+    def gate(**kwargs):
+        return layers.Gate(W_in=make_initializer(args["W_in"]),
+                           W_hid=make_initializer(args["W_hid"]), W_cell=None, **kwargs)
+
+    return layers.GRULayer(incoming, args["num_units"], resetgate=gate(), updategate=gate(),
+                           hidden_update=gate(nonlinearity=nonlinearities.tanh), name=name,
+                           **_recurrent_options(args, mask_input))
+
+
+def _rnn(incoming, name, args, mask_input=None):
+    _check_sequence_input(incoming, "recurrent", name)
+    return layers.RecurrentLayer(
+        incoming, args["num_units"], W_in_to_hid=make_initializer(args["W_in_to_hid"]),
+        W_hid_to_hid=make_initializer(args["W_hid_to_hid"]),
+        b=None if args["b"] is None else make_initializer(args["b"]),
+        nonlinearity=NONLINEARITIES[args["nonlinearity"]], name=name,
+        **_recurrent_options(args, mask_input))
+
+
+_RECURRENT = {
+    "lstm": _layer(layers.LSTMLayer, {
+        "num_units": (Int(min=1), REQUIRED), "nonlinearity": (_NONLIN, "tanh"),
+        "peepholes": (Bool(), True), "W_in": (INIT_SPEC, _GATE_W),
+        "W_hid": (INIT_SPEC, _GATE_W), **_RECURRENT_OPTIONS}, _lstm),
+    "gru": _layer(layers.GRULayer, {
+        "num_units": (Int(min=1), REQUIRED), "W_in": (INIT_SPEC, _GATE_W),
+        "W_hid": (INIT_SPEC, _GATE_W), **_RECURRENT_OPTIONS}, _gru),
+    "recurrent": _layer(layers.RecurrentLayer, {
+        "num_units": (Int(min=1), REQUIRED), "nonlinearity": (_NONLIN, "relu"),
+        "W_in_to_hid": (INIT_SPEC, _RNN_W), "W_hid_to_hid": (INIT_SPEC, _RNN_W),
+        "b": (Nullable(INIT_SPEC), _ZERO), **_RECURRENT_OPTIONS}, _rnn),
+}
+
+
+def _bidirectional(incoming, name, args, mask_input=None):
+    """The recurrent layer ``args['layer']`` and its copy with backwards=True, both on
+    ``incoming``, joined by concatenation along the last axis or by a sum.
+
+    Names: the inner layer's ``name`` X gives X and X.backward; otherwise the
+    wrapper's name N gives N.forward and N.backward (the merge layer is N).
+    """
+    inner = args["layer"]
+    build = LAYERS[inner["type"]][2]
+    inner_args = {k: v for k, v in inner.items() if k not in ("type", "name")}
+    forward_name = inner["name"] or (f"{name}.forward" if name else None)
+    forward = build(incoming, forward_name, inner_args, mask_input)
+    backward_name = f"{name}.backward" if name and not inner["name"] else \
+        f"{forward.name}.backward"
+    backward = build(incoming, backward_name, dict(inner_args, backwards=True), mask_input)
+    if args["merge"] == "concat":
+        return layers.ConcatLayer([forward, backward], axis=-1, name=name)
+    return layers.ElemwiseSumLayer([forward, backward], name=name)
+
+
+LAYERS.update(_RECURRENT)
+LAYERS["bidirectional"] = (layers.ConcatLayer, Map({
+    "layer": (Choice({k: spec for k, (_, spec, _) in _RECURRENT.items()}, "recurrent layer"),
+              REQUIRED),
+    "merge": (Str(["concat", "sum"]), "concat"),
+    "name": (Nullable(Str()), None)}, "a bidirectional wrapper"), _bidirectional)
+
+#: Layer types that take the dataset's mask (``mask_input``) when it has one.
+SEQUENCE_LAYERS = frozenset(_RECURRENT) | {"bidirectional"}
+
+
 def _pool_functions():
     import nnframe.tensor as T
     return {"mean": T.mean, "max": T.max, "sum": T.sum}
@@ -140,10 +264,16 @@ def _pool_functions():
 _POOL_FUNCTIONS = _pool_functions()
 
 
-def build_layer(spec, incoming):
-    """The layer a checked ``{type: ..., name: ..., ...}`` spec describes, on ``incoming``."""
+def build_layer(spec, incoming, mask_input=None):
+    """The layer a checked ``{type: ..., name: ..., ...}`` spec describes, on ``incoming``.
+
+    The layers of :data:`SEQUENCE_LAYERS` get ``mask_input`` (a layer giving the
+    ``(batch, time)`` mask, or None); the others ignore it.
+    """
     cls, _, build = LAYERS[spec["type"]]
     args = {k: v for k, v in spec.items() if k not in ("type", "name")}
+    if spec["type"] in SEQUENCE_LAYERS:
+        return build(incoming, spec["name"], args, mask_input)
     if build is not None:
         return build(incoming, spec["name"], args)
     args = {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}

@@ -115,6 +115,11 @@ def _cross_checks(resolved, errors):
     if (model["layers"] is None) == (model["builder"] is None):
         errors.append(RecipeError("give either 'layers' (a list) or 'builder', not "
                                   f"{'both' if model['layers'] else 'neither'}", ("model",)))
+    for k, layer in enumerate(model["layers"] or []):
+        if layer["type"] == "bidirectional" and layer["layer"]["backwards"]:
+            errors.append(RecipeError("bidirectional builds the backward copy itself: leave "
+                                      "the inner layer's backwards false",
+                                      ("model", "layers", k, "layer", "backwards")))
     split = resolved["data"]["split"]
     if resolved["data"]["retrieval"] is not None and resolved["data"]["standardize"] != "none":
         errors.append(RecipeError("the retrieval protocol centres the data itself; use "

@@ -50,9 +50,16 @@ def _load_data(resolved, recipe, split_seed):
     try:
         dataset = loader(**spec)
     except (data.DatasetError, ImportError, OSError, ValueError) as exc:
-        path = ("data", "dataset")
+        # at the argument naming the array at fault (x, y, mask) when the error says which
+        argument = getattr(exc, "argument", None)
+        path = ("data", "dataset") + ((argument,) if argument in spec else ())
         raise RecipeErrors([RecipeError(str(exc), path, recipe.where(path))]) from None
     if resolved["data"]["retrieval"] is not None:
+        if dataset.mask is not None:
+            path = ("data", "dataset", "mask")
+            raise RecipeErrors([RecipeError("the retrieval protocol takes no mask (it is for "
+                                            "sequences and recurrent layers)", path,
+                                            recipe.where(path))])
         return dataset, _retrieval_split(dataset, resolved, recipe)
     split = resolved["data"]["split"]
     sizes = {k: split[k] for k in ("train", "valid", "test") if split[k]}
@@ -112,7 +119,8 @@ def prepare(recipe_path, overrides=(), seed=None):
     p.dataset, p.splits = _load_data(resolved, recipe, p.split_seed)
     rng.set_rng(init_rng)
     p.model = build_network(resolved, p.splits["train"].x.shape[1:], recipe,
-                            context={"splits": p.splits, "seed": resolved["seed"]})
+                            context={"splits": p.splits, "seed": resolved["seed"]},
+                            mask=p.splits["train"].mask is not None)
     needs_labels = resolved["loss"]["target"] == "labels"
     if needs_labels and p.dataset.y is None:
         path = ("loss", "target")
@@ -157,13 +165,23 @@ def _batches(n, size):
     return [np.arange(s, min(s + size, n)) for s in range(0, n, size)]
 
 
+def _arguments(split, idx, target_is_input):
+    """The arguments of ``train``/``evaluate`` for the examples ``idx`` of ``split``:
+    ``x``, then the mask when the data has one, then the targets unless they are ``x``."""
+    args = [split.x[idx]]
+    if split.mask is not None:
+        args.append(split.mask[idx])
+    if not target_is_input:
+        args.append(split.y[idx])
+    return args
+
+
 def evaluate(evaluate_fn, split, resolved, batch_size, predictions=False):
     """Loss and metrics of a split (deterministic outputs), averaged over its examples."""
     target_is_input = resolved["loss"]["target"] == "inputs"
     total, outs = 0.0, []
     for idx in _batches(len(split.x), batch_size):
-        args = [split.x[idx]] if target_is_input else [split.x[idx], split.y[idx]]
-        loss, out = evaluate_fn(*args)
+        loss, out = evaluate_fn(*_arguments(split, idx, target_is_input))
         weight = len(idx) if resolved["loss"]["aggregate"] == "mean" else 1
         total += float(loss) * weight
         outs.append(out)
@@ -254,7 +272,8 @@ def run(recipe_path, overrides=(), resume=None, out=None, device=None, seed=None
     mode = _mode_of(monitor, monitor_conf["mode"] or (stopping["mode"] if stopping else None))
     min_delta = stopping["min_delta"] if stopping else 0.0
     show_bars = _progress_enabled(resolved, stdout)
-    segment_start = time.perf_counter()
+    # training time of the epochs before this process (a resumed run), plus this process's
+    segment_start, seconds_before = time.perf_counter(), progress["seconds"]
     stopped_early = False
 
     for epoch in range(progress["epoch"], epochs):
@@ -269,9 +288,7 @@ def run(recipe_path, overrides=(), resume=None, out=None, device=None, seed=None
         for b, idx in enumerate(order):
             if schedule is not None and schedule[1] == "step":
                 schedule[0].apply(updates.learning_rate, progress["step"])
-            xb = train_split.x[idx]
-            loss = train_fn(xb) if target_is_input else train_fn(xb, train_split.y[idx])
-            loss = float(loss)
+            loss = float(train_fn(*_arguments(train_split, idx, target_is_input)))
             progress["step"] += 1
             if not math.isfinite(loss):
                 if bar is not None:
@@ -295,7 +312,7 @@ def run(recipe_path, overrides=(), resume=None, out=None, device=None, seed=None
         if "valid" in p.splits:
             for k, v in evaluate(eval_fn, p.splits["valid"], resolved, batch_size).items():
                 row[f"valid.{k}"] = v
-        row["seconds"] = round(progress["seconds"] + time.perf_counter() - segment_start, 3)
+        row["seconds"] = round(seconds_before + time.perf_counter() - segment_start, 3)
         log.append(row)
         progress["history"] = log.rows
         progress["epoch"] = epoch + 1
