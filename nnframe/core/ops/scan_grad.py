@@ -109,65 +109,159 @@ def _sum_known(known, var, g):
     known[key] = (var, g if key not in known else known[key][1] + g)
 
 
+class _BackwardStep:
+    """The backward step of ``op`` as a graph over the forward step's inner variables.
+
+    ``grad_rows[k]``: the direct gradient of state ``k``'s new row (a sequence of
+    the backward loop, when the state's output has one); ``acc[k]``: its
+    pending-gradient accumulator (carried); ``collected_rows[i]``: the gradient
+    of collected output ``i``'s row; ``d_seqs``, ``d_taps[k][tap]``,
+    ``d_nonseqs``: the step's gradients of its sequence rows, state taps and
+    non-sequences (None where disconnected); ``new_acc[k]``: the accumulator
+    passed to the previous step.
+    """
+
+    def __init__(self, op, g_states, g_collected):
+        from nnframe.core.gradient import grad
+        from nnframe.core.types import TensorType
+        in_seqs, in_taps, _, in_nonseqs = op.inner_groups()
+        out_states, _, out_collected, _ = op.inner_output_groups()
+        lags = op.state_lags
+        self.float_states = [k for k, o in enumerate(out_states) if is_float(o.dtype)]
+        self.grad_rows = {k: in_taps[k][0].type() for k in self.float_states
+                          if g_states[k] is not None}
+        self.acc = {k: (in_taps[k][0].type() if lags[k] == 1 else
+                        TensorType(out_states[k].dtype, (None,) + in_taps[k][0].type.shape)())
+                    for k in self.float_states}
+        self.collected = [i for i, g in enumerate(g_collected)
+                          if g is not None and is_float(out_collected[i].dtype)]
+        self.collected_rows = {i: out_collected[i].type() for i in self.collected}
+        # What reaches each output of step t: a state's new row gets its direct gradient plus
+        # what later steps sent back (the accumulator's row 0).
+        known = {}
+        for k in self.float_states:
+            pending = self.acc[k] if lags[k] == 1 else self.acc[k][0]
+            total = pending + self.grad_rows[k] if k in self.grad_rows else pending
+            _sum_known(known, out_states[k], total)
+        for i in self.collected:
+            _sum_known(known, out_collected[i], self.collected_rows[i])
+        wrt_seqs = [j for j, v in enumerate(in_seqs) if is_float(v.dtype)]
+        wrt_nonseqs = [q for q, v in enumerate(in_nonseqs) if is_float(v.dtype)]
+        wrt = ([in_seqs[j] for j in wrt_seqs] + [v for k in self.float_states for v in in_taps[k]]
+               + [in_nonseqs[q] for q in wrt_nonseqs])
+        self.empty = not wrt or not known
+        if self.empty:
+            return
+        grads = grad(None, wrt, disconnected_inputs="ignore", return_disconnected="None",
+                     known_grads=dict(known.values()))
+        self.d_seqs = dict(zip(wrt_seqs, grads[:len(wrt_seqs)]))
+        pos = len(wrt_seqs)
+        self.d_taps = {}
+        for k in self.float_states:
+            self.d_taps[k] = dict(zip(op.state_taps[k], grads[pos:pos + len(in_taps[k])]))
+            pos += len(in_taps[k])
+        self.d_nonseqs = dict(zip(wrt_nonseqs, grads[pos:]))
+        self.new_acc = {k: self._shifted(k, lags[k], in_taps[k][0]) for k in self.float_states}
+
+    def _shifted(self, k, lag, row):
+        """The accumulator for step t-1: row j is what is pending for ``Y[t+L-2-j]``: the
+        previous accumulator's row j+1 plus this step's gradient of tap -(j+1)."""
+        from nnframe.core.ops.elemwise import zeros_like
+        from nnframe.core.ops.shape import concatenate, stack
+        back = [self.d_taps[k].get(-(j + 1)) for j in range(lag)]
+        back = [zeros_like(row) if d is None else d for d in back]
+        if lag == 1:
+            return back[0]
+        acc = self.acc[k]
+        return concatenate([acc[1:], zeros_like(acc[:1])]) + stack(back)
+
+
 def _backward_scan(op, inputs, outputs, g_states, g_collected):
-    from nnframe.core.gradient import grad
+    """The backward loop of ``op`` and the outer inputs' gradients (see the module docstring)."""
     from nnframe.core.ops.elemwise import minimum, zeros_like
-    from nnframe.core.ops.scan import Scan, is_row_count
-    from nnframe.core.ops.shape import concatenate, stack
-    from nnframe.core.ops.subtensor import set_subtensor
-    from nnframe.core.types import TensorType
+    from nnframe.core.ops.scan import Scan
     from nnframe.core.variable import constant
 
-    n, seqs, inits, carried_inits, nonseqs = op.outer_groups(inputs)
-    in_seqs, in_taps, in_carried, in_nonseqs = op.inner_groups()
-    out_states, _, out_collected, _ = op.inner_output_groups()
+    n, seqs, _, _, nonseqs = op.outer_groups(inputs)
+    in_seqs, in_taps, _, in_nonseqs = op.inner_groups()
     lags = op.state_lags
-    float_states = [k for k, o in enumerate(out_states) if is_float(o.dtype)]
-
-    # -- the backward step ------------------------------------------------------
-    grad_rows = {k: in_taps[k][0].type() for k in float_states if g_states[k] is not None}
-    acc = {k: (in_taps[k][0].type() if lags[k] == 1 else
-               TensorType(out_states[k].dtype, (None,) + in_taps[k][0].type.shape)())
-           for k in float_states}
-    collected = [k for k, g in enumerate(g_collected)
-                 if g is not None and is_float(out_collected[k].dtype)]
-    collected_rows = {i: out_collected[i].type() for i in collected}
-    known = {}
-    for k in float_states:
-        pending = acc[k] if lags[k] == 1 else acc[k][0]
-        total = pending + grad_rows[k] if k in grad_rows else pending
-        _sum_known(known, out_states[k], total)
-    for i in collected:
-        _sum_known(known, out_collected[i], collected_rows[i])
-    wrt_seqs = [j for j, v in enumerate(in_seqs) if is_float(v.dtype)]
-    wrt_nonseqs = [q for q, v in enumerate(in_nonseqs) if is_float(v.dtype)]
-    wrt = ([in_seqs[j] for j in wrt_seqs] + [v for k in float_states for v in in_taps[k]]
-           + [in_nonseqs[q] for q in wrt_nonseqs])
-    if not wrt or not known:
+    step = _BackwardStep(op, g_states, g_collected)
+    if step.empty:
         return [None] * len(inputs)
-    step_grads = grad(None, wrt, disconnected_inputs="ignore", return_disconnected="None",
-                      known_grads=dict(known.values()))
-    d_seqs = dict(zip(wrt_seqs, step_grads[:len(wrt_seqs)]))
-    pos = len(wrt_seqs)
-    d_taps = {}
-    for k in float_states:
-        d_taps[k] = dict(zip(op.state_taps[k], step_grads[pos:pos + len(in_taps[k])]))
-        pos += len(in_taps[k])
-    d_nonseqs = dict(zip(wrt_nonseqs, step_grads[pos:]))
+    float_states = step.float_states
+    row_of, products = _row_products(op, step.d_nonseqs)
+    nonseq_acc = {q: in_nonseqs[q].type() for q, d in step.d_nonseqs.items()
+                  if d is not None and q not in products}
+    seq_outputs = [j for j, d in step.d_seqs.items() if d is not None]
+    product_values = []
+    for _, b in products.values():
+        if (all(b is not v for v in product_values)
+                and all(b is not step.d_seqs[j] for j in seq_outputs)):
+            product_values.append(b)
 
-    new_acc = {}
-    for k in float_states:
-        row = in_taps[k][0]
-        back = [d_taps[k].get(-(j + 1)) for j in range(lags[k])]
-        back = [zeros_like(row) if d is None else d for d in back]
-        if lags[k] == 1:
-            new_acc[k] = back[0]
-        else:
-            shifted = concatenate([acc[k][1:], zeros_like(acc[k][:1])])
-            new_acc[k] = shifted + stack(back)
-    # A non-sequence's gradient that is a product rows.T @ per-step values (dot(h.T, dG) for
-    # the W of dot(h, W)) is one large product after the loop, of the rows it reads and the
-    # per-step values, collected, instead of a sum grown step by step.
+    # -- the backward loop over the last m steps (it reads their rows last first) --------
+    m = n if op.truncate_gradient < 0 else minimum(n, constant(op.truncate_gradient,
+                                                                dtype=n.dtype))
+    first = n - m
+
+    def rows(x, offset):
+        """Rows ``offset + first .. offset + n - 1`` of ``x``."""
+        return x[offset + first:offset + n]
+
+    back_outputs = ([step.new_acc[k] for k in float_states]
+                    + [nonseq_acc[q] + step.d_nonseqs[q] for q in nonseq_acc]
+                    + [step.d_seqs[j] for j in seq_outputs] + product_values)
+    outputs, stored_inner, stored_outer, back_outputs = _store_intermediates(
+        op, inputs, outputs, back_outputs)
+    buffers = outputs[:op.n_states]
+    # Sequences of the backward loop: the forward sequences' rows, every state's tap rows
+    # (the step may read an integer state too), the direct gradients, the stored values.
+    other_states = [k for k in range(op.n_states) if k not in float_states]
+    tapped = float_states + other_states
+    outer_seqs = ([rows(s, 0) for s in seqs]
+                  + [rows(buffers[k], lags[k] + tap) for k in tapped for tap in op.state_taps[k]]
+                  + [rows(g_states[k], lags[k]) for k in float_states if k in step.grad_rows]
+                  + [rows(g_collected[i], 0) for i in step.collected]
+                  + [rows(x, offset) for x, offset in stored_outer])
+    inner_seqs = (list(in_seqs) + [v for k in tapped for v in in_taps[k]]
+                  + [step.grad_rows[k] for k in float_states if k in step.grad_rows]
+                  + [step.collected_rows[i] for i in step.collected] + stored_inner)
+    acc_inits = [zeros_like(buffers[k][0]) if lags[k] == 1 else zeros_like(buffers[k][:lags[k]])
+                 for k in float_states]
+    back_op = Scan(
+        inner_seqs + [step.acc[k] for k in float_states] + list(nonseq_acc.values())
+        + list(in_nonseqs),
+        back_outputs,
+        len(inner_seqs), (), len(float_states) + len(nonseq_acc),
+        len(seq_outputs) + len(product_values),
+        name=f"grad_of_{op.name}",
+        seq_info=[f"backward rows {j}" for j in range(len(inner_seqs))], backwards=True)
+    outs = back_op.make_node(m, *outer_seqs, *acc_inits,
+                             *[zeros_like(nonseqs[q]) for q in nonseq_acc], *nonseqs).outputs
+    acc_final = dict(zip(float_states, outs[:len(float_states)]))
+    nonseq_final = dict(zip(nonseq_acc, outs[len(float_states):len(float_states) + len(nonseq_acc)]))
+    collected_outs = outs[len(float_states) + len(nonseq_acc):]
+    seq_grads = dict(zip(seq_outputs, collected_outs))
+    values_of = {id(step.d_seqs[j]): g for j, g in seq_grads.items()}
+    values_of.update((id(b), g) for b, g in zip(product_values,
+                                                   collected_outs[len(seq_outputs):]))
+    for q, (a, b) in products.items():
+        kind, index, offset = row_of[id(a)]
+        source = seqs[index] if kind == "seq" else buffers[index]
+        nonseq_final[q] = _product_of_rows(rows(source, offset), values_of[id(b)])
+    return _outer_gradients(op, inputs, g_states, seq_grads, acc_final, nonseq_final, first)
+
+
+def _row_products(op, d_nonseqs):
+    """``(row_of, products)``: non-sequences whose step gradient is ``dot(a.T, b)`` of a row
+    ``a`` the loop reads and a per-step ``b`` (the W of ``dot(h, W)``).
+
+    Their gradient is one large product after the loop, of the rows and the collected
+    ``b``, not a sum grown step by step.  ``row_of[id(a)]`` is ``(kind, index, offset)``:
+    rows ``offset + t`` of sequence ``index`` or of state ``index``'s buffer.
+    """
+    in_seqs, in_taps, _, _ = op.inner_groups()
+    lags = op.state_lags
     row_of = {id(v): ("seq", j, 0) for j, v in enumerate(in_seqs)}
     for k in range(op.n_states):
         for tap, v in zip(op.state_taps[k], in_taps[k]):
@@ -177,74 +271,21 @@ def _backward_scan(op, inputs, outputs, g_states, g_collected):
         factors = _row_product(d, row_of)
         if factors is not None:
             products[q] = factors
-    nonseq_acc = {q: in_nonseqs[q].type() for q, d in d_nonseqs.items()
-                  if d is not None and q not in products}
-    seq_outputs = [j for j, d in d_seqs.items() if d is not None]
-    product_values = []
-    for _, b in products.values():
-        if all(b is not v for v in product_values) and all(b is not d_seqs[j] for j in seq_outputs):
-            product_values.append(b)
+    return row_of, products
 
-    # -- the backward loop over the last m steps, reversed --------------------------
-    m = n if op.truncate_gradient < 0 else minimum(n, constant(op.truncate_gradient,
-                                                                dtype=n.dtype))
-    first = n - m
 
-    def rows(x, offset):
-        """Rows ``offset + first .. offset + n - 1`` of ``x`` (the loop reads them last first)."""
-        return x[offset + first:offset + n]
-
-    back_outputs = ([new_acc[k] for k in float_states]
-                    + [nonseq_acc[q] + d_nonseqs[q] for q in nonseq_acc]
-                    + [d_seqs[j] for j in seq_outputs] + product_values)
-    outputs, stored_inner, stored_outer, back_outputs = _store_intermediates(
-        op, inputs, outputs, back_outputs)
-    buffers = outputs[:op.n_states]
-    outer_seqs = [rows(s, 0) for s in seqs]
-    outer_seqs += [rows(buffers[k], lags[k] + tap) for k in float_states for tap in op.state_taps[k]]
-    outer_seqs += [rows(g_states[k], lags[k]) for k in float_states if k in grad_rows]
-    outer_seqs += [rows(g_collected[i], 0) for i in collected]
-    inner_seqs = (list(in_seqs) + [v for k in float_states for v in in_taps[k]]
-                  + [grad_rows[k] for k in float_states if k in grad_rows]
-                  + [collected_rows[i] for i in collected])
-    # The forward loop's non-float states' taps are sequences too (the step may read them).
-    other_states = [k for k in range(op.n_states) if k not in float_states]
-    outer_seqs += [rows(buffers[k], lags[k] + tap) for k in other_states for tap in op.state_taps[k]]
-    inner_seqs += [v for k in other_states for v in in_taps[k]]
-    outer_seqs += [rows(x, offset) for x, offset in stored_outer]
-    inner_seqs += stored_inner
-    acc_inits = [zeros_like(buffers[k][0]) if lags[k] == 1 else zeros_like(buffers[k][:lags[k]])
-                 for k in float_states]
-    back_op = Scan(
-        inner_seqs + [acc[k] for k in float_states] + list(nonseq_acc.values())
-        + list(in_nonseqs),
-        back_outputs,
-        len(inner_seqs), (), len(float_states) + len(nonseq_acc),
-        len(seq_outputs) + len(product_values),
-        name=f"grad_of_{op.name}",
-        seq_info=[f"backward rows {j}" for j in range(len(inner_seqs))], backwards=True)
-    node = back_op.make_node(m, *outer_seqs, *acc_inits,
-                             *[zeros_like(nonseqs[q]) for q in nonseq_acc], *nonseqs)
-    outs = node.outputs
-    acc_final = dict(zip(float_states, outs[:len(float_states)]))
-    nonseq_final = dict(zip(nonseq_acc, outs[len(float_states):len(float_states) + len(nonseq_acc)]))
-    collected_outs = outs[len(float_states) + len(nonseq_acc):]
-    seq_grads = dict(zip(seq_outputs, collected_outs))
-    values_of = {id(d_seqs[j]): g for j, g in seq_grads.items()}
-    values_of.update((id(b), g) for b, g in zip(product_values,
-                                                   collected_outs[len(seq_outputs):]))
-    for q, (a, b) in products.items():
-        kind, index, offset = row_of[id(a)]
-        source = seqs[index] if kind == "seq" else buffers[index]
-        nonseq_final[q] = _product_of_rows(rows(source, offset), values_of[id(b)])
-
-    # -- the gradients of the outer inputs -------------------------------------------
+def _outer_gradients(op, inputs, g_states, seq_grads, acc_final, nonseq_final, first):
+    """One gradient (or None) per outer input of ``op``, from the backward loop's results."""
+    from nnframe.core.ops.elemwise import switch, zeros_like
+    from nnframe.core.ops.scan import is_row_count
+    from nnframe.core.ops.subtensor import set_subtensor
+    n, seqs, _, _, nonseqs = op.outer_groups(inputs)
+    lags = op.state_lags
     result = [None]
     for j, s in enumerate(seqs):
         if j not in seq_grads:
             result.append(None)
-            continue
-        if op.truncate_gradient < 0 and is_row_count(n, s):
+        elif op.truncate_gradient < 0 and is_row_count(n, s):
             result.append(seq_grads[j])
         else:
             result.append(set_subtensor(zeros_like(s)[first:n], seq_grads[j]))
@@ -256,7 +297,6 @@ def _backward_scan(op, inputs, outputs, g_states, g_collected):
         from_loop = acc_final[k][None] if lags[k] == 1 else acc_final[k][::-1]
         if op.truncate_gradient >= 0:
             # Truncated: the loop's pending gradients belong to rows it did not reach.
-            from nnframe.core.ops.elemwise import switch
             from_loop = switch(first > 0, zeros_like(from_loop), from_loop)
         result.append(from_loop if direct is None else direct + from_loop)
     result += [None] * op.n_carried
