@@ -479,3 +479,18 @@ def test_negative_symbolic_n_steps():
         function([n], out)(-2)
     with pytest.raises(ScanError, match="n_steps is -1; it must be >= 0"):
         T.scan(lambda a: a + 1, outputs_info=zero64(), n_steps=-1)
+
+
+def test_values_stored_for_an_unread_gradient_are_not_collected():
+    # The gradient with respect to U needs the stored pre-activations; asking only for the
+    # gradient of h0 through a loop where U's gradient is unused still runs, and the pruned
+    # loops compute what is asked.
+    X, W, U, h0 = T.dtensor3("X"), T.dmatrix("W"), T.dmatrix("U"), T.dmatrix("h0")
+    h = rnn_scan(X, W, U, h0)
+    grads = T.grad((h ** 2).sum(), [h0, U])
+    f = function([X, W, U, h0], grads[0], on_unused_input="ignore")
+    g = function([X, W, U, h0], grads)
+    values = [f64(4, 2, 3), f64(3, 5) * 0.4, f64(5, 5) * 0.4, f64(2, 5)]
+    np.testing.assert_allclose(f(*values), g(*values)[0], rtol=1e-12)
+    backward = [n for n in _compiled_scans(f) if n.op.backwards]
+    assert len(backward[0].outputs) < len([n for n in _compiled_scans(g) if n.op.backwards][0].outputs)

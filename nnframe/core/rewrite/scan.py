@@ -42,16 +42,21 @@ def prune_scan_outputs(fgraph):
     Returns the number of nodes rebuilt.
     """
     count = 0
-    clients = fgraph.clients()
-    for node in list(fgraph.toposort()):
-        if not isinstance(node.op, Scan):
-            continue
-        new = _pruned(node, [bool(clients.get(id(o))) for o in node.outputs])
-        if new is not None:
-            fgraph.replace_all([(old, rep) for old, rep in zip(node.outputs, new)
-                                if rep is not None], reason="prune_scan_outputs")
-            count += 1
-    return count
+    while True:
+        # Last loops first: pruning a gradient loop can leave outputs of its forward loop
+        # unread (values it stored for the gradient), so the clients are counted again.
+        clients = fgraph.clients()
+        for node in reversed(fgraph.toposort()):
+            if not isinstance(node.op, Scan):
+                continue
+            new = _pruned(node, [bool(clients.get(id(o))) for o in node.outputs])
+            if new is not None:
+                fgraph.replace_all([(old, rep) for old, rep in zip(node.outputs, new)
+                                    if rep is not None], reason="prune_scan_outputs")
+                count += 1
+                break
+        else:
+            return count
 
 
 def _pruned(node, used):
