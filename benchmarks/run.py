@@ -248,6 +248,11 @@ def write_results(path, rows, compile_s, import_s, overhead, numpy_tiny, mem_ref
         "are computed within one run.",
         "",
     ]
+    lines += ["## Recurrent networks", "",
+              "The LSTM training step (budget <= 1.5x hand-written NumPy, torch as a peer), the "
+              "cost per scan iteration (budget <= 5 us) and the LSTM step on OpenCL are measured "
+              "by `python benchmarks/bench_recurrent.py`: see "
+              "[RESULTS-recurrent.md](RESULTS-recurrent.md)."]
     with open(path, "w") as fh:
         fh.write("\n".join(lines))
 
