@@ -40,6 +40,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 import harness  # noqa: E402
 import nnframe_workloads as nnf  # noqa: E402
 import numpy_reference as ref  # noqa: E402
+from harness import check, losses_after  # noqa: E402
 
 try:
     import torch_workloads as tw  # noqa: E402
@@ -65,17 +66,6 @@ def lstm_problem(seed=0):
     X = rng.standard_normal((BATCH, STEPS, FEATURES)).astype(f32)
     y = rng.integers(0, CLASSES, BATCH).astype(np.int64)
     return params, X, y
-
-
-def losses_after(step, X, y, n=5):
-    return [float(step(X, y)) for _ in range(n)]
-
-
-def check(name, reference_losses, losses):
-    ok = np.allclose(losses, reference_losses, rtol=1e-4, atol=0)
-    if not ok:
-        print(f"  {name}: WRONG losses {losses} vs reference {reference_losses}")
-    return ok
 
 
 def faults_per_call(fn, calls=10):

@@ -30,6 +30,20 @@ def race(contestants, rounds, calls):
     return {name: statistics.median(s) for name, s in samples.items()}
 
 
+def losses_after(step, X, y, n=5):
+    """The losses of ``n`` training steps on the same minibatch."""
+    return [float(step(X, y)) for _ in range(n)]
+
+
+def check(name, reference_losses, losses):
+    """Whether ``losses`` match the reference to 1e-4 relative; says so when they do not."""
+    import numpy as np
+    ok = np.allclose(losses, reference_losses, rtol=1e-4, atol=0)
+    if not ok:
+        print(f"  {name}: WRONG losses {losses} vs reference {reference_losses}")
+    return ok
+
+
 def median_of_processes(code, runs, env=None):
     """Median of the float each fresh ``python -c code`` process prints."""
     values = []

@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import nnframe_workloads as nnf  # noqa: E402
 import numpy_reference as ref  # noqa: E402
+from harness import check, losses_after  # noqa: E402
 
 try:
     import torch_workloads as tw  # noqa: E402
@@ -60,17 +61,6 @@ def cnn_problem(batch, seed=0):
     X = rng.standard_normal((batch, 1, 28, 28)).astype(np.float32)
     y = rng.integers(0, 10, batch).astype(np.int64)
     return params, X, y
-
-
-def losses_after(step, X, y, n=5):
-    return [float(step(X, y)) for _ in range(n)]
-
-
-def check(name, reference_losses, losses):
-    ok = np.allclose(losses, reference_losses, rtol=1e-4, atol=0)
-    if not ok:
-        print(f"  {name}: WRONG losses {losses} vs reference {reference_losses}")
-    return ok
 
 
 def training_workload(label, make_problem, make_numpy, make_nnframe, make_torch, rounds, calls):
