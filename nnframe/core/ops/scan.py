@@ -235,6 +235,27 @@ def is_row_count(n, var):
             and node.inputs[0] is var)
 
 
+def values_read(outputs, candidates, skip):
+    """``{id: variable}`` of the ``candidates`` (a dict by id) that ``outputs`` need: read by
+    a node ``skip(node)`` does not set aside, or an output itself.
+
+    The step's values the rest of a graph reads: the forward values a backward step
+    reads (its recomputed forward nodes set aside), the moved-out work the loop
+    still reads (the moved nodes set aside).
+    """
+    read = {}
+    for node in toposort(outputs):
+        if skip(node):
+            continue
+        for v in node.inputs:
+            if id(v) in candidates:
+                read[id(v)] = v
+    for v in outputs:
+        if id(v) in candidates:
+            read[id(v)] = v
+    return read
+
+
 def free_variables(outputs, loop_vars):
     """The variables a step's ``outputs`` read from outside the loop, and which nodes loop.
 

@@ -328,21 +328,12 @@ def _store_intermediates(op, inputs, outputs, back_outputs):
     ``offset + t`` of ``outer``), and the backward step rewired to them.
     """
     from nnframe.core.graph import clone_replace, toposort
-    from nnframe.core.ops.scan import Scan
+    from nnframe.core.ops.scan import Scan, values_read
     forward_nodes = toposort(op.inner_outputs)
     computed = {id(o): o for node in forward_nodes for o in node.outputs}
     producers = {id(o): node for node in forward_nodes for o in node.outputs}
     forward_ids = {id(node) for node in forward_nodes}
-    read = {}
-    for node in toposort(back_outputs):
-        if id(node) in forward_ids:
-            continue
-        for v in node.inputs:
-            if id(v) in computed:
-                read[id(v)] = v
-    for v in back_outputs:
-        if id(v) in computed:
-            read[id(v)] = v
+    read = values_read(back_outputs, computed, lambda node: id(node) in forward_ids)
     # Views of forward values: store what they view, recompute the view.
     needed, stack = {}, list(read.values())
     while stack:

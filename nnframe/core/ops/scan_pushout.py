@@ -15,6 +15,7 @@ turns what the rest of the step reads of them into new sequences.
 >>> # the Scan node now reads dot(X, W) row by row (its inner graph has no Dot)
 """
 from nnframe.core.graph import Constant, clone_replace, toposort
+from nnframe.core.ops.scan import values_read
 
 __all__ = ["push_out_sequence_work"]
 
@@ -106,16 +107,8 @@ def push_out_sequence_work(exprs, seq_rows, outer_seqs, loop_vars):
         has_product[id(out)] = isinstance(node.op, Dot) or any(
             has_product.get(id(v), False) for v in node.inputs)
     # What the loop still reads of the moved work becomes new sequences.
-    read = {}
-    for node in toposort(exprs):
-        if id(node.outputs[0]) in pushed:
-            continue
-        for v in node.inputs:
-            if id(v) in pushed:
-                read[id(v)] = v
-    for v in exprs:
-        if id(v) in pushed:
-            read[id(v)] = v
+    moved = {id(v): v for node in toposort(exprs) for v in node.outputs if id(v) in pushed}
+    read = values_read(exprs, moved, lambda node: id(node.outputs[0]) in pushed)
     chosen = [v for v in read.values() if has_product[id(v)]]
     if not chosen:
         return exprs, [], []
