@@ -255,6 +255,7 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
                   for k, (init, taps) in state_entries}
     args = [v for rows in seq_rows for v in rows]
     args += [v for k, _ in state_entries for v in state_vars[k]] + nonseqs
+    _check_arity(fn, args, seqs, states, nonseqs, name)
     outputs, updates, condition = _parse_step_result(fn(*args), name)
     if states is None:
         states = [None] * len(outputs)
@@ -358,6 +359,28 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     if len(user_outputs) == 1 and not return_list:
         return user_outputs[0], new_values
     return user_outputs, new_values
+
+
+def _check_arity(fn, args, seqs, states, nonseqs, name):
+    """Refuse, before calling it, a step function that cannot take what scan passes: the
+    message lists the arguments (the usual mistake: taps and ``fn``'s parameters disagree)."""
+    import inspect
+    try:
+        inspect.signature(fn).bind(*args)
+    except TypeError:
+        pass
+    except ValueError:  # no signature (a builtin): let the call decide
+        return
+    else:
+        return
+    parts = [f"sequences[{j}] at taps {taps}" for j, (_, taps) in enumerate(seqs)]
+    parts += [f"outputs_info[{k}] at taps {e[1]}" for k, e in enumerate(states or []) if e]
+    if nonseqs:
+        parts.append(f"{len(nonseqs)} non-sequence(s)")
+    raise ScanError(f"{name}: the step function cannot take the {len(args)} argument(s) scan "
+                    f"passes ({'; '.join(parts) or 'none'}, one argument per tap, in this "
+                    f"order); its signature is {fn.__name__ if hasattr(fn, '__name__') else fn}"
+                    f"{inspect.signature(fn)}")
 
 
 def _n_steps(seqs, n_steps, name):

@@ -494,3 +494,11 @@ def test_values_stored_for_an_unread_gradient_are_not_collected():
     np.testing.assert_allclose(f(*values), g(*values)[0], rtol=1e-12)
     backward = [n for n in _compiled_scans(f) if n.op.backwards]
     assert len(backward[0].outputs) < len([n for n in _compiled_scans(g) if n.op.backwards][0].outputs)
+
+
+def test_step_function_that_cannot_take_the_taps_names_them():
+    x, y0 = T.dvector("x"), T.dvector("y0")
+    with pytest.raises(ScanError, match=r"cannot take the 3 argument\(s\).*sequences\[0\] at "
+                                        r"taps \[0\]; outputs_info\[0\] at taps \[-2, -1\].*"
+                                        r"\(v, y\)"):
+        T.scan(lambda v, y: v + y, sequences=x, outputs_info=dict(initial=y0, taps=[-2, -1]))
