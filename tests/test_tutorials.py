@@ -66,3 +66,21 @@ def test_shared_minibatch_with_givens_trains_a_linear_model():
         for i in range(4):
             step(i)
     np.testing.assert_allclose(w.get_value(), true_w, atol=1e-3)
+
+
+def test_theano_tutorial_with_a_hand_written_sigmoid_learns_without_nan():
+    # examples/logistic_regression_handwritten.py is Theano's program as written there:
+    # p_1 = 1 / (1 + T.exp(-T.dot(x, w) - b)) and the cross-entropy from log(p_1).
+    env = dict(os.environ)
+    repo = os.path.dirname(EXAMPLES)
+    env["PYTHONPATH"] = repo + os.pathsep + env.get("PYTHONPATH", "")
+    result = subprocess.run([sys.executable, "-W", "error::RuntimeWarning",
+                             os.path.join(EXAMPLES, "logistic_regression_handwritten.py"),
+                             "--steps", "300"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert "nan" not in result.stdout.lower()
+    assert lines[-2] == "finite weights and loss: True"
+    accuracy = float(lines[-1].split()[-1])
+    assert accuracy > 0.9

@@ -3,7 +3,13 @@
 - ``log(softmax(x))`` -> ``log_softmax(x)``, also through indexing:
   ``log(softmax(x)[idx])`` -> ``log_softmax(x)[idx]``
 - ``log(1 + x)`` -> ``log1p(x)``; ``log(exp(x))`` -> ``x``
+- a hand-written sigmoid, ``1 / (1 + exp(-x))`` (also ``inv(1 + exp(-x))``,
+  ``(1 + exp(-x)) ** -1`` and ``exp(x) / (1 + exp(x))``) -> ``sigmoid(x)``
 - ``log(sigmoid(x))`` -> ``-softplus(-x)``; ``log(1 - sigmoid(x))`` -> ``-softplus(x)``
+  (``1 - sigmoid(x)`` is ``sigmoid(-x)``), so Theano's tutorial cross-entropy
+  ``-y * log(p) - (1 - y) * log(1 - p)`` with ``p = 1 / (1 + exp(-z))`` is finite
+  at any ``z``, and so is its gradient
+- ``log(1 + exp(x))`` and ``log1p(exp(x))`` -> ``softplus(x)``
 - ``categorical_crossentropy(softmax(z), y)`` (class indices) -> the crossentropy
   computed from the logits ``z``, and the gradient pattern
   ``SoftmaxGrad(CrossentropyGrad(g, softmax(z), y), softmax(z))`` ->
@@ -55,6 +61,80 @@ def log_of_indexed_softmax(node):
     return [new] if new.type == node.outputs[0].type else None
 
 
+def _negated(x):
+    """``-x`` without a double negation: ``neg(u)`` -> ``u``, ``-a - b`` -> ``a + b``."""
+    name = scalar_op_name(x.owner)
+    if name == "neg":
+        return x.owner.inputs[0]
+    if name == "sub" and scalar_op_name(x.owner.inputs[0].owner) == "neg":
+        new = E.add(x.owner.inputs[0].owner.inputs[0], x.owner.inputs[1])
+        if new.type == x.type:
+            return new
+    return E.neg(x)
+
+
+def _one_plus_exp(var):
+    """``t`` if ``var`` is ``1 + exp(t)`` (either order), else None."""
+    if scalar_op_name(var.owner) != "add" or len(var.owner.inputs) != 2:
+        return None
+    a, b = var.owner.inputs
+    for one, e in ((a, b), (b, a)):
+        if is_constant_value(one, 1) and scalar_op_name(e.owner) == "exp":
+            return e.owner.inputs[0]
+    return None
+
+
+def _sigmoid_argument(var):
+    """``x`` if ``var`` is ``sigmoid(x)`` or a hand-written sigmoid, else None."""
+    node = var.owner
+    name = scalar_op_name(node)
+    if name == "sigmoid":
+        return node.inputs[0]
+    if name == "true_div":
+        num, den = node.inputs
+        t = _one_plus_exp(den)
+        if t is None:
+            return None
+        if is_constant_value(num, 1):                          # 1 / (1 + exp(t))
+            return _negated(t)
+        if scalar_op_name(num.owner) == "exp" and num.owner.inputs[0] is t:
+            return t                                           # exp(t) / (1 + exp(t))
+        return None
+    if name == "reciprocal" or (name == "pow" and is_constant_value(node.inputs[1], -1)):
+        t = _one_plus_exp(node.inputs[0])                      # (1 + exp(t)) ** -1
+        return None if t is None else _negated(t)
+    return None
+
+
+@local_rewrite(Elemwise)
+def hand_written_sigmoid(node):
+    """``1 / (1 + exp(-x))``, ``inv(1 + exp(-x))``, ``(1 + exp(-x)) ** -1``,
+    ``exp(x) / (1 + exp(x))`` -> ``sigmoid(x)``."""
+    if scalar_op_name(node) == "sigmoid":
+        return None
+    x = _sigmoid_argument(node.outputs[0])
+    if x is None:
+        return None
+    new = E.sigmoid(x)
+    return [new] if new.type == node.outputs[0].type else None
+
+
+@local_rewrite(Elemwise)
+def log_of_one_plus_exp(node):
+    """``log(1 + exp(x))``, ``log1p(exp(x))`` -> ``softplus(x)``."""
+    name = scalar_op_name(node)
+    if name == "log":
+        x = _one_plus_exp(node.inputs[0])
+    elif name == "log1p" and scalar_op_name(node.inputs[0].owner) == "exp":
+        x = node.inputs[0].owner.inputs[0]
+    else:
+        return None
+    if x is None:
+        return None
+    new = E.softplus(x)
+    return [new] if new.type == node.outputs[0].type else None
+
+
 @local_rewrite(Elemwise)
 def log_of_one_plus(node):
     """``log(1 + x)`` -> ``log1p(x)``."""
@@ -81,19 +161,22 @@ def log_of_exp(node):
 
 @local_rewrite(Elemwise)
 def log_of_sigmoid(node):
-    """``log(sigmoid(x))`` -> ``-softplus(-x)``; ``log(1 - sigmoid(x))`` -> ``-softplus(x)``."""
+    """``log(sigmoid(x))`` -> ``-softplus(-x)``; ``log(1 - sigmoid(x))`` -> ``-softplus(x)``
+    (the sigmoid may be hand-written: ``1 / (1 + exp(-x))``...)."""
     if scalar_op_name(node) != "log":
         return None
-    inner = node.inputs[0].owner
-    if scalar_op_name(inner) == "sigmoid":
-        return [-E.softplus(-inner.inputs[0])]
-    if scalar_op_name(inner) == "sub" and is_constant_value(inner.inputs[0], 1):
-        s = inner.inputs[1].owner
-        if scalar_op_name(s) == "sigmoid":
-            new = -E.softplus(s.inputs[0])
-            if new.type == node.outputs[0].type:
-                return [new]
-    return None
+    inner = node.inputs[0]
+    x = _sigmoid_argument(inner)
+    if x is not None:
+        new = -E.softplus(_negated(x))
+    elif scalar_op_name(inner.owner) == "sub" and is_constant_value(inner.owner.inputs[0], 1):
+        x = _sigmoid_argument(inner.owner.inputs[1])   # 1 - sigmoid(x) == sigmoid(-x)
+        if x is None:
+            return None
+        new = -E.softplus(x)
+    else:
+        return None
+    return [new] if new.type == node.outputs[0].type else None
 
 
 @local_rewrite(N.CrossentropyCategorical1Hot)
@@ -116,7 +199,10 @@ def crossentropy_softmax_gradient(node):
     return None
 
 
-STABILIZE = [log_of_softmax, log_of_indexed_softmax, log_of_one_plus, log_of_exp, log_of_sigmoid,
+# log_of_sigmoid and log_of_one_plus_exp come before log_of_one_plus, which would
+# otherwise turn log(1 + exp(x)) into log1p(exp(x)) (both inf at x = 800).
+STABILIZE = [log_of_softmax, log_of_indexed_softmax, hand_written_sigmoid, log_of_sigmoid,
+             log_of_one_plus_exp, log_of_one_plus, log_of_exp,
              crossentropy_of_softmax, crossentropy_softmax_gradient]
 
 
