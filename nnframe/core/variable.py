@@ -77,12 +77,18 @@ class TensorVariable(Variable):
     def __gt__(self, other): return _T().gt(self, other)
     def __ge__(self, other): return _T().ge(self, other)
 
-    # Variables stand for values not known yet: truth, length and iteration
-    # have no answer.  Without __iter__, Python would iterate forever through
-    # __getitem__.
+    # Variables stand for values not known yet: length and iteration have no
+    # answer.  Without __iter__, Python would iterate forever through __getitem__.
+    # Truth follows Theano 1.0: a variable is an object, so ``if W:`` and
+    # ``lr = lr or 0.01`` work as in Python, but a bool-dtype result (a comparison
+    # such as ``x > 0``, ``a < b < c``, a logical op) has a truth value that only
+    # the data decides, and refuses.
     def __bool__(self):
-        raise TypeError(f"the truth value of symbolic variable {self!r} is unknown until the "
-                        "function runs; use T.switch(cond, a, b) instead of if/and/or")
+        if getattr(self, "dtype", None) == "bool":
+            raise TypeError(f"the truth value of symbolic variable {self!r} is unknown until "
+                            "the function runs; use T.switch(cond, a, b) or T.ifelse instead "
+                            "of if/and/or/chained comparisons")
+        return True
 
     def __len__(self):
         raise TypeError(f"len() of symbolic variable {self!r} is unknown; use x.shape[0]")
@@ -94,14 +100,15 @@ class TensorVariable(Variable):
         return _T().subtensor(self, index)
 
     # -- NumPy-like methods -----------------------------------------------
-    def sum(self, axis=None, keepdims=False, dtype=None):
-        return _T().sum(self, axis=axis, keepdims=keepdims, dtype=dtype)
+    # The reductions take Theano's parameters in Theano's order (see nnframe.core.ops.reduce).
+    def sum(self, axis=None, dtype=None, keepdims=False, acc_dtype=None):
+        return _T().sum(self, axis=axis, dtype=dtype, keepdims=keepdims, acc_dtype=acc_dtype)
 
-    def prod(self, axis=None, keepdims=False):
-        return _T().prod(self, axis=axis, keepdims=keepdims)
+    def prod(self, axis=None, dtype=None, keepdims=False, acc_dtype=None):
+        return _T().prod(self, axis=axis, dtype=dtype, keepdims=keepdims, acc_dtype=acc_dtype)
 
-    def mean(self, axis=None, keepdims=False):
-        return _T().mean(self, axis=axis, keepdims=keepdims)
+    def mean(self, axis=None, dtype=None, keepdims=False, acc_dtype=None):
+        return _T().mean(self, axis=axis, dtype=dtype, keepdims=keepdims, acc_dtype=acc_dtype)
 
     def cumsum(self, axis=None):
         return _T().cumsum(self, axis=axis)
@@ -109,11 +116,11 @@ class TensorVariable(Variable):
     def cumprod(self, axis=None):
         return _T().cumprod(self, axis=axis)
 
-    def var(self, axis=None, keepdims=False, ddof=0):
-        return _T().var(self, axis=axis, keepdims=keepdims, ddof=ddof)
+    def var(self, axis=None, ddof=0, keepdims=False, corrected=False):
+        return _T().var(self, axis=axis, ddof=ddof, keepdims=keepdims, corrected=corrected)
 
-    def std(self, axis=None, keepdims=False, ddof=0):
-        return _T().std(self, axis=axis, keepdims=keepdims, ddof=ddof)
+    def std(self, axis=None, ddof=0, keepdims=False, corrected=False):
+        return _T().std(self, axis=axis, ddof=ddof, keepdims=keepdims, corrected=corrected)
 
     def max(self, axis=None, keepdims=False):
         return _T().max(self, axis=axis, keepdims=keepdims)

@@ -24,6 +24,7 @@ input.
 TensorType(float32, shape=(?, 16, 14, 14))
 """
 import builtins
+import warnings
 
 from nnframe.core.graph import Apply, Constant, Variable
 from nnframe.core.op import Op, as_tensor_variable
@@ -275,8 +276,15 @@ class AveragePoolGrad(_PoolBase):
 
 
 # -- builders -------------------------------------------------------------------------------
-def pool_2d(input, ws, ignore_border=True, stride=None, pad=(0, 0), mode="max"):
-    """Pool the windows of the last two axes of ``input`` (PyTensor's ``pool_2d``).
+def pool_2d(input, ws=None, ignore_border=True, stride=None, pad=(0, 0), mode="max", ds=None,
+            st=None, padding=None):
+    """Pool the windows of the last two axes of ``input`` (Theano 1.0's ``pool_2d``).
+
+    The parameters are Theano 1.0's, in its order; ``ds``, ``st`` and ``padding`` are
+    its deprecated names of ``ws``, ``stride`` and ``pad`` (they warn).  Unlike Theano
+    1.0, whose default (None) meant False with a warning, ``ignore_border`` defaults to
+    True (Theano's announced default, PyTensor's); ``ignore_border=None`` is Theano's
+    None: False, with a DeprecationWarning.
 
     Parameters
     ----------
@@ -294,6 +302,8 @@ def pool_2d(input, ws, ignore_border=True, stride=None, pad=(0, 0), mode="max"):
         counted by 'average_exc_pad'.
     mode : 'max', 'sum', 'average_inc_pad' or 'average_exc_pad'
         The reduction; 'average_inc_pad' counts padding in the divisor.
+        'max_deterministic' (Theano's) is 'max'.
+    ds, st, padding : Theano's deprecated names of ``ws``, ``stride``, ``pad``
 
     Returns
     -------
@@ -307,7 +317,31 @@ def pool_2d(input, ws, ignore_border=True, stride=None, pad=(0, 0), mode="max"):
     >>> pool_2d(x, (2, 2), ignore_border=False, mode='average_exc_pad').type
     TensorType(float32, shape=(?, 3, 4, 4))
     """
+    ws = _deprecated_alias(ws, ds, "ws", "ds")
+    stride = _deprecated_alias(stride, st, "stride", "st")
+    if padding is not None:
+        if pad not in ((0, 0), 0, None):
+            raise ValueError("pool_2d: give pad or padding (its deprecated name), not both")
+        pad = _deprecated_alias(None, padding, "pad", "padding")
+    if ws is None:
+        raise ValueError("pool_2d: the window size ws is required")
+    if ignore_border is None:
+        warnings.warn("pool_2d: ignore_border=None means False, as in Theano 1.0; pass "
+                      "ignore_border explicitly", DeprecationWarning, stacklevel=2)
+        ignore_border = False
+    if mode == "max_deterministic":     # Theano's name; max pooling here is deterministic
+        mode = "max"
     return Pool(ws, stride, pad, ignore_border, mode)(input)
+
+
+def _deprecated_alias(value, old, name, old_name):
+    if old is None:
+        return value
+    if value is not None:
+        raise ValueError(f"pool_2d: give {name} or {old_name} (its deprecated name), not both")
+    warnings.warn(f"pool_2d: {old_name} is deprecated, use {name}", DeprecationWarning,
+                  stacklevel=3)
+    return old
 
 
 def max_pool_2d(input, ws, ignore_border=True, stride=None, pad=(0, 0)):

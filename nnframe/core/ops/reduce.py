@@ -19,7 +19,7 @@ from nnframe.core.types import TensorType, is_complex, is_discrete, upgrade_to_f
 
 __all__ = ["Reduce", "Sum", "Prod", "Max", "Min", "All", "Any", "ArgReduce", "Argmax",
            "Argmin", "sum", "prod", "max", "min", "all", "any", "argmax", "argmin",
-           "mean", "var", "std"]
+           "max_and_argmax", "mean", "var", "std"]
 
 
 def normalize_axes(axis, ndim):
@@ -205,6 +205,34 @@ class Argmin(ArgReduce):
 
 
 # -- builders -------------------------------------------------------------------
+# The user functions take Theano 1.0's parameters in Theano's order (e.g. ``sum(input,
+# axis, dtype, keepdims, acc_dtype)``), so positional calls written for Theano keep their
+# meaning; a value of the wrong kind where a bool or a dtype is expected is a TypeError
+# naming the parameter (``T.sum(x, 0, True)`` would otherwise take True as the dtype).
+def _check_bool(fn, name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{fn}: {name} must be a bool, got {value!r} (the parameters are "
+                        f"Theano's, in Theano's order; pass {name}= by keyword)")
+    return bool(value)
+
+
+def _check_dtype(fn, name, value):
+    """``value`` (None or anything naming a NumPy dtype) as a dtype string, or None."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_, int, np.integer, float)) or isinstance(value, tuple):
+        raise TypeError(f"{fn}: {name} must be a dtype (e.g. 'float32') or None, got {value!r} "
+                        f"(the parameters are Theano's, in Theano's order; pass keywords)")
+    if value == "floatX":
+        from nnframe.config import config
+        return config.floatX
+    try:
+        return str(np.dtype(value))
+    except TypeError:
+        raise TypeError(f"{fn}: {name} must be a dtype (e.g. 'float32') or None, got "
+                        f"{value!r}") from None
+
+
 def _reduce(op_class, x, axis, keepdims):
     x = as_tensor_variable(x)
     axes = normalize_axes(axis, x.ndim)
@@ -217,44 +245,73 @@ def _reduce(op_class, x, axis, keepdims):
     return out
 
 
-def sum(x, axis=None, keepdims=False, dtype=None):
-    """Sum over ``axis`` (all axes by default); ints widen to int64 as in NumPy."""
-    x = as_tensor_variable(x)
-    if dtype is not None:
-        x = E.cast(x, dtype)
-    return _reduce(Sum, x, axis, keepdims)
+def _accumulate(op_class, fn, input, axis, dtype, keepdims, acc_dtype):
+    """Sum or Prod with Theano's ``dtype`` (of the result) and ``acc_dtype`` (of the
+    accumulation; ``dtype`` when None, else NumPy's accumulator of the input's dtype)."""
+    keepdims = _check_bool(fn, "keepdims", keepdims)
+    dtype = _check_dtype(fn, "dtype", dtype)
+    acc_dtype = _check_dtype(fn, "acc_dtype", acc_dtype)
+    x = as_tensor_variable(input)
+    out_dtype = dtype or _sum_dtype(x.dtype)
+    acc = acc_dtype or dtype
+    if acc is not None and acc != x.dtype:
+        x = E.cast(x, acc)
+    out = _reduce(op_class, x, axis, keepdims)
+    return out if out.dtype == out_dtype else E.cast(out, out_dtype)
 
 
-def prod(x, axis=None, keepdims=False):
-    """Product over ``axis`` (all axes by default); the gradient handles zeros."""
-    return _reduce(Prod, x, axis, keepdims)
+def sum(input, axis=None, dtype=None, keepdims=False, acc_dtype=None):
+    """Sum over ``axis`` (all axes by default), Theano's ``sum``.
+
+    ``dtype``: the result's dtype (by default the input's, with small integers and bool
+    widened to 64 bits as in NumPy); the sum is computed in ``acc_dtype`` when given,
+    else in ``dtype``.
+    """
+    return _accumulate(Sum, "sum", input, axis, dtype, keepdims, acc_dtype)
+
+
+def prod(input, axis=None, dtype=None, keepdims=False, acc_dtype=None, no_zeros_in_input=False):
+    """Product over ``axis`` (all axes by default); ``dtype``, ``acc_dtype`` as in :func:`sum`.
+
+    The gradient handles zeros whatever ``no_zeros_in_input`` says (Theano's hint to
+    skip that work is accepted and not needed).
+    """
+    _check_bool("prod", "no_zeros_in_input", no_zeros_in_input)
+    return _accumulate(Prod, "prod", input, axis, dtype, keepdims, acc_dtype)
 
 
 def max(x, axis=None, keepdims=False):
     """Maximum over ``axis``; the gradient goes to every maximal entry."""
-    return _reduce(Max, x, axis, keepdims)
+    return _reduce(Max, x, axis, _check_bool("max", "keepdims", keepdims))
 
 
 def min(x, axis=None, keepdims=False):
     """Minimum over ``axis``; the gradient goes to every minimal entry."""
-    return _reduce(Min, x, axis, keepdims)
+    return _reduce(Min, x, axis, _check_bool("min", "keepdims", keepdims))
 
 
 def all(x, axis=None, keepdims=False):
     """True where every entry along ``axis`` is non-zero."""
-    return _reduce(All, x, axis, keepdims)
+    return _reduce(All, x, axis, _check_bool("all", "keepdims", keepdims))
 
 
 def any(x, axis=None, keepdims=False):
     """True where some entry along ``axis`` is non-zero."""
-    return _reduce(Any, x, axis, keepdims)
+    return _reduce(Any, x, axis, _check_bool("any", "keepdims", keepdims))
 
 
 def _arg(op_class, x, axis, keepdims):
+    keepdims = _check_bool(op_class.numpy_name, "keepdims", keepdims)
     x = as_tensor_variable(x)
     if axis is not None:
+        if isinstance(axis, (list, tuple)) and len(axis) == 1:
+            axis = axis[0]
         if not isinstance(axis, (int, np.integer)):
-            raise TypeError(f"{op_class.numpy_name} takes one axis (an int) or None, got {axis!r}")
+            # Theano reduces several axes as one (an index into their flattening);
+            # nnframe does not (a known difference, tests/tensor/test_theano_signatures.py).
+            raise TypeError(f"{op_class.numpy_name} takes one axis (an int) or None, "
+                            f"got {axis!r}")
+    if axis is not None:
         axis = normalize_axis(axis, x.ndim)
     out = op_class(axis)(x)
     if keepdims:
@@ -270,8 +327,13 @@ def argmax(x, axis=None, keepdims=False):
 
 
 def argmin(x, axis=None, keepdims=False):
-    """Index of the minimum along ``axis`` (of the flattened tensor when None)."""
+    """Index of the minimum along ``axis``; see :func:`argmax`."""
     return _arg(Argmin, x, axis, keepdims)
+
+
+def max_and_argmax(a, axis=None, keepdims=False):
+    """``[max(a, axis, keepdims), argmax(a, axis, keepdims)]`` (Theano's ``max_and_argmax``)."""
+    return [max(a, axis, keepdims), argmax(a, axis, keepdims)]
 
 
 def _count(x, axes):
@@ -282,27 +344,58 @@ def _count(x, axes):
     return n if n is not None else 1
 
 
-def mean(x, axis=None, keepdims=False):
-    """Arithmetic mean over ``axis``; integers give float64, as in NumPy."""
-    x = as_tensor_variable(x)
+def mean(input, axis=None, dtype=None, op=False, keepdims=False, acc_dtype=None):
+    """Arithmetic mean over ``axis`` (Theano's ``mean``).
+
+    Without ``dtype``: floats keep their dtype, integers and bool give float64 (as in
+    NumPy).  ``dtype``: the sum is computed in it (``acc_dtype`` overrides) and the
+    result has it, or float64 when it is an integer dtype (``T.mean(T.eq(a, b),
+    dtype=floatX)`` is an accuracy in floatX).  ``op`` (Theano's choice of a Mean Op)
+    does not change the value and is accepted.
+    """
+    _check_bool("mean", "op", op)
+    keepdims = _check_bool("mean", "keepdims", keepdims)
+    dtype = _check_dtype("mean", "dtype", dtype)
+    x = as_tensor_variable(input)
     axes = normalize_axes(axis, x.ndim)
-    total = sum(x, axes, keepdims)
     count = _count(x, axes)
-    dtype = upgrade_to_float(x.dtype) if not is_discrete(x.dtype) else "float64"
-    return E.cast(E.true_div(E.cast(total, dtype), E.cast(count, dtype)), dtype)
+    if dtype is None:
+        total = sum(x, axes, keepdims=keepdims, acc_dtype=acc_dtype)
+        out_dtype = upgrade_to_float(x.dtype) if not is_discrete(x.dtype) else "float64"
+    else:
+        total = sum(x, axes, dtype=dtype, keepdims=keepdims, acc_dtype=acc_dtype)
+        out_dtype = dtype if not is_discrete(dtype) else "float64"
+    return E.cast(E.true_div(E.cast(total, out_dtype), E.cast(count, out_dtype)), out_dtype)
 
 
-def var(x, axis=None, keepdims=False, ddof=0):
-    """Variance over ``axis`` (``ddof`` as in NumPy)."""
-    x = as_tensor_variable(x)
+def var(input, axis=None, ddof=0, keepdims=False, corrected=False):
+    """Variance over ``axis`` (``ddof`` as in NumPy; Theano's ``var``).
+
+    ``corrected=True`` subtracts the rounding error of the mean (Theano's
+    'corrected two-pass' algorithm): ``sum(c)**2 / (N * (N - ddof))`` with ``c``
+    the centred input.
+    """
+    if isinstance(ddof, (bool, np.bool_)) or not isinstance(ddof, (int, np.integer)):
+        raise TypeError(f"var: ddof must be an int, got {ddof!r} (the parameters are "
+                        "Theano's: input, axis, ddof, keepdims, corrected)")
+    keepdims = _check_bool("var", "keepdims", keepdims)
+    corrected = _check_bool("var", "corrected", corrected)
+    x = as_tensor_variable(input)
     axes = normalize_axes(axis, x.ndim)
     centred = x - mean(x, axes, keepdims=True)
     sq = E.sqr(E.abs(centred)) if is_complex(x.dtype) else E.sqr(centred)
     dtype = upgrade_to_float(sq.dtype) if not is_discrete(sq.dtype) else "float64"
-    count = E.cast(_count(x, axes), dtype) - ddof
-    return E.true_div(E.cast(sum(sq, axes, keepdims), dtype), count)
+    n = E.cast(_count(x, axes), dtype)
+    count = n - ddof
+    out = E.true_div(E.cast(sum(sq, axes, keepdims=keepdims), dtype), count)
+    if corrected:
+        err = E.cast(sum(centred, axes, keepdims=keepdims), dtype)
+        if is_complex(x.dtype):
+            err = E.abs(err)
+        out = out - E.true_div(E.sqr(err), n * count)
+    return out
 
 
-def std(x, axis=None, keepdims=False, ddof=0):
-    """Standard deviation over ``axis`` (``ddof`` as in NumPy)."""
-    return E.sqrt(var(x, axis, keepdims, ddof))
+def std(input, axis=None, ddof=0, keepdims=False, corrected=False):
+    """Standard deviation over ``axis``: ``sqrt(var(...))``, Theano's ``std``."""
+    return E.sqrt(var(input, axis, ddof, keepdims, corrected))
