@@ -200,8 +200,8 @@ def _fit_state(k, state_var, out, initial, name):
 
 # -- scan -------------------------------------------------------------------------------------
 def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None,
-         go_backwards=False, truncate_gradient=-1, strict=False, return_list=False, name=None,
-         mode=None, profile=False, allow_gc=None):
+         truncate_gradient=-1, go_backwards=False, mode=None, name=None, profile=False,
+         allow_gc=None, strict=False, return_list=False):
     """Loop ``fn`` over ``sequences``; returns ``(outputs, updates)`` as Theano's ``scan``.
 
     Parameters
@@ -216,16 +216,18 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
         Passed to every step unchanged (parameters).
     n_steps : int or integer scalar, optional
         The number of steps (default: the length of the shortest sequence).
-    go_backwards : bool
-        Iterate the sequences from the end; outputs are in iteration order.
     truncate_gradient : int
         Backpropagate through the last ``truncate_gradient`` steps only (-1: all).
+    go_backwards : bool
+        Iterate the sequences from the end; outputs are in iteration order.
+    mode, profile, allow_gc
+        Accepted for Theano's code; the step runs with the enclosing function's mode.
+    name : str
+        Shown in printed graphs and error messages.
     strict : bool
         Every shared variable the step reads must be in ``non_sequences``.
     return_list : bool
         Return a list even for a single output.
-    name : str
-        Shown in printed graphs and error messages.
 
     Returns
     -------
