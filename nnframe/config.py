@@ -109,6 +109,11 @@ _FLAGS = {
                "what a function does when an output holds NaN/Inf"),
     "warn_float64": ("ignore", _choice("ignore", "warn", "raise"),
                      "what to do when a float64 variable is created"),
+    "compute_test_value": ("off", _choice("off", "ignore", "warn", "raise"),
+                           "evaluate each node on its inputs' tag.test_value as the graph is "
+                           "built, so shape errors surface at the line that built the node "
+                           "('off': never; 'ignore', 'warn', 'raise': what an input without a "
+                           "test value does)"),
     "optimizer": ("fast_run", _choice("fast_run", "None"),
                   "graph rewrites applied by function() ('None' turns them off)"),
 }

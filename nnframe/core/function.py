@@ -125,14 +125,35 @@ def _fit_type(target, value, what, fix):
 
 
 class FunctionMaker:
-    """Holds what compiling produced: ``fgraph``, the ``linked`` code and the mode."""
+    """Holds what compiling produced: ``fgraph``, the ``linked`` code and the mode.
 
-    def __init__(self, fgraph, linked, mode, inputs, updates):
+    ``function_kwargs`` are the arguments of :func:`function` that compile it again
+    (inputs, outputs, updates, givens, mode and options): a pickled function is
+    these, and unpickling compiles them (as Theano does).
+    """
+
+    def __init__(self, fgraph, linked, mode, inputs, updates, function_kwargs=None):
         self.fgraph = fgraph
         self.linked = linked
         self.mode = mode
         self.inputs = inputs
         self.updates = updates
+        self.function_kwargs = function_kwargs
+
+    def __reduce__(self):
+        if self.function_kwargs is None:
+            raise TypeError("this FunctionMaker was not made by function() and cannot be "
+                            "pickled")
+        return (_unpickle_maker, (self.function_kwargs,))
+
+
+def _unpickle_function(kwargs):
+    """A pickled :class:`Function` compiled again from its ``function()`` arguments."""
+    return function(**kwargs)
+
+
+def _unpickle_maker(kwargs):
+    return function(**kwargs).maker
 
 
 def _no_default_update_ids(no_default_updates):
@@ -527,6 +548,7 @@ def function(inputs, outputs=None, updates=(), givens=(), mode=None, name=None,
     ins = _inputs_as_in(inputs, fname)
     single, outs, borrowed = _outputs_as_list(outputs)
     update_pairs = _updates_as_pairs(updates)
+    user_updates = list(update_pairs)  # kept for pickling, before default updates are added
     replace = _givens_as_dict(givens, ins, fname)
 
     # 2. The graph: givens applied, default updates appended to update_pairs, leaves checked.
@@ -541,7 +563,11 @@ def function(inputs, outputs=None, updates=(), givens=(), mode=None, name=None,
 
     # 4. Link, then wrap the linked code in the callable.
     linked, stats = _link(graph, copy_outputs, copy_updates, mode, profile, fname)
-    maker = FunctionMaker(graph.fgraph, linked, mode, ins, update_pairs)
+    maker = FunctionMaker(graph.fgraph, linked, mode, ins, update_pairs, dict(
+        inputs=ins, outputs=outputs, updates=user_updates, givens=list(replace.items()),
+        mode=mode, name=name, allow_input_downcast=allow_input_downcast,
+        on_unused_input=on_unused_input, profile=profile, trust_input=trust_input,
+        no_default_updates=no_default_updates))
     f = Function(maker, ins, single, graph.update_targets, fname, allow_input_downcast, stats,
                  trust_input, _destroyed_containers(graph), sorted(borrowed))
     maker.compile_time = time.perf_counter() - start
@@ -672,6 +698,15 @@ class Function:
                 if self._on_nan == "raise":
                     raise FloatingPointError(msg + " (config.on_nan='raise'); updates were not applied")
                 warnings.warn(msg, RuntimeWarning, stacklevel=3)
+
+    def __reduce__(self):
+        # Pickled as the arguments that compile it (graph, shared variables and their
+        # values included); unpickling compiles it again.
+        kwargs = self.maker.function_kwargs
+        if kwargs is None:
+            raise TypeError(f"function {self.name!r} was not made by function() and cannot "
+                            "be pickled")
+        return (_unpickle_function, (dict(kwargs, trust_input=self.trust_input),))
 
     def __repr__(self):
         return f"<nnframe Function {self.name!r}: {len(self.inputs)} input(s)>"

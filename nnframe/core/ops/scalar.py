@@ -113,6 +113,13 @@ class ScalarOp:
     def __repr__(self):
         return self.name
 
+    def __reduce__(self):
+        # Rows hold lambdas: pickle a row as a lookup of its name in the table.
+        if SCALAR_OPS.get(self.name) is not self:
+            raise TypeError(f"cannot pickle the scalar op {self.name!r}: it is not a row of "
+                            "nnframe.core.ops.scalar.SCALAR_OPS")
+        return (scalar_op, (self.name,))
+
 
 class Cast(ScalarOp):
     """Conversion to ``dtype``; differentiable between float dtypes."""
@@ -130,6 +137,9 @@ class Cast(ScalarOp):
 
     def _key(self):
         return (Cast, self.dtype)
+
+    def __reduce__(self):
+        return (Cast, (self.dtype,))
 
 
 # -- gradient rules -------------------------------------------------------------
@@ -409,3 +419,6 @@ class Composite(ScalarOp):
 
     def _key(self):
         return (Composite, self.input_dtypes, self.steps, self.value_broadcastable)
+
+    def __reduce__(self):
+        return (Composite, (self.input_dtypes, self.steps, self.value_broadcastable))
