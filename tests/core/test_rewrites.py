@@ -361,3 +361,19 @@ def test_overlapping_increments_are_summed_not_chained():
     want = gv.copy()
     want[:, 2] *= 2
     np.testing.assert_allclose(function([g], total)(gv), want)
+
+
+def test_a_very_long_elementwise_chain_is_fused_in_pieces():
+    from nnframe.core.rewrite.fusion import MAX_STEPS
+    x = T.dvector("x")
+    y = x
+    for _ in range(1500):
+        y = T.tanh(y) * 1.0001 + 0.001
+    f = function([x], y)
+    composites = [n.op.scalar_op for n in f.maker.fgraph.nodes()
+                  if isinstance(n.op, Elemwise) and isinstance(n.op.scalar_op, Composite)]
+    assert composites and all(len(c.steps) <= MAX_STEPS for c in composites)
+    expected = np.ones(3)
+    for _ in range(1500):
+        expected = np.tanh(expected) * 1.0001 + 0.001
+    np.testing.assert_allclose(f(np.ones(3)), expected)

@@ -19,10 +19,22 @@ def _fusible(node, ndim):
             and node.outputs[0].ndim == ndim)
 
 
+#: the most scalar steps one Composite holds: a longer chain is fused in pieces (its
+#: description and evaluation are recursive, and one kernel of thousands of steps gains
+#: nothing over a few)
+MAX_STEPS = 128
+
+
+def _steps(node):
+    scalar_op = node.op.scalar_op
+    return len(scalar_op.steps) if isinstance(scalar_op, Composite) else 1
+
+
 def _group(sink, clients, outputs):
     """The nodes fused into ``sink``, in topological order."""
     members = [sink]
     member_ids = {id(sink)}
+    size = _steps(sink)
     grew = True
     while grew:
         grew = False
@@ -30,32 +42,24 @@ def _group(sink, clients, outputs):
             for inp in node.inputs:
                 producer = inp.owner
                 if (not _fusible(producer, sink.outputs[0].ndim) or id(producer) in member_ids
-                        or id(inp) in outputs):
+                        or id(inp) in outputs or size + _steps(producer) > MAX_STEPS):
                     continue
                 users = clients.get(id(inp), [])
                 if all(user != "output" and id(user) in member_ids for user, _ in users):
                     members.append(producer)
                     member_ids.add(id(producer))
+                    size += _steps(producer)
                     grew = True
     order = {id(n): k for k, n in enumerate(_topological(members))}
     return sorted(members, key=lambda n: order[id(n)])
 
 
 def _topological(nodes):
+    """``nodes``, each after those of them computing its inputs (a loop, not recursion:
+    a chain of thousands of nodes must not reach Python's recursion limit)."""
+    from nnframe.core.graph import toposort
     ids = {id(n) for n in nodes}
-    done, order = set(), []
-
-    def visit(n):
-        if id(n) in done:
-            return
-        done.add(id(n))
-        for i in n.inputs:
-            if i.owner is not None and id(i.owner) in ids:
-                visit(i.owner)
-        order.append(n)
-    for n in nodes:
-        visit(n)
-    return order
+    return [n for n in toposort([o for n in nodes for o in n.outputs]) if id(n) in ids]
 
 
 def _composite(members):
