@@ -1,4 +1,5 @@
-"""Batch normalization (Lasagne's ``BatchNormLayer`` and ``batch_norm``).
+"""Batch normalization (Lasagne's ``BatchNormLayer`` and ``batch_norm``) and local
+response normalization (``LocalResponseNormalization2DLayer``).
 
 How the running averages are updated
 ------------------------------------
@@ -26,7 +27,7 @@ from nnframe.core.shared import SharedVariable
 from nnframe.layers.base import Layer
 from nnframe.layers.dense import NonlinearityLayer
 
-__all__ = ["BatchNormLayer", "batch_norm"]
+__all__ = ["LocalResponseNormalization2DLayer", "BatchNormLayer", "batch_norm"]
 
 
 def storage_alias(variable):
@@ -189,3 +190,59 @@ def batch_norm(layer, **kwargs):
     if nonlinearity is not None and nonlinearity is not nonlinearities.identity:
         layer = NonlinearityLayer(layer, nonlinearity, name=f"{bn_name}_nonlin")
     return layer
+
+
+class LocalResponseNormalization2DLayer(Layer):
+    """Cross-channel local response normalization (Krizhevsky et al. 2012), as Lasagne:
+
+    ``output[b, c] = input[b, c] / (k + alpha * sum_{c'} input[b, c']**2) ** beta``
+
+    where ``c'`` runs over the ``n`` channels centred on ``c`` (those past
+    either end count as zeros).  Note that ``alpha`` is not divided by ``n``.
+
+    Parameters
+    ----------
+    incoming : a Layer or a shape tuple (4-d: batch, channels, rows, cols)
+    alpha, k, beta : float
+    n : int
+        The number of channels summed over; must be odd.
+    name : str, optional
+
+    Examples
+    --------
+    >>> from nnframe.layers import InputLayer
+    >>> l_norm = LocalResponseNormalization2DLayer(InputLayer((None, 96, 55, 55)), n=5)
+    >>> l_norm.output_shape
+    (None, 96, 55, 55)
+    """
+
+    default_name = "lrn"
+
+    def __init__(self, incoming, alpha=1e-4, k=2, beta=0.75, n=5, name=None):
+        super().__init__(incoming, name)
+        if len(self.input_shape) != 4:
+            source = f" from {self.input_layer.describe()}" if self.input_layer else ""
+            raise self.fail(f"needs a 4-d input (batch, channels, rows, cols), got the shape "
+                            f"{self.input_shape}{source}")
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1 or n % 2 == 0:
+            raise self.fail(f"n must be an odd positive int (the channels summed over), "
+                            f"got {n!r}")
+        for what, value in (("alpha", alpha), ("k", k), ("beta", beta)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer,
+                                                                 np.floating)):
+                raise self.fail(f"{what} must be a number, got {value!r}")
+        self.alpha, self.k, self.beta, self.n = alpha, k, beta, int(n)
+
+    def get_output_for(self, input, **kwargs):
+        half = self.n // 2
+        b, ch, rows, cols = [T.shape_i(input, axis) for axis in range(4)]
+        squares = T.sqr(input)
+        if half:
+            zeros = T.alloc(np.asarray(0, dtype=input.dtype), b, half, rows, cols)
+            squares = T.concatenate([zeros, squares, zeros], axis=1)
+        total = None
+        for i in range(self.n):
+            window = squares[:, i:i + ch, :, :]
+            total = window if total is None else total + window
+        scale = (self.k + self.alpha * total) ** self.beta
+        return input / scale

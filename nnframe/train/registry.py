@@ -80,6 +80,45 @@ def _conv(incoming, name, args):
                               name=name)
 
 
+def _conv1d(incoming, name, args):
+    return layers.Conv1DLayer(incoming, args["num_filters"], args["filter_size"],
+                              stride=args["stride"], pad=args["pad"],
+                              W=make_initializer(args["W"]),
+                              b=None if args["b"] is None else make_initializer(args["b"]),
+                              nonlinearity=NONLINEARITIES[args["nonlinearity"]],
+                              flip_filters=args["flip_filters"], name=name)
+
+
+def _transposed_conv(incoming, name, args):
+    output_size = args["output_size"]
+    return layers.TransposedConv2DLayer(
+        incoming, args["num_filters"], args["filter_size"], stride=args["stride"],
+        crop=args["crop"], W=make_initializer(args["W"]),
+        b=None if args["b"] is None else make_initializer(args["b"]),
+        nonlinearity=NONLINEARITIES[args["nonlinearity"]], flip_filters=args["flip_filters"],
+        output_size=output_size if output_size is None or isinstance(output_size, int)
+        else tuple(output_size), name=name)
+
+
+def _slice(incoming, name, args):
+    indices = args["indices"]
+    if not isinstance(indices, int):
+        if len(indices) > 3:
+            who = f"slice layer {name!r}" if name else "slice layer"
+            raise LayerError(f"{who}: indices must be an int or [start, stop] or "
+                             f"[start, stop, step] (null for none), got {indices}")
+        indices = slice(*indices)
+    return layers.SliceLayer(incoming, indices, axis=args["axis"], name=name)
+
+
+def _pad(incoming, name, args):
+    width = args["width"]
+    if not isinstance(width, int):
+        width = [w if isinstance(w, int) else tuple(w) for w in width]
+    return layers.PadLayer(incoming, width, val=args["val"], batch_ndim=args["batch_ndim"],
+                           name=name)
+
+
 _GLOROT = {"type": "glorot_uniform", "gain": 1.0}
 _ZERO = {"type": "constant", "val": 0.0}
 
@@ -127,6 +166,32 @@ LAYERS = {
                                                                     "mean")},
                          lambda incoming, name, args: layers.GlobalPoolLayer(
                              incoming, _POOL_FUNCTIONS[args["pool_function"]], name=name)),
+    "conv1d": _layer(layers.Conv1DLayer, {
+        "num_filters": (Int(min=1), REQUIRED), "filter_size": (Int(min=1), REQUIRED),
+        "stride": (Int(min=1), 1), "pad": (OneOf(Str(["valid", "full", "same"]), Int(min=0)), 0),
+        "nonlinearity": (_NONLIN, "relu"), "W": (INIT_SPEC, _GLOROT),
+        "b": (Nullable(INIT_SPEC), _ZERO), "flip_filters": (Bool(), True)}, _conv1d),
+    "transposed_conv2d": _layer(layers.TransposedConv2DLayer, {
+        "num_filters": (Int(min=1), REQUIRED), "filter_size": (_PAIR, REQUIRED),
+        "stride": (_PAIR, 1), "crop": (_PAD, 0), "nonlinearity": (_NONLIN, "relu"),
+        "W": (INIT_SPEC, _GLOROT), "b": (Nullable(INIT_SPEC), _ZERO),
+        "flip_filters": (Bool(), False), "output_size": (Nullable(_PAIR), None)},
+        _transposed_conv),
+    "maxpool1d": _layer(layers.MaxPool1DLayer, {
+        "pool_size": (Int(min=1), REQUIRED), "stride": (Nullable(Int(min=1)), None),
+        "pad": (Int(min=0), 0), "ignore_border": (Bool(), True)}),
+    "upscale2d": _layer(layers.Upscale2DLayer, {
+        "scale_factor": (_PAIR, REQUIRED), "mode": (Str(["repeat", "dilate"]), "repeat")}),
+    "lrn": _layer(layers.LocalResponseNormalization2DLayer, {
+        "alpha": (Float(min=0), 1e-4), "k": (Float(), 2.0), "beta": (Float(), 0.75),
+        "n": (Int(min=1), 5)}),
+    "slice": _layer(layers.SliceLayer, {
+        "indices": (OneOf(Int(), Seq(Nullable(Int()), min_len=1)), REQUIRED),
+        "axis": (Int(), -1)}, _slice),
+    "pad": _layer(layers.PadLayer, {
+        "width": (OneOf(Int(min=0), Seq(OneOf(Int(min=0), Seq(Int(min=0), length=2)))),
+                  REQUIRED),
+        "val": (Float(), 0.0), "batch_ndim": (Int(min=0), 2)}, _pad),
     "binary_code": _layer(layers.BinaryCodeLayer, {
         "estimator": (Str(["none", "identity", "hardtanh", "noise"]), "identity"),
         "sigma": (Float(min=0), 3.0)}),

@@ -51,9 +51,10 @@ def test_duplicate_key(tmp_path):
 def test_unknown_layer(tmp_path):
     path, errors = errors_of(tmp_path, SMALL_RECIPE.replace("type: dropout", "type: dropuot"))
     assert errors == [f"{path}:11:14: model.layers[1].type: unknown layer 'dropuot' (did you "
-                      "mean 'dropout'? known: batchnorm, bidirectional, binary_code, conv2d, "
-                      "dense, dimshuffle, dropout, flatten, gaussian_noise, globalpool, gru, "
-                      "lstm, maxpool2d, nonlinearity, pool2d, recurrent, reshape)"]
+                      "mean 'dropout'? known: batchnorm, bidirectional, binary_code, conv1d, "
+                      "conv2d, dense, dimshuffle, dropout, flatten, gaussian_noise, globalpool, "
+                      "gru, lrn, lstm, maxpool1d, maxpool2d, nonlinearity, pad, pool2d, "
+                      "recurrent, reshape, slice, transposed_conv2d, upscale2d)"]
 
 
 def test_wrong_shape_between_layers(tmp_path):
