@@ -1,5 +1,9 @@
 """Helpers shared by layers (Lasagne's ``lasagne.utils``).
 
+``floatX``, ``as_tuple``, ``create_param``, ``one_hot``, ``shared_empty`` and
+``unroll_scan`` take Lasagne's arguments (``nnframe.compat.lasagne.utils``
+re-exports them).
+
 :func:`unroll_scan` writes a loop out as one graph node per step: the same
 calling convention as ``T.scan``, for code that wants the unrolled graph
 (short, fixed-length sequences, where the unrolled graph is rewritten and
@@ -16,12 +20,118 @@ array([[1., 1.],
        [2., 2.],
        [3., 3.]])
 """
+import numbers
 import operator
 
-import nnframe.tensor as T
-from nnframe.core.graph import Variable
+import numpy as np
 
-__all__ = ["unroll_scan"]
+import nnframe.tensor as T
+from nnframe.config import config
+from nnframe.core.graph import Variable
+from nnframe.core.shared import SharedVariable, shared
+
+__all__ = ["floatX", "as_tuple", "create_param", "one_hot", "shared_empty", "unroll_scan"]
+
+
+def floatX(arr):
+    """``arr`` as a NumPy array of ``config.floatX`` (no copy when it already is one).
+
+    >>> floatX([1, 2]).dtype == np.dtype(config.floatX)
+    True
+    """
+    return np.asarray(arr, dtype=config.floatX)
+
+
+def as_tuple(x, N, t=None):
+    """``x`` as a tuple of length ``N``: an iterable is converted (and must have N items),
+    anything else is repeated N times.  ``t`` (a type or tuple of types) checks every item.
+
+    >>> as_tuple(3, 2), as_tuple([1, 2], 2)
+    ((3, 3), (1, 2))
+    """
+    try:
+        X = tuple(x)
+    except TypeError:
+        X = (x,) * N
+    if t is not None and not all(isinstance(v, t) for v in X):
+        what = t.__name__ if isinstance(t, type) else " or ".join(c.__name__ for c in t)
+        raise TypeError(f"expected a single {what} or an iterable of {N} of them, got {x!r}")
+    if len(X) != N:
+        raise ValueError(f"expected a single value or an iterable with {N} items, got {x!r}")
+    return X
+
+
+def create_param(spec, shape, name=None):
+    """A parameter of ``shape`` from ``spec`` (Lasagne's ``create_param``).
+
+    ``spec`` is a shared variable (returned as is; its number of dimensions must
+    match), a symbolic expression (returned as is, same check), a NumPy array
+    (checked against ``shape`` and wrapped in a ``config.floatX`` shared variable
+    named ``name``) or a callable ``spec(shape)`` returning either of those (an
+    initialiser).
+
+    >>> from nnframe import init
+    >>> create_param(init.Constant(1.0), (2, 3), name='W').get_value().shape
+    (2, 3)
+    """
+    shape = tuple(shape)
+    if any(not isinstance(d, numbers.Integral) or d <= 0 for d in shape):
+        raise ValueError(f"create_param: the shape {shape} must contain positive integers")
+    what = f"parameter {name!r}" if name else "the parameter"
+    if isinstance(spec, Variable):
+        if spec.ndim != len(shape):
+            raise ValueError(f"create_param: {what} is a variable with {spec.ndim} "
+                             f"dimension(s), but the shape {shape} has {len(shape)}")
+        if isinstance(spec, SharedVariable):
+            have = spec.get_value(borrow=True).shape
+            if have != shape:
+                raise ValueError(f"create_param: {what} is a shared variable of shape {have}, "
+                                 f"expected {shape}")
+        return spec
+    if isinstance(spec, np.ndarray):
+        if spec.shape != shape:
+            raise ValueError(f"create_param: {what} has shape {spec.shape}, expected {shape}")
+        return shared(floatX(spec), name=name)
+    if callable(spec):
+        value = spec(shape)
+        if isinstance(value, Variable):
+            return create_param(value, shape, name)
+        value = np.asarray(value)
+        if value.shape != shape:
+            raise ValueError(f"create_param: the initialiser gave {what} shape {value.shape}, "
+                             f"expected {shape}")
+        return shared(floatX(value), name=name)
+    raise TypeError(f"create_param: {what} must be a shared variable, an expression, a NumPy "
+                    f"array or a callable, got {type(spec).__name__}")
+
+
+def one_hot(x, m=None):
+    """One-hot encoding of the integer tensor ``x`` (Lasagne's ``one_hot``).
+
+    The result has a new last axis of length ``m`` (default: ``max(x) + 1``,
+    computed in the graph) and ``x``'s dtype, like ``T.eye(m)[x]``.
+
+    >>> from nnframe import function
+    >>> y = T.ivector('y')
+    >>> function([y], one_hot(y, 3))(np.array([0, 2], dtype='int32'))
+    array([[1, 0, 0],
+           [0, 0, 1]], dtype=int32)
+    """
+    x = T.as_tensor_variable(x)
+    if m is None:
+        m = T.cast(T.max(x) + 1, "int64")
+    hot = T.eq(T.shape_padright(x), T.arange(m))
+    return T.cast(hot, x.dtype)
+
+
+def shared_empty(dim=2, dtype=None):
+    """A shared variable of ``dim`` dimensions (each of length 1, zeros) and ``dtype``
+    (default ``config.floatX``), to be filled with ``set_value`` later.
+
+    >>> shared_empty(3).get_value().shape
+    (1, 1, 1)
+    """
+    return shared(np.zeros((1,) * dim, dtype=dtype or config.floatX))
 
 
 def unroll_scan(fn, sequences, outputs_info, non_sequences, n_steps, go_backwards=False):

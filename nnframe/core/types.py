@@ -173,6 +173,14 @@ class TensorType:
                 if np.array_equal(converted.astype(source.dtype), source):
                     return converted
         fix = hint or f"convert it with .astype({self.dtype!r})"
+        if source.dtype.kind == "f" and target.kind == "f" and (
+                hint is None or "allow_input_downcast" in hint):
+            # float64 data for a float32 input: the two fixes Theano users know
+            if "allow_input_downcast" not in fix:
+                fix += ", or pass allow_input_downcast=True to function()"
+            fix += (f"; or, to compute in {source.dtype}, build the graph with "
+                    f"config.floatX = {source.dtype.name!r} (NNFRAME_FLAGS=floatX="
+                    f"{source.dtype.name}) or a {source.dtype.name} input")
         raise TypeError(f"{what} has dtype {source.dtype}, which cannot be cast to {self} "
                         f"without loss; {fix}")
 

@@ -7,12 +7,22 @@ derived from its type and its ancestors (``dense1``, ``dense2`` ...), never
 from a process-wide counter.  Parameters are shared variables named
 ``<layer>/<param>`` (``enc1/W``), so checkpoints can address them by name.
 
+Duplicate names are accepted, as in Lasagne, but names stay unique within a
+network: a layer given a name that a connected layer already has is renamed
+``<name>_2`` (``_3`` ...: the first free one) with a warning, so its
+parameters are ``dense_2/W``.  Branches built separately and merged later are
+made unique when they are merged: walking the merged inputs in order (each
+one's ancestors, inputs first), the first layer with state (parameters or a
+random stream) keeps the name and later ones are renamed, their parameters
+and stream states with them.
+
 >>> from nnframe.layers import InputLayer, DenseLayer
 >>> l_in = InputLayer((None, 784))
 >>> l_hid = DenseLayer(l_in, num_units=512, name='enc1')
 >>> l_hid.W.name, l_hid.output_shape
 ('enc1/W', (None, 512))
 """
+import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -60,6 +70,64 @@ def _connected(layers):
     return order
 
 
+def _network_order(layers):
+    """Every layer feeding ``layers``, inputs first, in the order of ``layers`` and of
+    each layer's inputs (a deterministic post-order walk)."""
+    seen, order = set(), []
+    stack = [(layer, False) for layer in reversed(layers)]
+    while stack:
+        layer, expanded = stack.pop()
+        if expanded:
+            order.append(layer)
+            continue
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        stack.append((layer, True))
+        stack.extend((parent, False) for parent in reversed(layer.input_layers)
+                     if id(parent) not in seen)
+    return order
+
+
+def _free_name(name, taken):
+    """``name_2``, ``name_3`` ...: the first one not in ``taken``."""
+    k = 2
+    while f"{name}_{k}" in taken:
+        k += 1
+    return f"{name}_{k}"
+
+
+def _has_state(layer):
+    """Whether ``layer`` owns variables named after it (parameters, a random stream)."""
+    return bool(layer.params) or getattr(layer, "_srng", None) is not None
+
+
+def _rename(layer, new):
+    """Rename ``layer``, the parameters it created and its random stream's states."""
+    old = layer.name
+    layer.name = new
+    for param in getattr(layer, "_created_params", ()):
+        if param.name and param.name.startswith(old + "/"):
+            param.name = new + param.name[len(old):]
+    srng = getattr(layer, "_srng", None)
+    if srng is not None and getattr(srng, "name", None) == old:
+        srng.name = new
+        for state in srng.state_variables:
+            if state.name and state.name.startswith(old + "/"):
+                state.name = new + state.name[len(old):]
+
+
+def _warn(message):
+    """A UserWarning pointing at the first caller outside nnframe's layers."""
+    import os
+    import sys
+    here = os.path.dirname(os.path.abspath(__file__))
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == here:
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, UserWarning, stacklevel=level + 1)
+
+
 def _is_shape(obj):
     return isinstance(obj, (tuple, list)) and all(
         s is None or isinstance(s, (int, np.integer)) for s in obj)
@@ -101,8 +169,9 @@ class Layer:
             parent._children.append(self)
 
     def _choose_name(self, name):
-        # Names must be unique among every layer connected to this one, so two
-        # branches built on one input get dense2 and dense3, not dense2 twice.
+        # Names are unique among every layer connected to this one, so two branches
+        # built on one input get dense2 and dense3, not dense2 twice.  A name given twice
+        # is accepted (as in Lasagne) and made unique: 'dense', then 'dense_2'.
         network = _connected(self.input_layers)
         taken = {layer.name for layer in network}
         if name is not None:
@@ -111,8 +180,12 @@ class Layer:
                                  f"without '/', got {name!r}")
             if name in taken:
                 owner = next(l for l in network if l.name == name)
-                raise LayerError(f"duplicate layer name {name!r}: {type(owner).__name__} "
-                                 f"{name!r} already uses it; give each layer its own name")
+                new = _free_name(name, taken)
+                _warn(f"duplicate layer name {name!r}: {owner.describe()} already uses "
+                              f"it, so this {type(self).__name__} is named {new!r} (its "
+                              f"parameters are {new}/...); give each layer its own name to "
+                              "choose the names")
+                return new
             return name
         k = 1
         while f"{self.default_name}{k}" in taken:
@@ -162,6 +235,8 @@ class Layer:
                 raise self.fail(f"parameter {name} has shape {value.shape}, but the layer needs "
                                 f"{shape} ({self._input_description()})")
             param = shared(value, name=full_name)
+            # the parameters named after this layer (renamed with it, see _rename)
+            self.__dict__.setdefault("_created_params", []).append(param)
         tags.setdefault("trainable", True)
         tags.setdefault("regularizable", True)
         self.params[param] = {t for t, on in tags.items() if on}
@@ -213,18 +288,27 @@ class MergeLayer(Layer):
 
     def _check_unique_names(self):
         """Branches built separately (e.g. from two InputLayers) may have chosen the
-        same automatic name.  Layers that own named state (parameters, random
-        streams) must not: checkpoints address their variables by name."""
-        seen = {}
-        for layer in _ancestors(self.input_layers):
-            if not (layer.params or getattr(layer, "_srng", None) is not None):
+        same name.  Layers that own named state (parameters, random streams) must not:
+        checkpoints address their variables by name.  In network order (the merged
+        inputs in order, each one's ancestors inputs first) the first keeps its name
+        and later ones are renamed ``<name>_2`` ... with a warning."""
+        taken = {layer.name for layer in _connected(self.input_layers)}
+        owners = {}
+        for layer in _network_order(self.input_layers):
+            if not _has_state(layer):
                 continue
-            other = seen.setdefault(layer.name, layer)
-            if other is not layer:
-                raise self.fail(f"duplicate layer name {layer.name!r} in the merged inputs: "
-                                f"{other.describe()} with output shape {other.output_shape} "
-                                f"and {layer.describe()} with output shape "
-                                f"{layer.output_shape}; give each layer its own name")
+            other = owners.setdefault(layer.name, layer)
+            if other is layer:
+                continue
+            new = _free_name(layer.name, taken)
+            _warn(f"{self.describe()}: duplicate layer name {layer.name!r} in the "
+                          f"merged inputs: {other.describe()} with output shape "
+                          f"{other.output_shape} keeps it and {layer.describe()} with output "
+                          f"shape {layer.output_shape} is renamed {new!r} (its parameters "
+                          f"are {new}/...); give each layer its own name to choose the names")
+            _rename(layer, new)
+            taken.add(new)
+            owners[new] = layer
 
     @property
     def output_shape(self):

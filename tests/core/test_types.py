@@ -69,6 +69,18 @@ def test_filter_conversions():
         t.filter(["a", "b"])
 
 
+def test_float64_data_for_a_float32_input_names_both_fixes():
+    from nnframe import function
+    x = T.fvector("x")
+    f = function([x], x * 2)
+    with pytest.raises(TypeError, match="without loss") as info:
+        f(np.ones(3))
+    message = str(info.value)
+    assert "allow_input_downcast=True" in message and "config.floatX = 'float64'" in message
+    with pytest.raises(TypeError, match="allow_input_downcast.*config.floatX"):
+        x.type.filter(np.ones(3))
+
+
 def test_unsupported_dtype():
     with pytest.raises(TypeError, match="unsupported dtype"):
         TensorType("datetime64[s]", ())
@@ -76,8 +88,14 @@ def test_unsupported_dtype():
 
 def test_symbolic_variables_refuse_truth_len_and_iteration():
     x = T.dvector("x")
+    # Theano 1.0: a variable is true (``if W:``, ``lr or 0.01``); a comparison refuses
+    assert bool(x) and (x or None) is x
     with pytest.raises(TypeError, match="switch"):
         bool(x > 0)
+    with pytest.raises(TypeError, match="switch"):
+        0 < x < 1  # noqa: B015  (Python's chained comparison needs a truth value)
+    with pytest.raises(TypeError, match="switch"):
+        bool(T.eq(x, 0).any())
     with pytest.raises(TypeError, match="shape"):
         len(x)
     with pytest.raises(TypeError, match="iterated"):

@@ -50,8 +50,8 @@ def test_automatic_names_follow_type_and_position():
 
 def test_bad_names():
     l_in = InputLayer((None, 2), name="x")
-    with pytest.raises(LayerError, match="duplicate layer name 'x'"):
-        DenseLayer(l_in, 3, name="x")
+    with pytest.warns(UserWarning, match="duplicate layer name 'x'"):   # accepted, renamed
+        assert DenseLayer(l_in, 3, name="x").W.name == "x_2/W"
     with pytest.raises(LayerError, match="without '/'"):
         DenseLayer(l_in, 3, name="a/b")
 

@@ -138,8 +138,9 @@ def test_error_names_the_incoming_layer():
         Conv2DLayer(l_in, 2, 3)
 
 
-def test_duplicate_names_are_an_error():
+def test_duplicate_names_are_made_unique():
     l1 = Conv2DLayer(InputLayer((None, 1, 8, 8)), 2, 3, name="enc1")
-    with pytest.raises(LayerError, match="duplicate layer name 'enc1'"):
-        Conv2DLayer(l1, 2, 3, name="enc1")
+    with pytest.warns(UserWarning, match="duplicate layer name 'enc1'.* named 'enc1_2'"):
+        l2 = Conv2DLayer(l1, 2, 3, name="enc1")
+    assert (l2.name, l2.W.name, l2.b.name) == ("enc1_2", "enc1_2/W", "enc1_2/b")
     assert Conv2DLayer(l1, 2, 3).name == "conv1"

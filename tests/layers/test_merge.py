@@ -1,9 +1,18 @@
 """ConcatLayer and ElemwiseSumLayer: shapes, NumPy values, gradients, and build-time
 errors that name both incoming layers and their shapes; duplicate names."""
+import warnings
+
 import numpy as np
 import pytest
 
-from nnframe.layers import DenseLayer, InputLayer, LayerError, get_output_shape
+from nnframe.layers import (
+    DenseLayer,
+    InputLayer,
+    LayerError,
+    get_all_params,
+    get_output,
+    get_output_shape,
+)
 from nnframe.layers.merge import ConcatLayer, ElemwiseSumLayer
 from nnframe.layers.noise import DropoutLayer
 
@@ -97,28 +106,43 @@ def test_mismatch_of_computed_layers_names_them():
         ElemwiseSumLayer([enc, skip])
 
 
-def test_duplicate_names_are_an_error():
+def test_duplicate_names_are_made_unique():
     l_in = InputLayer((None, 8), name="x")
     h = DenseLayer(l_in, 4, name="h")
-    with pytest.raises(LayerError, match="duplicate layer name 'h'"):
-        DenseLayer(h, 4, name="h")
-    with pytest.raises(LayerError, match="duplicate layer name 'x'"):
-        ConcatLayer([h, l_in], name="x")
-    # a sibling built on the same input cannot take a used name either
-    with pytest.raises(LayerError, match="duplicate layer name 'h'"):
-        DenseLayer(l_in, 4, name="h")
+    # a used name is accepted (as in Lasagne) and made unique, with a warning
+    with pytest.warns(UserWarning, match="duplicate layer name 'h'.* named 'h_2'"):
+        h2 = DenseLayer(h, 4, name="h")
+    assert (h2.name, h2.W.name) == ("h_2", "h_2/W")
+    with pytest.warns(UserWarning, match="duplicate layer name 'x'"):
+        assert ConcatLayer([h, l_in], name="x").name == "x_2"
+    # a sibling built on the same input: the next free suffix
+    with pytest.warns(UserWarning, match="named 'h_3'"):
+        assert DenseLayer(l_in, 4, name="h").name == "h_3"
     # automatic names of parallel branches differ
     a, b = DropoutLayer(l_in), DropoutLayer(l_in)
     assert (a.name, b.name) == ("dropout1", "dropout2")
     ElemwiseSumLayer([a, b])
-    # branches built separately may collide; merging layers with state then fails
-    other = DenseLayer(InputLayer((None, 8), name="y"), 4, name="h")
-    with pytest.raises(LayerError, match="ConcatLayer 'cat': duplicate layer name 'h' in the "
-                                         "merged inputs: DenseLayer 'h'.* and DenseLayer 'h'"):
-        ConcatLayer([h, other], name="cat")
+    # branches built separately may collide: merging renames the later ones (in the
+    # order of the merged inputs), their parameters and random streams with them
+    y = InputLayer((None, 8), name="y")
+    other = DenseLayer(y, 4, name="h")
+    drop = DropoutLayer(InputLayer((None, 4)), name="h")
+    with pytest.warns(UserWarning, match="ConcatLayer 'cat': duplicate layer name 'h' in the "
+                                         "merged inputs: DenseLayer 'h'.* keeps it and "
+                                         "DenseLayer 'h'.* is renamed 'h_4'"):
+        cat = ConcatLayer([h, other], name="cat")
+    assert (h.name, other.name, other.W.name, other.b.name) == ("h", "h_4", "h_4/W", "h_4/b")
+    names = [p.name for p in get_all_params(cat)]
+    assert names == ["h/W", "h/b", "h_4/W", "h_4/b"]
+    get_output(drop)                         # a stream state named after the layer
+    with pytest.warns(UserWarning, match="DropoutLayer 'h'.* is renamed 'h_5'"):
+        ElemwiseSumLayer([h, drop])
+    assert drop.name == "h_5" and [s.name for s in drop._srng.state_variables] == ["h_5/state0"]
     # a layer reached twice is not a duplicate, nor are unnamed InputLayers (no state)
-    assert ElemwiseSumLayer([h, h]).output_shape == (None, 4)
-    assert ConcatLayer([InputLayer((None, 2)), InputLayer((None, 3))]).output_shape == (None, 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ElemwiseSumLayer([h, h]).output_shape == (None, 4)
+        assert ConcatLayer([InputLayer((None, 2)), InputLayer((None, 3))]).output_shape == (None, 5)
 
 
 def test_merge_layer_parameter_shape_error_names_the_input_shapes():
