@@ -39,6 +39,11 @@ def int_pair_param(layer, value, what, minimum):
     return tuple(int(v) for v in pair)
 
 
+
+def _source(layer):
+    """`` from <input layer>`` for messages about ``layer``'s input, or nothing."""
+    return f" from {layer.input_layer.describe()}" if layer.input_layer else ""
+
 class Conv2DLayer(Layer):
     """2-d convolution layer: ``nonlinearity(conv2d(input, W) + b)``.
 
@@ -92,10 +97,10 @@ class Conv2DLayer(Layer):
         super().__init__(incoming, name)
         if len(self.input_shape) != 4:
             raise self.fail(f"needs a 4-d input (batch, channels, rows, cols), got the shape "
-                            f"{self.input_shape}{self._source()}")
+                            f"{self.input_shape}{_source(self)}")
         if self.input_shape[1] is None:
             raise self.fail(f"the number of input channels of the shape {self.input_shape}"
-                            f"{self._source()} is unknown; give it in the InputLayer shape")
+                            f"{_source(self)} is unknown; give it in the InputLayer shape")
         if isinstance(num_filters, bool) or not isinstance(num_filters, (int, np.integer)) or \
                 num_filters <= 0:
             raise self.fail(f"num_filters must be a positive integer, got {num_filters!r}")
@@ -118,9 +123,6 @@ class Conv2DLayer(Layer):
             self.b = self.add_param(b, out_shape[1:], "b", regularizable=False)
         else:
             self.b = self.add_param(b, (self.num_filters,), "b", regularizable=False)
-
-    def _source(self):
-        return f" from {self.input_layer.describe()}" if self.input_layer else ""
 
     def _resolve_pad(self, pad):
         """``pad`` as a pair of ints, the zeros added on both sides of rows and columns."""
@@ -192,10 +194,10 @@ def _num_filters(layer, num_filters):
 def _check_input(layer, ndim, axes):
     if len(layer.input_shape) != ndim:
         raise layer.fail(f"needs a {ndim}-d input ({axes}), got the shape "
-                         f"{layer.input_shape}{layer._source()}")
+                         f"{layer.input_shape}{_source(layer)}")
     if layer.input_shape[1] is None:
         raise layer.fail(f"the number of input channels of the shape {layer.input_shape}"
-                         f"{layer._source()} is unknown; give it in the InputLayer shape")
+                         f"{_source(layer)} is unknown; give it in the InputLayer shape")
 
 
 def _add_bias(layer, activation, spatial):
@@ -258,9 +260,6 @@ class Conv1DLayer(Layer):
         out_shape = self.get_output_shape_for(self.input_shape)
         self.W = self.add_param(W, self.get_W_shape(), "W")
         self.b = _conv_bias(self, b, out_shape)
-
-    def _source(self):
-        return f" from {self.input_layer.describe()}" if self.input_layer else ""
 
     def _resolve_pad(self, pad):
         k = self.filter_size[0]
@@ -376,9 +375,6 @@ class TransposedConv2DLayer(Layer):
         out_shape = self.get_output_shape_for(self.input_shape)
         self.W = self.add_param(W, self.get_W_shape(), "W")
         self.b = _conv_bias(self, b, out_shape)
-
-    def _source(self):
-        return f" from {self.input_layer.describe()}" if self.input_layer else ""
 
     def _resolve_crop(self, crop):
         if crop == "valid":
