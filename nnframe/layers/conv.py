@@ -39,7 +39,6 @@ def int_pair_param(layer, value, what, minimum):
     return tuple(int(v) for v in pair)
 
 
-
 def _source(layer):
     """`` from <input layer>`` for messages about ``layer``'s input, or nothing."""
     return f" from {layer.input_layer.describe()}" if layer.input_layer else ""
