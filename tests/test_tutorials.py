@@ -84,3 +84,91 @@ def test_theano_tutorial_with_a_hand_written_sigmoid_learns_without_nan():
     assert lines[-2] == "finite weights and loss: True"
     accuracy = float(lines[-1].split()[-1])
     assert accuracy > 0.9
+
+
+# ---------------------------------------------------------------------------------------
+# Lasagne's own programs, ported by changing the imports to nnframe.compat (issue 15).
+
+def _example_env():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.path.dirname(EXAMPLES) + os.pathsep + env.get("PYTHONPATH", "")
+    # One BLAS thread: on a small shared machine, OpenBLAS's spinning threads make a
+    # run several times slower when another process holds the other cores.
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
+    env.setdefault("OMP_NUM_THREADS", "1")
+    return env
+
+
+def _run_example(script, args, cwd):
+    result = subprocess.run([sys.executable, os.path.join(EXAMPLES, script)] + list(args),
+                            capture_output=True, text=True, env=_example_env(), cwd=str(cwd),
+                            timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    return result.stdout
+
+
+def _import_example(name):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("_example_" + name,
+                                                  os.path.join(EXAMPLES, name + ".py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _printed(stdout, label):
+    """The numbers after ``label:`` on the lines that carry it, in order."""
+    return [float(line.split(":", 1)[1].split()[0]) for line in stdout.splitlines()
+            if line.strip().startswith(label + ":")]
+
+
+def _check_lasagne_mnist(model, min_accuracy, tmp_path):
+    stdout = _run_example("lasagne_mnist.py", [model, "--quick", "--seed", "0"], tmp_path)
+    epochs = [line for line in stdout.splitlines() if line.startswith("Epoch ")]
+    mnist = _import_example("lasagne_mnist")
+    assert len(epochs) == mnist.QUICK_EPOCHS[model]
+    (test_accuracy,) = _printed(stdout, "test accuracy")
+    assert test_accuracy / 100 > min_accuracy, stdout
+    assert "saved and reloaded" in stdout
+
+    # The saved weights, loaded the way Lasagne's example says, into a new network.
+    lasagne, theano, T = mnist.lasagne, mnist.theano, mnist.T
+    assert (tmp_path / "model.npz").is_file()
+    input_var = T.tensor4('inputs')
+    network = {"mlp": mnist.build_mlp, "cnn": mnist.build_cnn}[model](input_var)
+    with np.load(str(tmp_path / "model.npz")) as f:
+        param_values = [f['arr_%d' % i] for i in range(len(f.files))]
+    assert [v.shape for v in param_values] == \
+        [p.get_value().shape for p in lasagne.layers.get_all_params(network)]
+    lasagne.layers.set_all_param_values(network, param_values)
+    for p, v in zip(lasagne.layers.get_all_params(network), param_values):
+        np.testing.assert_array_equal(p.get_value(), v)
+    predict = theano.function([input_var], T.argmax(
+        lasagne.layers.get_output(network, deterministic=True), axis=1))
+    _, _, _, _, X_test, y_test = mnist.load_dataset()
+    accuracy = np.mean(predict(X_test) == y_test)
+    np.testing.assert_allclose(accuracy * 100, test_accuracy, atol=0.011)
+
+
+def test_lasagne_mnist_example_mlp_learns_and_its_npz_loads(tmp_path):
+    _check_lasagne_mnist("mlp", 0.8, tmp_path)
+
+
+def test_lasagne_mnist_example_cnn_learns_and_its_npz_loads(tmp_path):
+    _check_lasagne_mnist("cnn", 0.6, tmp_path)
+
+
+def test_lasagne_recipes_vae_example_improves_its_elbo(tmp_path):
+    stdout = _run_example("lasagne_vae.py", ["--quick", "--seed", "0"], tmp_path)
+    train_elbo = _printed(stdout, "training ELBO")
+    val_elbo = _printed(stdout, "validation ELBO")
+    (test_elbo,) = _printed(stdout, "test ELBO")
+    assert len(train_elbo) == len(val_elbo) == 8
+    assert np.all(np.isfinite(train_elbo + val_elbo + [test_elbo])), stdout
+    # ELBO per binarised 784-pixel image: a log-likelihood bound, so negative, and at
+    # most 784 * log 2 ~ 543 nats from zero for a model no better than p = 0.5.
+    assert all(e < 0 for e in train_elbo + val_elbo + [test_elbo])
+    assert train_elbo[-1] > train_elbo[0] + 50, stdout
+    assert val_elbo[-1] > val_elbo[0] + 50, stdout
+    assert test_elbo > -300, stdout
+    assert os.listdir(str(tmp_path)) == []     # the VAE example writes nothing
