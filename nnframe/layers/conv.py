@@ -94,16 +94,8 @@ class Conv2DLayer(Layer):
                  nonlinearity=nonlinearities.rectify, flip_filters=True, dilation=(1, 1),
                  name=None):
         super().__init__(incoming, name)
-        if len(self.input_shape) != 4:
-            raise self.fail(f"needs a 4-d input (batch, channels, rows, cols), got the shape "
-                            f"{self.input_shape}{_source(self)}")
-        if self.input_shape[1] is None:
-            raise self.fail(f"the number of input channels of the shape {self.input_shape}"
-                            f"{_source(self)} is unknown; give it in the InputLayer shape")
-        if isinstance(num_filters, bool) or not isinstance(num_filters, (int, np.integer)) or \
-                num_filters <= 0:
-            raise self.fail(f"num_filters must be a positive integer, got {num_filters!r}")
-        self.num_filters = int(num_filters)
+        _check_input(self, 4, "batch, channels, rows, cols")
+        self.num_filters = _num_filters(self, num_filters)
         self.filter_size = int_pair_param(self, filter_size, "filter_size", 1)
         self.stride = int_pair_param(self, stride, "stride", 1)
         self.dilation = int_pair_param(self, dilation, "dilation", 1)
@@ -113,15 +105,7 @@ class Conv2DLayer(Layer):
         self.nonlinearity = nonlinearity or nonlinearities.identity
         out_shape = self.get_output_shape_for(self.input_shape)
         self.W = self.add_param(W, self.get_W_shape(), "W")
-        if b is None:
-            self.b = None
-        elif self.untie_biases:
-            if None in out_shape[2:]:
-                raise self.fail(f"untie_biases=True needs a known output size, but the input "
-                                f"shape {self.input_shape} gives {out_shape}")
-            self.b = self.add_param(b, out_shape[1:], "b", regularizable=False)
-        else:
-            self.b = self.add_param(b, (self.num_filters,), "b", regularizable=False)
+        self.b = _conv_bias(self, b, out_shape)
 
     def _resolve_pad(self, pad):
         """``pad`` as a pair of ints, the zeros added on both sides of rows and columns."""
@@ -162,13 +146,7 @@ class Conv2DLayer(Layer):
                                filter_shape=self.get_W_shape(), border_mode=self.pad,
                                subsample=self.stride, filter_flip=self.flip_filters,
                                filter_dilation=self.dilation)
-        if self.b is None:
-            activation = conved
-        elif self.untie_biases:
-            activation = conved + T.dimshuffle(self.b, ("x", 0, 1, 2))
-        else:
-            activation = conved + T.dimshuffle(self.b, ("x", 0, "x", "x"))
-        return self.nonlinearity(activation)
+        return self.nonlinearity(_add_bias(self, conved, 2))
 
 
 def _conv_bias(layer, b, out_shape):
