@@ -7,6 +7,18 @@ training step (preallocated nothing fancy, but in-place wherever NumPy allows:
 import numpy as np
 
 
+def softmax_crossentropy_(z, rows, y):
+    """The mean softmax cross-entropy of logits ``z`` (n, classes) for labels ``y``; ``z`` is
+    overwritten with the loss's gradient with respect to the logits."""
+    z -= z.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    loss = -np.log(z[rows, y]).mean()
+    z[rows, y] -= 1
+    z /= len(z)
+    return loss
+
+
 class MLPStep:
     """One SGD step of a ReLU MLP with a softmax cross-entropy loss."""
 
@@ -28,13 +40,8 @@ class MLPStep:
             if k < layers - 1:
                 np.maximum(h, 0, out=h)
                 acts.append(h)
-        z = h                                    # logits, softmax in place
-        z -= z.max(axis=1, keepdims=True)
-        np.exp(z, out=z)
-        z /= z.sum(axis=1, keepdims=True)
-        loss = -np.log(z[rows, y]).mean()
-        z[rows, y] -= 1                          # d loss / d logits
-        z /= n
+        z = h                                    # logits -> d loss / d logits, in place
+        loss = softmax_crossentropy_(z, rows, y)
         d = z
         grads = [None] * len(params)
         for k in reversed(range(layers)):
@@ -123,12 +130,7 @@ class CNNStep:
         flat = np.ascontiguousarray(p2.transpose(0, 3, 1, 2)).reshape(n, -1)
         z = flat @ W
         z += b
-        z -= z.max(axis=1, keepdims=True)
-        np.exp(z, out=z)
-        z /= z.sum(axis=1, keepdims=True)
-        loss = -np.log(z[rows, y]).mean()
-        z[rows, y] -= 1
-        z /= n
+        loss = softmax_crossentropy_(z, rows, y)
         dW = flat.T @ z
         db = z.sum(axis=0)
         d_flat = z @ W.T
@@ -238,12 +240,7 @@ class LSTMStep:
         h = Hs[steps]
         z = h @ W
         z += c
-        z -= z.max(axis=1, keepdims=True)
-        np.exp(z, out=z)
-        z /= z.sum(axis=1, keepdims=True)
-        loss = -np.log(z[rows, y]).mean()
-        z[rows, y] -= 1                                          # d loss / d logits
-        z /= n
+        loss = softmax_crossentropy_(z, rows, y)                 # z: d loss / d logits
         dW_in, dW_hid, db, dW, dc = self.grads
         np.matmul(h.T, z, out=dW)
         np.sum(z, axis=0, out=dc)
