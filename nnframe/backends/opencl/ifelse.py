@@ -1,9 +1,9 @@
 """OpenCL kernel for IfElse: the condition is read on the host, the branch runs on the device.
 
 Each branch is compiled once, for this device, as a function whose outputs
-stay device arrays (:class:`DeviceOutputsMode`): the selected branch takes
-the node's device arrays and returns device arrays, so the data makes no
-host round trip.  Only the condition, a scalar, is downloaded when a kernel
+stay device arrays (:class:`~nnframe.backends.opencl.inner.DeviceOutputsMode`):
+the selected branch takes the node's device arrays and returns device arrays,
+so the data makes no host round trip.  Only the condition, a scalar, is downloaded when a kernel
 computed it (a host value is read as it is).
 
 >>> import numpy as np, nnframe.tensor as T                      # doctest: +SKIP
@@ -16,43 +16,11 @@ array([2., 2., 2.], dtype=float32)
 import numpy as np
 
 from nnframe.backends.opencl.array import host_view
+from nnframe.backends.opencl.inner import DeviceOutputsMode
 from nnframe.backends.opencl.registry import register
-from nnframe.core.mode import Mode, get_mode
 from nnframe.core.ops.ifelse import IfElse
 
-__all__ = ["DeviceOutputsMode"]
-
-
-class _DeviceOutputs:
-    """The OpenCL backend, except that linked functions return device arrays (no download)."""
-
-    host = False
-
-    def __init__(self, backend):
-        self.backend = backend
-        self.name = backend.name
-        self.native_type = backend.native_type
-        self.to_native = backend.to_native
-        self.make_kernels = backend.make_kernels
-
-    @staticmethod
-    def to_host(value):
-        return value
-
-
-class DeviceOutputsMode(Mode):
-    """The ``'opencl'`` mode (same rewrites) for inner graphs: outputs stay on the device.
-
-    Only for linked code called with device arrays (``f.maker.linked.run``):
-    calling the Function itself would hand device arrays to the caller.
-    """
-
-    def __init__(self):
-        super().__init__("opencl", rewrite=get_mode("opencl").rewrite,
-                         name="opencl (device outputs)")
-
-    def get_backend(self):
-        return _DeviceOutputs(super().get_backend())
+__all__ = []
 
 
 def _not_shared(out, inputs):

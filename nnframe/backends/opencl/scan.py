@@ -1,7 +1,7 @@
 """OpenCL kernel for Scan: the step runs on the device, the states never leave it.
 
 The step is compiled once for this device as linked code whose outputs stay
-device arrays (:class:`~nnframe.backends.opencl.ifelse.DeviceOutputsMode`);
+device arrays (:class:`~nnframe.backends.opencl.inner.DeviceOutputsMode`);
 the shared loop (nnframe/backends/scan_plan.py) hands it views of device
 buffers (a sequence's row ``t``, a state buffer's tap rows) and writes its
 results into the next row of the state buffers and collected outputs with one
@@ -11,7 +11,7 @@ views handed out never change (device arrays are immutable).  Only
 """
 from nnframe.backends.opencl.array import empty, host_view
 from nnframe.backends.opencl.elemwise import strided_copy
-from nnframe.backends.opencl.ifelse import DeviceOutputsMode
+from nnframe.backends.opencl.inner import DeviceOutputsMode
 from nnframe.backends.opencl.registry import register
 from nnframe.backends.scan_plan import LoopPlan, compile_step
 from nnframe.core.ops.scan import Scan
