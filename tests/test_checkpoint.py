@@ -1,10 +1,12 @@
 """HDF5 checkpoints: exact round trips, loading by name (strict and partial), corrupt
 and foreign files, atomic writes, and layer networks through save_params/load_params."""
+import json
 import os
 import re
 import subprocess
 import sys
 import warnings
+import zlib
 
 import h5py  # noqa: E402  (a dependency of nnframe)
 import numpy as np
@@ -96,7 +98,7 @@ def test_round_trip_is_exact(tmp_path):
     assert type(ckpt.progress["epoch"]) is int and type(ckpt.progress["stopped"]) is bool
     assert ckpt.recipe_original == RECIPE and ckpt.recipe_resolved == RECIPE + "seed: 1\n"
     assert ckpt.nnframe_version == C.__version__ and ckpt.floatX == config.floatX
-    assert ckpt.format_version == 1 and ckpt.created_utc.endswith("Z")
+    assert ckpt.format_version == C.FORMAT_VERSION == 2 and ckpt.created_utc.endswith("Z")
     assert ckpt.env["numpy"] == np.__version__ and ckpt.env["h5py"] == h5py.__version__
 
     # RNG states: 128-bit PCG64 integers and the MT19937 key array come back exactly,
@@ -113,24 +115,34 @@ def test_round_trip_is_exact(tmp_path):
         assert same_bits(restored.random(5), saved.random(5))
 
 
-def test_file_layout(tmp_path):
+def test_file_layout_is_readable_with_h5py_alone(tmp_path):
     path = str(tmp_path / "last.h5")
-    full_checkpoint(path)
+    params, optim, progress, states, *_ = full_checkpoint(path)
     with h5py.File(path, "r") as f:
-        assert f.attrs["format"] == "nnframe-checkpoint" and f.attrs["format_version"] == 1
-        assert f.attrs["kind"] == "training"
+        assert f.attrs["format"] == b"nnframe-checkpoint" and f.attrs["format_version"] == 2
         assert isinstance(f["params/enc1"], h5py.Group)
         assert f["params/enc1/W"].dtype == np.float32 and f["params/enc1/W"].shape == (5, 3)
         assert f["params/emb/table"].dtype == np.int64
-        assert f["optim"].attrs["rule"] == "adam"
         assert f["optim/enc1/W/adam/m"].shape == (5, 3) and f["optim/adam/t"][()] == 17
-        assert f["progress"].attrs["epoch"] == 4 and f["progress"].attrs["step"] == 1234
-        assert f["rng/arrays/stream/state0"].dtype == np.uint64
-        assert h5py.check_string_dtype(f["rng/shuffle"].dtype) is not None
-        # recipe texts are datasets (attributes must stay small)
-        assert isinstance(f["recipe/original"], h5py.Dataset)
+        assert f["rng/stream/state0"].dtype == np.uint64
+        # recipe texts are string datasets; everything else is one JSON document
         assert f["recipe/original"].asstr()[()] == RECIPE
-        assert set(f["env"].attrs) >= {"python", "numpy", "h5py", "platform"}
+        raw = f["contents"][()]
+        assert f["contents"].attrs["crc32"] == zlib.crc32(raw)
+        contents = json.loads(raw)
+        arrays = {e["name"]: e for e in contents["arrays"]["params"]}
+        assert list(arrays) == list(params)
+        assert arrays["enc1/W"]["crc32"] == zlib.crc32(f["params/enc1/W"][()].tobytes())
+        assert [e["name"] for e in contents["arrays"]["rng"]] == ["stream/state0",
+                                                                  "dropout1/state1"]
+    assert contents["kind"] == "training" and contents["digest"] == "crc32"
+    assert contents["progress"]["epoch"] == 4 and contents["progress"]["monitor"] == progress[
+        "monitor"]
+    assert contents["optim_info"]["rule"] == "adam"
+    assert contents["rng"]["shuffle"]["state"]["state"] == states["shuffle"]["state"]["state"]
+    assert set(contents["env"]) >= {"python", "numpy", "h5py", "platform"}
+    assert contents["recipe"]["original"] == {"bytes": len(RECIPE.encode()),
+                                              "crc32": zlib.crc32(RECIPE.encode())}
 
 
 def test_save_shared_variables_and_minimal_file(tmp_path):
@@ -152,7 +164,11 @@ def test_save_shared_variables_and_minimal_file(tmp_path):
      "two variables are named 'w'"),
     ({"params": {"s": np.array(["text"])}}, "numeric arrays"),
     ({"params": {}, "progress": {"when": object()}}, "progress['when'] cannot be saved"),
-    ({"params": {}, "rng": {"arrays": {"x": 1}}}, "reserved"),
+    ({"params": {"enc\x00/W": np.zeros(2)}}, "without NUL characters"),
+    ({"params": {"enc\udc80/W": np.zeros(2)}}, "HDF5 names are UTF-8"),
+    ({"params": {}, "progress": {3: "epoch"}}, "keys must be non-empty strings"),
+    ({"params": {}, "rng": {"": np.zeros(2, "uint64")}}, "rng: '' is not a valid name"),
+    ({"params": {}, "recipe_resolved": "seed: 1\udc80"}, "cannot be saved as UTF-8"),
     ({"params": {}, "optim_info": {"rule": "adam", "lr": 1}}, "unknown keys"),
     ({"params": {}, "kind": "weights"}, "kind must be one of"),
     ({"params": {}, "recipe_original": b"bytes"}, "must be a str"),
@@ -342,8 +358,10 @@ def test_newer_format_version_is_refused(tmp_path):
     path = str(tmp_path / "future.h5")
     save_checkpoint(path, {"w": np.zeros(2)})
     with h5py.File(path, "r+") as f:
-        f.attrs["format_version"] = np.int64(2)
-    with pytest.raises(CheckpointError, match="format_version 2.*upgrade nnframe"):
+        f.attrs["format_version"] = np.int64(C.FORMAT_VERSION + 1)
+    with pytest.raises(CheckpointError, match=f"format_version {C.FORMAT_VERSION + 1} .*"
+                                              f"reads format_version {C.FORMAT_VERSION} and "
+                                              "older: upgrade nnframe"):
         load_checkpoint(path)
 
 
@@ -360,13 +378,13 @@ def test_unknown_groups_are_ignored_with_a_warning(tmp_path):
 def test_crash_while_writing_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     path = str(tmp_path / "last.h5")
     save_checkpoint(path, {"w": np.arange(3.0)}, progress={"epoch": 1})
-    real = C._write_arrays
+    real = C._write_all
 
-    def crash_after_params(group, entries):
-        real(group, entries)  # the params are written, then the process "dies"
+    def crash_half_way(fd, data):
+        real(fd, memoryview(data)[:len(data) // 2])  # half the file is on disk, then Ctrl-C
         raise KeyboardInterrupt("simulated crash")
 
-    monkeypatch.setattr(C, "_write_arrays", crash_after_params)
+    monkeypatch.setattr(C, "_write_all", crash_half_way)
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(path, {"w": np.arange(3.0) + 10}, optim={"t": np.asarray(1)},
                         progress={"epoch": 2})
@@ -379,12 +397,11 @@ CRASHING_WRITER = """
 import os, sys
 import numpy as np
 from nnframe import checkpoint as C
-real = C._write_arrays
-def die(group, entries):
-    real(group, entries)
-    group.file.flush()
-    os._exit(9)   # a hard crash: no exception handler, no cleanup
-C._write_arrays = die
+real = C._write_all
+def die(fd, data):
+    real(fd, memoryview(data)[:len(data) // 2])
+    os._exit(9)   # a hard crash (SIGKILL, power loss): no exception handler, no cleanup
+C._write_all = die
 C.save_checkpoint(os.path.join(sys.argv[1], "last.h5"), {"w": np.ones(3)}, progress={"epoch": 2})
 """
 

@@ -142,28 +142,49 @@ def test_external_link_in_an_unknown_group_is_refused(checkpoint, secret):
         load_checkpoint(checkpoint)
 
 
-def test_max_array_bytes_applies_to_checkpoints(checkpoint):
-    with config.change_flags(max_array_bytes=50):  # out/W is 72 bytes
+def test_max_array_bytes_applies_to_checkpoints(tmp_path):
+    path = tmp_path / "big.h5"
+    save_params({"out/W": np.zeros((100, 100), "float32")}, path)  # 40000 bytes
+    with config.change_flags(max_array_bytes=39999):
         with pytest.raises(CheckpointError, match=re.escape(
-                f"{checkpoint}: dataset '/params/out/W' declares an array of shape (6, 3) and "
-                "dtype float32: 72 bytes, more than the limit of 50 bytes")):
-            load_checkpoint(checkpoint)
-    with config.change_flags(max_array_bytes=72):
-        assert load_checkpoint(checkpoint).params["out/W"].shape == SHAPE
+                f"{path}: dataset '/params/out/W' declares an array of shape (100, 100) and "
+                "dtype float32: 40.0 kB, more than the limit of ")):
+            load_checkpoint(path)
+    with config.change_flags(max_array_bytes=40000):
+        assert load_checkpoint(path).params["out/W"].shape == (100, 100)
 
 
 # -- damaged files --------------------------------------------------------------------
+def flip_inside(marker, skip):
+    """Damage: flip one byte ``skip`` bytes after the first ``marker`` of the file."""
+    def damage(raw):
+        at = raw.index(marker) + skip
+        return raw[:at] + bytes([raw[at] ^ 0x01]) + raw[at + 1:]
+    return damage
+
+
+def second_object_header(raw):
+    """Damage: flip a byte of the second object header (the root's first child)."""
+    at = raw.index(b"OHDR", raw.index(b"OHDR") + 4) + 20
+    return raw[:at] + bytes([raw[at] ^ 0x01]) + raw[at + 1:]
+
+
 @pytest.mark.parametrize("damage,message", [
     (lambda raw: raw[:len(raw) // 2], "is not an nnframe checkpoint: it is not a readable HDF5 "
                                       "file (truncated file"),
     (lambda raw: np.random.default_rng(0).bytes(3000), "is not an nnframe checkpoint: it is not "
                                                        "a readable HDF5 file"),
-    (lambda raw: raw.replace(b"SNOD", b"XXXX"), ": cannot read the checkpoint (RuntimeError: "),
-    (lambda raw: raw.replace(b"HEAP", b"XXXX"), ": cannot read the checkpoint (RuntimeError: "),
-], ids=["truncated", "random bytes", "symbol table node", "local heap"])
+    (lambda raw: raw.replace(b"OHDR", b"XXXX"), " is corrupt or truncated: it cannot be read "
+                                                "(bad object header version number)"),
+    (second_object_header, " is corrupt or truncated: it cannot be read (incorrect metadata "
+                           "checksum after all read attempts)"),
+    (flip_inside(b'"kind"', 2), " is corrupt: /contents: the data do not match their checksum"),
+    (flip_inside(b"model: [dense", 3), " is corrupt: /recipe/resolved: the data do not match "
+                                       "their checksum"),
+], ids=["truncated", "random bytes", "object header signatures", "object header checksum",
+        "table of contents", "recipe text"])
 def test_damaged_file_is_a_checkpoint_error(checkpoint, damage, message):
     raw = checkpoint.read_bytes()
-    assert raw.count(b"SNOD") == 1 and b"HEAP" in raw
     checkpoint.write_bytes(damage(raw))
     with pytest.raises(CheckpointError) as info:
         load_checkpoint(checkpoint)
@@ -172,10 +193,21 @@ def test_damaged_file_is_a_checkpoint_error(checkpoint, damage, message):
         load_params(network(), checkpoint)
 
 
-def test_recipe_that_is_a_group_is_a_checkpoint_error(checkpoint):
+def test_recipe_replaced_by_a_group_is_a_checkpoint_error(checkpoint):
     with h5py.File(checkpoint, "r+") as f:
         del f["recipe/resolved"]
         f["recipe/resolved/inner"] = np.ones(2)
     with pytest.raises(CheckpointError, match=re.escape(
-            f"{checkpoint} is corrupt: /recipe/resolved is not a text dataset")):
+            f"{checkpoint} is corrupt: /recipe/resolved is listed in /contents but is not a "
+            "dataset of the file")):
+        load_checkpoint(checkpoint)
+
+
+def test_dataset_added_with_h5py_is_refused(checkpoint):
+    """Its data would be read unchecked: only what /contents lists (with a CRC) is read."""
+    with h5py.File(checkpoint, "r+") as f:
+        f["params/out/extra"] = np.ones(2, "float32")
+    with pytest.raises(CheckpointError, match=re.escape(
+            f"{checkpoint} is corrupt: /params/out/extra is not listed in /contents (the file "
+            "was changed after nnframe wrote it)")):
         load_checkpoint(checkpoint)
