@@ -13,6 +13,15 @@ own files.
 >>> for idx in batches.epoch(0):
 ...     x, y = train.x[idx], train.y[idx]
 
+A file's own test set (Keras' ``x_test``, MNIST's ``t10k`` files) comes with the
+training set, in ``held_out``:
+
+>>> mnist = load_dataset('idx', images='train-images-idx3-ubyte.gz',
+...                      labels='train-labels-idx1-ubyte.gz',
+...                      test_images='t10k-images-idx3-ubyte.gz',
+...                      test_labels='t10k-labels-idx1-ubyte.gz')   # doctest: +SKIP
+>>> test = mnist.held_out['test']                                   # doctest: +SKIP
+
 Modules: :mod:`~nnframe.data.datasets` (``Dataset``, loaders, the
 ``DATASETS`` registry), :mod:`~nnframe.data.splits` (``split``,
 ``Standardizer``), :mod:`~nnframe.data.batches` (``Minibatches``) and

@@ -36,6 +36,15 @@ Decisions:
 - Integer labels give ``num_classes = max(y) + 1`` unless it is passed; a
   :meth:`Dataset.subset` keeps its parent's ``num_classes`` even when a class
   is absent from it.
+- A file's own test and validation sets (MNIST's ``t10k`` files, an npz's
+  ``x_test``/``y_test``): the file loaders take ``test_x``, ``test_y``,
+  ``test_mask`` and ``valid_x``, ``valid_y``, ``valid_mask`` (``idx``:
+  ``test_images``, ``test_labels``, ``valid_images``, ``valid_labels``).  The
+  loader returns the training set, with the held-out sets in
+  :attr:`Dataset.held_out`; they go through the same reading, size, mask,
+  reshape and dtype steps as the training set, and must match it: the same
+  per-example shape, targets exactly when it has targets (of the same kind),
+  a mask exactly when it has one, labels among its classes.
 - Missing files raise ``FileNotFoundError`` naming the file; a missing key
   raises :class:`MissingKeyError` naming the file and key and listing the
   available keys.  ``.npz`` files are read with ``allow_pickle=False``.
@@ -51,6 +60,9 @@ Decisions:
 Dataset('digits', n=1797, input_shape=(64,), dtype=float32, num_classes=10)
 >>> data.subset([0, 1, 2]).y
 array([0, 1, 2])
+>>> load_dataset('npz', path='mnist.npz', x='x_train', y='y_train',
+...              test_x='x_test', test_y='y_test').held_out['test']   # doctest: +SKIP
+Dataset('mnist.npz:test', n=10000, input_shape=(28, 28), dtype=float32, num_classes=10)
 """
 import difflib
 import functools
@@ -70,7 +82,8 @@ from nnframe.hdf5_safety import get_dataset
 from nnframe.limits import check_array_size
 
 __all__ = ["Dataset", "DATASETS", "load_dataset", "load_digits", "load_mnist5k", "load_npz",
-           "load_hdf5", "load_idx", "synthetic_blobs", "check_mask"]
+           "load_hdf5", "load_idx", "synthetic_blobs", "check_mask", "HELD_OUT",
+           "held_out_arguments"]
 
 _DATA_EXTRA = "pip install 'nnframe[data]'"
 _H5PY_INSTALL = "pip install h5py"
@@ -80,6 +93,21 @@ _H5PY_INSTALL = "pip install h5py"
 _ZIP_ERRORS = (OSError, EOFError, ValueError, KeyError, RuntimeError, NotImplementedError,
                zipfile.BadZipFile, zlib.error)
 _NPY_MAGIC = b"\x93NUMPY"
+
+#: A file's own held-out sets, by name, and the loader arguments that can name their
+#: examples (npz/hdf5: ``test_x``; idx: ``test_images``).
+HELD_OUT = {"valid": ("valid_x", "valid_images"), "test": ("test_x", "test_images")}
+
+
+def held_out_arguments(args):
+    """``{held-out set: the argument naming its examples}`` for the sets ``args`` (a
+    loader's keyword arguments) name, in :data:`HELD_OUT` order.
+
+    >>> held_out_arguments({'path': 'd.npz', 'test_x': 'x_test', 'valid_x': None})
+    {'test': 'test_x'}
+    """
+    return {part: argument for part, arguments in HELD_OUT.items() for argument in arguments
+            if args.get(argument) is not None}
 
 
 class Dataset:
@@ -102,6 +130,11 @@ class Dataset:
         For sequences ``x`` of shape ``(n, time, ...)``: which steps are real
         (1) and which are padding (0), shape ``(n, time)``, booleans or the
         numbers 0 and 1; stored as ``config.floatX``.  None: every step is real.
+    held_out : dict of str to Dataset, optional
+        The file's own held-out sets (``'valid'``, ``'test'``) that came with
+        these training examples; the file loaders fill it.  Copies
+        (:meth:`subset`, :meth:`replace`) leave it empty: they are other
+        examples, or the same examples changed.
 
     Attributes
     ----------
@@ -118,7 +151,7 @@ class Dataset:
     """
 
     def __init__(self, x, y=None, name="dataset", num_classes=None, class_names=None,
-                 mask=None):
+                 mask=None, held_out=None):
         x = np.asarray(x)
         if x.ndim < 1:
             raise DatasetError(f"dataset {name!r}: x must have at least one axis (the examples), "
@@ -140,6 +173,7 @@ class Dataset:
         self.x, self.y, self.name, self.mask = x, y, name, mask
         self.num_classes = None if num_classes is None else int(num_classes)
         self.class_names = class_names
+        self.held_out = _check_held_out(held_out, name)
 
     @property
     def input_shape(self):
@@ -180,8 +214,19 @@ class Dataset:
 
     def __repr__(self):
         masked = ", masked" if self.mask is not None else ""
+        held_out = "".join(f", {part}={len(d)}" for part, d in self.held_out.items())
         return (f"Dataset({self.name!r}, n={len(self)}, input_shape={self.input_shape}, "
-                f"dtype={self.x.dtype}, num_classes={self.num_classes}{masked})")
+                f"dtype={self.x.dtype}, num_classes={self.num_classes}{masked}{held_out})")
+
+
+def _check_held_out(held_out, name):
+    """``held_out`` as a dict of the known held-out sets (:data:`HELD_OUT`), in that order."""
+    held_out = dict(held_out or {})
+    for part, dataset in held_out.items():
+        if part not in HELD_OUT or not isinstance(dataset, Dataset):
+            raise TypeError(f"dataset {name!r}: held_out maps {', '.join(HELD_OUT)} to "
+                            f"Datasets, got {part!r}: {type(dataset).__name__}")
+    return {part: held_out[part] for part in HELD_OUT if part in held_out}
 
 
 def _infer_num_classes(y):
@@ -265,9 +310,10 @@ def _reshape(x, shape, name, image_shape=None):
 
 
 def _finish(x, y, name, shape=None, scale=None, dtype=None, image_shape=None, mask=None,
-            mask_what=None, **dataset_kwargs):
+            mask_what=None, mask_argument="mask", **dataset_kwargs):
     """Reshape, scale and cast ``x``, make integer labels int64, check the mask (named
-    ``mask_what`` in errors) against the reshaped ``x``, build the Dataset."""
+    ``mask_what`` in errors, given as the loader argument ``mask_argument``) against the
+    reshaped ``x``, build the Dataset."""
     x = np.asarray(x)
     if x.dtype.kind not in "biuf":
         raise DatasetError(f"dataset {name!r}: x must be numeric, got dtype {x.dtype}")
@@ -276,7 +322,7 @@ def _finish(x, y, name, shape=None, scale=None, dtype=None, image_shape=None, ma
         try:
             mask = check_mask(mask, x, mask_what or f"dataset {name!r}: the mask")
         except DatasetError as e:
-            e.argument = "mask"
+            e.argument = mask_argument
             raise
     dtype = np.dtype(config.floatX if dtype is None else dtype)
     if scale is not None:
@@ -308,6 +354,150 @@ def _missing_key(path, kind, key, available):
     hint = difflib.get_close_matches(key, list(available), n=1)
     hint = f" (did you mean {hint[0]!r}?)" if hint else ""
     return MissingKeyError(f"{path}: no {kind} named {key!r}{hint}; available: {listing}")
+
+
+# -- a file's own held-out sets ----------------------------------------------
+
+#: what the arrays of a loader argument hold, for messages
+_WORDS = {"x": "examples", "images": "examples", "y": "targets", "labels": "labels",
+          "mask": "a mask"}
+
+
+class _Source:
+    """How a file loader's messages name the arrays its arguments name.
+
+    ``fields`` are the arguments of the training set, examples first, then targets and
+    (npz, hdf5) the mask; a held-out set's are prefixed (``test_x``).  ``names`` maps an
+    argument to its array as messages show it (``"array 'x_test'"``, or a file's path);
+    ``where`` starts every message (``'d.npz: '``, or ``''`` when the names are paths).
+    """
+
+    def __init__(self, fields, names, where=""):
+        self.fields, self.names, self.where = fields, names, where
+
+    @staticmethod
+    def argument(part, field):
+        """The loader argument of ``field`` of set ``part``: ``x``, ``test_x``, ``valid_images``."""
+        return field if part == "train" else f"{part}_{field}"
+
+    def error(self, message, argument):
+        """A DatasetError about the array of loader argument ``argument``."""
+        error = DatasetError(self.where + message)
+        error.argument = argument
+        return error
+
+
+def _check_held_out_named(source, given):
+    """Each held-out set among the arguments ``given`` (those not None) is named whole: its
+    examples, and targets (a mask) exactly when the training set has them."""
+    examples = source.fields[0]
+    for part in HELD_OUT:
+        named = [source.argument(part, f) for f in source.fields
+                 if source.argument(part, f) in given]
+        if named and source.argument(part, examples) not in named:
+            raise source.error(f"{named[0]} is given but not {source.argument(part, examples)}: "
+                               f"name the {part} set's examples too, or drop {named[0]}",
+                               named[0])
+        for field in source.fields[1:] if named else ():
+            argument, word = source.argument(part, field), _WORDS[field]
+            if field in given and argument not in given:
+                raise source.error(f"the training set has {word} ({field}: "
+                                   f"{source.names[field]}) but the {part} set has none: "
+                                   f"give {argument}", argument)
+            if argument in given and field not in given:
+                raise source.error(f"{argument} names {word} of the {part} set, but the "
+                                   f"training set has none ({field} is null): give {field} "
+                                   f"too, or drop {argument}", argument)
+
+
+def _check_counts(source, arrays, part):
+    """As many targets as examples in set ``part`` (``arrays``: {argument: array})."""
+    x_arg, y_arg = (source.argument(part, f) for f in source.fields[:2])
+    if y_arg not in arrays or np.ndim(arrays[x_arg]) == 0:
+        return
+    x, y = arrays[x_arg], arrays[y_arg]
+    if np.ndim(y) == 0 or len(y) != len(x):
+        held = "a single value" if np.ndim(y) == 0 else f"{len(y)} {_WORDS[source.fields[1]]}"
+        raise source.error(f"{source.names[x_arg]} holds {len(x)} examples but "
+                           f"{source.names[y_arg]} holds {held}", y_arg)
+
+
+def _is_labels(y):
+    return np.asarray(y).dtype.kind in "biu"
+
+
+def _check_like_training(source, arrays, part):
+    """Held-out set ``part`` fits the training set: the same per-example shape, targets of
+    the same shape and kind (class labels or numbers), one target per example."""
+    x_field, y_field = source.fields[:2]
+    x_arg, y_arg = source.argument(part, x_field), source.argument(part, y_field)
+    names = source.names
+    x, train_x = np.asarray(arrays[x_arg]), np.asarray(arrays[x_field])
+    if x.ndim >= 1 and train_x.ndim >= 1 and x.shape[1:] != train_x.shape[1:]:
+        raise source.error(f"{names[x_arg]} (the {part} set) holds examples of shape "
+                           f"{x.shape[1:]}, but {names[x_field]} (the training set) holds "
+                           f"examples of shape {train_x.shape[1:]}; the {part} examples must "
+                           "have the training examples' shape", x_arg)
+    _check_counts(source, arrays, part)
+    if y_arg not in arrays:
+        return
+    y, train_y = np.asarray(arrays[y_arg]), np.asarray(arrays[y_field])
+    if y.shape[1:] != train_y.shape[1:]:
+        raise source.error(f"{names[y_arg]} (the {part} set) holds targets of shape "
+                           f"{y.shape[1:]} each, but {names[y_field]} (the training set) "
+                           f"holds targets of shape {train_y.shape[1:]}", y_arg)
+    if _is_labels(y) != _is_labels(train_y):
+        kinds = {True: "class labels (integers)", False: "numbers"}
+        raise source.error(f"{names[y_arg]} (the {part} set) holds {kinds[_is_labels(y)]} of "
+                           f"dtype {y.dtype}, but {names[y_field]} (the training set) holds "
+                           f"{kinds[_is_labels(train_y)]} of dtype {train_y.dtype}", y_arg)
+
+
+def _check_labels(source, part, held, train):
+    """The class labels of held-out set ``part`` are classes of the training set."""
+    if train.num_classes is None or held.y is None or not _is_labels(held.y) or not held.y.size:
+        return
+    low, high = int(held.y.min()), int(held.y.max())
+    if low >= 0 and high < train.num_classes:
+        return
+    y_arg = source.argument(part, source.fields[1])
+    n = train.num_classes
+    raise source.error(f"{source.names[y_arg]} (the {part} set) holds the label "
+                       f"{low if low < 0 else high}, but the training set has {n} classes "
+                       f"(labels 0 to {n - 1}); a model cannot output a class it was not "
+                       f"given: check {y_arg}, or give num_classes (more than {high}) when "
+                       "the training set lacks a class", y_arg)
+
+
+def _finish_part(source, arrays, part, name, **finish):
+    """The Dataset of set ``part`` of ``arrays`` (see :func:`_finish`)."""
+    x_arg, y_arg = (source.argument(part, f) for f in source.fields[:2])
+    mask_arg = source.argument(part, "mask")
+    mask = arrays.get(mask_arg)
+    mask_what = None if mask is None else f"{source.where}{source.names[mask_arg]} (the mask)"
+    return _finish(arrays[x_arg], arrays.get(y_arg), name, mask=mask, mask_what=mask_what,
+                   mask_argument=mask_arg, **finish)
+
+
+def _with_held_out(source, arrays, name, num_classes=None, **finish):
+    """The training Dataset of ``arrays`` ({loader argument: array}), with the held-out sets
+    they hold checked against it and attached (:attr:`Dataset.held_out`).
+
+    ``finish`` holds the arguments of :func:`_finish` (shape, scale, dtype...), the same
+    for every set; a held-out set takes the training set's ``num_classes``.
+    """
+    parts = [part for part in HELD_OUT if source.argument(part, source.fields[0]) in arrays]
+    for part in parts:      # before any work on the arrays
+        _check_like_training(source, arrays, part)
+    train = _finish_part(source, arrays, "train", name, num_classes=num_classes, **finish)
+    held_out = {}
+    for part in parts:
+        held = _finish_part(source, arrays, part, f"{name}:{part}",
+                            num_classes=train.num_classes, **finish)
+        _check_labels(source, part, held, train)
+        held_out[part] = held
+    train.held_out = held_out
+    return train
 
 
 # -- loaders ---------------------------------------------------------------
@@ -412,7 +602,8 @@ def load_mnist5k(shape="image", scale=1 / 255, dtype=None):
 
 
 def load_npz(path, x="x", y="y", shape=None, scale=None, dtype=None, num_classes=None,
-             mask=None):
+             mask=None, valid_x=None, valid_y=None, valid_mask=None, test_x=None, test_y=None,
+             test_mask=None):
     """Arrays from a NumPy ``.npz`` file, by key.
 
     Parameters
@@ -437,15 +628,32 @@ def load_npz(path, x="x", y="y", shape=None, scale=None, dtype=None, num_classes
         ``x`` of shape ``(n, time, ...)`` (after ``shape``): 1 marks a real step,
         0 padding.  A mask of another shape or dtype is a :class:`DatasetError`
         naming the file and key.
+    test_x, test_y, test_mask : str or None
+        The keys of the file's own test set (Keras' ``x_test``, ``y_test``), read
+        and checked like ``x``, ``y`` and ``mask`` and kept in
+        ``Dataset.held_out['test']``.  It needs targets (a mask) exactly when the
+        training set has them, examples of the training examples' shape, and
+        labels among the training set's classes; otherwise a
+        :class:`DatasetError` names both keys.
+    valid_x, valid_y, valid_mask : str or None
+        The same for the file's own validation set (``held_out['valid']``).
 
     Examples
     --------
     >>> np.savez('toy.npz', images=np.zeros((3, 4)), labels=[0, 1, 0])  # doctest: +SKIP
     >>> load_npz('toy.npz', x='images', y='labels').num_classes       # doctest: +SKIP
     2
+    >>> mnist = load_npz('mnist.npz', x='x_train', y='y_train', test_x='x_test',
+    ...                  test_y='y_test')                            # doctest: +SKIP
+    >>> len(mnist), len(mnist.held_out['test'])                      # doctest: +SKIP
+    (60000, 10000)
     """
     path = _check_file(path, "npz")
-    keys = _keys(path, x=x, y=y, mask=mask)
+    keys = _keys(path, x=x, y=y, mask=mask, valid_x=valid_x, valid_y=valid_y,
+                 valid_mask=valid_mask, test_x=test_x, test_y=test_y, test_mask=test_mask)
+    source = _Source(("x", "y", "mask"), {role: f"array {key!r}" for role, key in keys.items()},
+                     f"{path}: ")
+    _check_held_out_named(source, keys)
     with open(path, "rb") as f:
         if f.read(len(_NPY_MAGIC)) == _NPY_MAGIC:
             raise DatasetError(f"{path}: holds a single array (.npy), not named arrays (.npz); "
@@ -457,9 +665,8 @@ def load_npz(path, x="x", y="y", shape=None, scale=None, dtype=None, num_classes
                            "with np.savez(path, x=..., y=...)") from None
     with archive:
         arrays = _read_arrays(lambda key: _read_npz_array(archive, path, key), keys)
-    return _finish(arrays["x"], arrays.get("y"), os.path.basename(path), shape, scale, dtype,
-                   mask=arrays.get("mask"), mask_what=f"{path}: array {mask!r} (the mask)",
-                   num_classes=num_classes)
+    return _with_held_out(source, arrays, os.path.basename(path), shape=shape, scale=scale,
+                          dtype=dtype, num_classes=num_classes)
 
 
 def _keys(path, **keys):
@@ -476,12 +683,13 @@ def _keys(path, **keys):
 
 
 def _read_arrays(read, keys):
-    """{role: read(key)}; a DatasetError says which argument (role) it is about."""
+    """{role: read(key)}; a DatasetError (a missing file) says which argument (role) it is
+    about."""
     arrays = {}
     for role, key in keys.items():
         try:
             arrays[role] = read(key)
-        except DatasetError as e:
+        except (DatasetError, FileNotFoundError) as e:
             e.argument = role
             raise
     return arrays
@@ -538,10 +746,12 @@ def _read_npz_array(archive, path, key):
 
 
 def load_hdf5(path, x="x", y="y", shape=None, scale=None, dtype=None, num_classes=None,
-              mask=None):
+              mask=None, valid_x=None, valid_y=None, valid_mask=None, test_x=None, test_y=None,
+              test_mask=None):
     """Datasets from an HDF5 file (h5py), by name (``'x'`` or a path such as ``'train/x'``).
 
-    Parameters are those of :func:`load_npz`; ``x``, ``y`` and ``mask`` name HDF5 datasets.
+    Parameters are those of :func:`load_npz`; ``x``, ``y``, ``mask`` and the held-out
+    sets' ``test_x``... name HDF5 datasets (``test_x='test/images'``).
     Soft links are followed; external links, external storage and virtual
     datasets (which read other files) are refused with a :class:`DatasetError`
     naming the file and the dataset or link, before any data is read.
@@ -549,10 +759,16 @@ def load_hdf5(path, x="x", y="y", shape=None, scale=None, dtype=None, num_classe
     Examples
     --------
     >>> load_hdf5('mnist.h5', x='images', y='labels', shape='flat')  # doctest: +SKIP
+    >>> load_hdf5('mnist.h5', x='train/x', y='train/y', test_x='test/x',
+    ...           test_y='test/y').held_out['test']                 # doctest: +SKIP
     """
     h5py = _import("h5py", "hdf5", "h5py", _H5PY_INSTALL)
     path = _check_file(path, "hdf5")
-    keys = _keys(path, x=x, y=y, mask=mask)
+    keys = _keys(path, x=x, y=y, mask=mask, valid_x=valid_x, valid_y=valid_y,
+                 valid_mask=valid_mask, test_x=test_x, test_y=test_y, test_mask=test_mask)
+    source = _Source(("x", "y", "mask"),
+                     {role: f"dataset {key!r}" for role, key in keys.items()}, f"{path}: ")
+    _check_held_out_named(source, keys)
     try:
         handle = h5py.File(path, "r")
     except HDF5_READ_ERRORS as e:
@@ -565,9 +781,8 @@ def load_hdf5(path, x="x", y="y", shape=None, scale=None, dtype=None, num_classe
         except HDF5_READ_ERRORS as e:
             raise DatasetError(f"{path}: cannot read the HDF5 file ({type(e).__name__}: {e}); "
                                "it is corrupt or truncated: download or write it again") from None
-    return _finish(arrays["x"], arrays.get("y"), os.path.basename(path), shape, scale, dtype,
-                   mask=arrays.get("mask"), mask_what=f"{path}: dataset {mask!r} (the mask)",
-                   num_classes=num_classes)
+    return _with_held_out(source, arrays, os.path.basename(path), shape=shape, scale=scale,
+                          dtype=dtype, num_classes=num_classes)
 
 
 def _read_hdf5_array(handle, path, key):
@@ -586,7 +801,8 @@ def _read_hdf5_array(handle, path, key):
     return dataset[()]
 
 
-def load_idx(images, labels=None, shape=None, scale=None, dtype=None, num_classes=None):
+def load_idx(images, labels=None, shape=None, scale=None, dtype=None, num_classes=None,
+             valid_images=None, valid_labels=None, test_images=None, test_labels=None):
     """Images (and labels) from IDX files, the original MNIST format; ``.gz`` is fine.
 
     Parameters
@@ -597,21 +813,35 @@ def load_idx(images, labels=None, shape=None, scale=None, dtype=None, num_classe
         The IDX file of labels, one per image.
     shape, scale, dtype, num_classes
         As for :func:`load_npz`; MNIST ubyte images want ``scale=1/255``.
+    test_images, test_labels : str or os.PathLike or None
+        The IDX files of the test set (MNIST's ``t10k-images-idx3-ubyte``,
+        ``t10k-labels-idx1-ubyte``), read and checked like ``images`` and
+        ``labels`` and kept in ``Dataset.held_out['test']``; labels are needed
+        exactly when the training set has them.
+    valid_images, valid_labels : str or os.PathLike or None
+        The same for a validation set (``held_out['valid']``).
 
     Examples
     --------
     >>> load_idx('train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz',
     ...          shape='image', scale=1 / 255)                   # doctest: +SKIP
+    >>> mnist = load_idx('train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz',
+    ...                  test_images='t10k-images-idx3-ubyte.gz',
+    ...                  test_labels='t10k-labels-idx1-ubyte.gz')  # doctest: +SKIP
+    >>> len(mnist), len(mnist.held_out['test'])                  # doctest: +SKIP
+    (60000, 10000)
     """
-    x = read_idx(images)
-    y = None
-    if labels is not None:
-        y = read_idx(labels)
-        if len(y) != len(x):
-            raise DatasetError(f"{os.fspath(images)} holds {len(x)} examples but "
-                               f"{os.fspath(labels)} holds {len(y)} labels")
-    return _finish(x, y, os.path.basename(os.fspath(images)), shape, scale, dtype,
-                   num_classes=num_classes)
+    if images is None:
+        raise DatasetError("idx: images must name the IDX file of examples, got null")
+    files = {role: os.fspath(f) for role, f in dict(
+        images=images, labels=labels, valid_images=valid_images, valid_labels=valid_labels,
+        test_images=test_images, test_labels=test_labels).items() if f is not None}
+    source = _Source(("images", "labels"), files)
+    _check_held_out_named(source, files)
+    arrays = _read_arrays(read_idx, files)
+    _check_counts(source, arrays, "train")
+    return _with_held_out(source, arrays, os.path.basename(files["images"]), shape=shape,
+                          scale=scale, dtype=dtype, num_classes=num_classes)
 
 
 def synthetic_blobs(n=300, num_classes=3, dim=2, std=1.0, spread=5.0, seed=0, dtype=None):

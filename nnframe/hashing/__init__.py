@@ -6,7 +6,10 @@
   precision@k, kNN precision), reconstruction error, bit balance, distinct
   codes, and :func:`evaluate` that computes them all;
 - :mod:`nnframe.hashing.protocol`: the ``mnist5k`` and ``digits``
-  query/database splits.
+  query/database splits;
+- :mod:`nnframe.hashing.model` and :mod:`nnframe.hashing.recipe_hooks`: the
+  hashing autoencoder and the retrieval split as the training recipes name them
+  (``model.builder.type: hashing_autoencoder``, ``data.split.type: retrieval``).
 
 >>> import numpy as np
 >>> from nnframe.hashing import ITQ, evaluate, mnist5k_protocol

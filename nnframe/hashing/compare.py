@@ -22,7 +22,7 @@ from nnframe.hashing.baselines import BASELINES
 from nnframe.hashing.protocol import split_protocol
 from nnframe.hashing.retrieval import evaluate
 
-__all__ = ["compare", "main"]
+__all__ = ["compare", "main", "recipe_overrides"]
 
 METRICS = ["mAP", "precision@100", "knn_precision@50", "recon", "bit_balance", "distinct_codes"]
 PROTOCOLS = {"mnist5k": (100, 255.0), "digits": (30, 16.0)}
@@ -45,16 +45,25 @@ def baseline_results(name, x, y, bits, seed, dataset="mnist5k"):
                     split.db_y, split.query_x, split.db_x)
 
 
+def recipe_overrides(estimator, bits, epochs, dataset="mnist5k"):
+    """The ``--set`` overrides that make the recipe train ``estimator`` with ``bits`` bits
+    for ``epochs`` epochs on the retrieval split of ``dataset``'s protocol.
+
+    >>> recipe_overrides("noise", 16, 5, "digits")[4:7]
+    ['data.dataset.type=digits', 'data.split.queries_per_class=30', 'data.split.scale=16.0']
+    """
+    queries, scale = PROTOCOLS[dataset]
+    return [f"model.builder.bits={bits}", f"model.builder.estimator={estimator}",
+            f"train.epochs={epochs}", f"schedule.total_steps={epochs}",
+            f"data.dataset.type={dataset}", f"data.split.queries_per_class={queries}",
+            f"data.split.scale={scale}", "logging.plots=false", "logging.progress=never"]
+
+
 def trained_results(estimator, bits, seed, epochs, dataset="mnist5k", recipe=RECIPE,
                     out=None):
     """Retrieval metrics of the hashing autoencoder trained with ``estimator``."""
     from nnframe.train import run
-    queries, scale = PROTOCOLS[dataset]
-    overrides = [f"model.builder.bits={bits}", f"model.builder.estimator={estimator}",
-                 f"train.epochs={epochs}", f"schedule.total_steps={epochs}",
-                 f"data.dataset.type={dataset}", f"data.retrieval.queries_per_class={queries}",
-                 f"data.retrieval.scale={scale}", "logging.plots=false",
-                 "logging.progress=never"]
+    overrides = recipe_overrides(estimator, bits, epochs, dataset)
     with tempfile.TemporaryDirectory() as tmp:
         with open(os.devnull, "w") as quiet:
             report = run(recipe, overrides, seed=seed, out=out or tmp, stdout=quiet)

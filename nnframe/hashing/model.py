@@ -14,20 +14,20 @@ the encoder is ITQ's projection and rotation, rescaled so that each bit's
 pre-activation has unit standard deviation (the codes are ITQ's codes), and
 the decoder is the least-squares affine decoder of those codes.
 
-Registered as the model builder ``hashing_autoencoder``; its report hook adds
-``bits``, ``estimator`` and the retrieval metrics of :func:`nnframe.hashing.evaluate`
-(``mAP``, ``precision@100``, ``knn_precision@50``, ``recon``, ``bit_balance``,
-``distinct_codes``) to ``report.json``.
+Recipes name it as the model builder ``hashing_autoencoder``
+(:data:`nnframe.hashing.recipe_hooks.MODEL`); its report hook :func:`report_metrics`
+adds ``bits``, ``estimator`` and the retrieval metrics of
+:func:`nnframe.hashing.evaluate` (``mAP``, ``precision@100``, ``knn_precision@50``,
+``recon``, ``bit_balance``, ``distinct_codes``) to ``report.json``.
 """
 import numpy as np
 
 from nnframe import config, function, layers
 from nnframe.hashing.baselines import ITQ
 from nnframe.hashing.retrieval import affine_decoder, evaluate
-from nnframe.train.recipe import REQUIRED, Float, Int, Map, Str
-from nnframe.train.registry import register_model
 
-__all__ = ["build_hashing_autoencoder", "itq_initialisation", "code_function"]
+__all__ = ["build_hashing_autoencoder", "itq_initialisation", "code_function",
+           "report_metrics"]
 
 
 def itq_initialisation(x, bits, seed):
@@ -72,8 +72,9 @@ def code_function(output_layer):
                     name="codes")
 
 
-def _report(prepared, resolved):
-    """Retrieval metrics of the trained codes: queries against the database."""
+def report_metrics(prepared, resolved):
+    """Retrieval metrics of the trained codes, queries against the database: the entries
+    the recipe's report.json gets (``bits``, ``estimator``, ``init``, ``mAP``...)."""
     codes_of = code_function(prepared.model.output_layer)
     query, db = prepared.splits["query"], prepared.splits["train"]
     flat = lambda a: np.asarray(a, dtype=np.float64).reshape(len(a), -1)  # noqa: E731
@@ -84,10 +85,3 @@ def _report(prepared, resolved):
     return {"bits": args["bits"], "estimator": args["estimator"], "init": args["init"],
             **metrics}
 
-
-register_model("hashing_autoencoder", build_hashing_autoencoder, Map({
-    "bits": (Int(min=1), REQUIRED),
-    "estimator": (Str(["none", "identity", "hardtanh", "noise"]), "noise"),
-    "sigma": (Float(min=0), 3.0),
-    "init": (Str(["itq", "random"]), "itq"),
-}, "the hashing_autoencoder builder"), _report)

@@ -18,6 +18,8 @@ stream (seeded from :func:`nnframe.rng.get_rng` when the layer is built,
 state variables ``<layer>/state<k>``).  With ``deterministic=True`` every
 estimator outputs ``sgn(z)``.
 """
+from typing import Literal, get_args
+
 import numpy as np
 
 import nnframe.tensor as T
@@ -27,7 +29,9 @@ from nnframe.layers.noise import _layer_stream
 
 __all__ = ["BinaryCodeLayer"]
 
-ESTIMATORS = ("none", "identity", "hardtanh", "noise")
+#: how gradients pass the sign (the annotation lets recipes offer exactly these)
+Estimator = Literal["none", "identity", "hardtanh", "noise"]
+ESTIMATORS = get_args(Estimator)
 
 
 class BinaryCodeLayer(Layer):
@@ -55,7 +59,7 @@ class BinaryCodeLayer(Layer):
 
     default_name = "binarycode"
 
-    def __init__(self, incoming, estimator="identity", sigma=3.0, name=None):
+    def __init__(self, incoming, estimator: Estimator = "identity", sigma=3.0, name=None):
         super().__init__(incoming, name)
         if estimator not in ESTIMATORS:
             raise self.fail(f"estimator {estimator!r} is unknown; use one of "

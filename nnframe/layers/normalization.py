@@ -218,7 +218,7 @@ class LocalResponseNormalization2DLayer(Layer):
 
     default_name = "lrn"
 
-    def __init__(self, incoming, alpha=1e-4, k=2, beta=0.75, n=5, name=None):
+    def __init__(self, incoming, alpha=1e-4, k: float = 2, beta=0.75, n=5, name=None):
         super().__init__(incoming, name)
         if len(self.input_shape) != 4:
             source = f" from {self.input_layer.describe()}" if self.input_layer else ""

@@ -1,5 +1,7 @@
 """Pooling layers: Pool1DLayer, Pool2DLayer, MaxPool1DLayer, MaxPool2DLayer,
 GlobalPoolLayer, Upscale1DLayer and Upscale2DLayer (Lasagne's ``pool``)."""
+from typing import Literal, get_args
+
 import numpy as np
 
 import nnframe.tensor as T
@@ -10,7 +12,9 @@ from nnframe.layers.conv import int_pair_param, int_param
 __all__ = ["Pool1DLayer", "Pool2DLayer", "MaxPool1DLayer", "MaxPool2DLayer", "GlobalPoolLayer",
            "Upscale1DLayer", "Upscale2DLayer"]
 
-_MODES = ("max", "average_inc_pad", "average_exc_pad")
+#: the pooling modes (the annotation lets recipes offer exactly these)
+PoolMode = Literal["max", "average_inc_pad", "average_exc_pad"]
+_MODES = get_args(PoolMode)
 
 
 class Pool2DLayer(Layer):
@@ -47,7 +51,7 @@ class Pool2DLayer(Layer):
     default_name = "pool"
 
     def __init__(self, incoming, pool_size, stride=None, pad=(0, 0), ignore_border=True,
-                 mode="max", name=None):
+                 mode: PoolMode = "max", name=None):
         super().__init__(incoming, name)
         if len(self.input_shape) != 4:
             source = f" from {self.input_layer.describe()}" if self.input_layer else ""
@@ -171,7 +175,7 @@ class Pool1DLayer(Layer):
     default_name = "pool"
 
     def __init__(self, incoming, pool_size, stride=None, pad=0, ignore_border=True,
-                 mode="max", name=None):
+                 mode: PoolMode = "max", name=None):
         super().__init__(incoming, name)
         if len(self.input_shape) != 3:
             source = f" from {self.input_layer.describe()}" if self.input_layer else ""
@@ -217,7 +221,9 @@ class MaxPool1DLayer(Pool1DLayer):
         super().__init__(incoming, pool_size, stride, pad, ignore_border, mode="max", name=name)
 
 
-_UPSCALE_MODES = ("repeat", "dilate")
+#: how upscaling fills the new entries: copies, or zeros between the inputs
+UpscaleMode = Literal["repeat", "dilate"]
+_UPSCALE_MODES = get_args(UpscaleMode)
 
 
 class _Upscale(Layer):
@@ -276,7 +282,7 @@ class Upscale1DLayer(_Upscale):
 
     default_name = "upscale"
 
-    def __init__(self, incoming, scale_factor, mode="repeat", name=None):
+    def __init__(self, incoming, scale_factor, mode: UpscaleMode = "repeat", name=None):
         super().__init__(incoming, name)
         self.scale_factor = (int_param(self, scale_factor, "scale_factor", 1),)
         self._check(1, "batch, channels, length", scale_factor, mode)
@@ -303,7 +309,7 @@ class Upscale2DLayer(_Upscale):
 
     default_name = "upscale"
 
-    def __init__(self, incoming, scale_factor, mode="repeat", name=None):
+    def __init__(self, incoming, scale_factor, mode: UpscaleMode = "repeat", name=None):
         super().__init__(incoming, name)
         self.scale_factor = int_pair_param(self, scale_factor, "scale_factor", 1)
         self._check(2, "batch, channels, rows, cols", scale_factor, mode)

@@ -262,7 +262,7 @@ class PadLayer(_ShapeLayer):
 
     default_name = "pad"
 
-    def __init__(self, incoming, width, val=0, batch_ndim=2, name=None):
+    def __init__(self, incoming, width, val: float = 0, batch_ndim=2, name=None):
         super().__init__(incoming, name)
         ndim = len(self.input_shape)
         if not _is_int(batch_ndim) or not 0 <= batch_ndim <= ndim:

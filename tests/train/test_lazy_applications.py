@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from nnframe.train import prepare
+from nnframe.train import prepare, registry
 from nnframe.train.recipe import RecipeErrors
 
 from .helpers import REPO, SMALL_RECIPE, cli_env, write_recipe
@@ -37,3 +37,14 @@ def test_unknown_builders_list_the_application_ones(tmp_path):
     text = SMALL_RECIPE.split("model:")[0] + model + "loss:" + SMALL_RECIPE.split("loss:")[1]
     with pytest.raises(RecipeErrors, match="did you mean 'hashing_autoencoder'?"):
         prepare(write_recipe(tmp_path, text))
+
+
+def test_nnframe_declares_its_applications_as_entry_points():
+    declared = {group: {name: point.value
+                        for name, point in registry.declared_applications(group).items()
+                        if point.dist.name == "nnframe"}       # not other packages'
+                for group in ("recipe_models", "recipe_splits")}
+    assert declared == {
+        "recipe_models": {"hashing_autoencoder": "nnframe.hashing.recipe_hooks:MODEL"},
+        "recipe_splits": {"retrieval": "nnframe.hashing.recipe_hooks:RETRIEVAL_SPLIT"},
+    }, "nnframe's package metadata lacks the entry points of pyproject.toml: pip install -e ."
