@@ -23,7 +23,10 @@ Traceback (most recent call last):
 ...
 nnframe.train.recipe.RecipeErrors: r.yaml:1:53: the recipe nests more than 50 levels ...
 """
+import codecs
 import difflib
+import errno
+import math
 import os
 import re
 
@@ -294,7 +297,9 @@ def _load_recipe_text(text, filename):
             raise RecipeErrors([RecipeError(f"YAML syntax error: {exc.problem}", (), where)]
                                ) from None
         if node is None:
-            raise RecipeErrors([RecipeError("the recipe is empty", (), filename)])
+            raise RecipeErrors([RecipeError(
+                "the recipe is empty (no keys, only blanks or comments): write the recipe's "
+                "sections, as in recipes/mlp_digits.yaml", (), filename)])
         marks, errors = {}, []
         data = _construct(node, loader, filename, (), marks, errors)
     finally:
@@ -307,26 +312,92 @@ def _load_recipe_text(text, filename):
 def load_recipe(path):
     """Read and parse the recipe file at ``path`` (refused past :data:`MAX_RECIPE_BYTES`).
 
-    A file that is missing raises FileNotFoundError; one that is a directory or
-    not UTF-8 text raises :class:`RecipeErrors`.
+    A file that is missing, cannot be read, is a directory or is not UTF-8 text raises
+    :class:`RecipeErrors` naming the file:
+
+    >>> load_recipe("nope.yaml")
+    Traceback (most recent call last):
+    ...
+    nnframe.train.recipe.RecipeErrors: nope.yaml: cannot read the recipe: no such file ...
     """
+    filename = os.fsdecode(path)
+    data = _read_recipe_bytes(path, filename)
+    return load_recipe_text(_decode(data, filename), filename)
+
+
+def _file_error(filename, message):
+    return RecipeErrors([RecipeError(message, (), filename)])
+
+
+_READ_PROBLEMS = {
+    errno.ENOENT: "no such file (check the path)",
+    errno.EACCES: "permission denied (check the file's permissions: the recipe must be "
+                  "readable)",
+    errno.EPERM: "permission denied (check the file's permissions: the recipe must be "
+                 "readable)",
+    errno.EISDIR: "is a directory, not a recipe file (give the path of a .yaml file)",
+    errno.ENOTDIR: "a part of the path is a file, not a directory (check the path)",
+}
+
+
+def _read_recipe_bytes(path, filename):
+    """The file's bytes, at most one past :data:`MAX_RECIPE_BYTES`."""
     if os.path.isdir(path):
-        raise RecipeErrors([RecipeError("is a directory, not a recipe file (give the path of "
-                                        "a .yaml file)", (), str(path))])
-    with open(path, "rb") as fh:
-        size = os.fstat(fh.fileno()).st_size
-        if size > MAX_RECIPE_BYTES:     # refuse before reading a byte
-            raise _too_big(str(path), size)
-        # A pipe or device reports size 0: read one byte past the limit to tell.
-        data = fh.read(MAX_RECIPE_BYTES + 1)
+        raise _file_error(filename, _READ_PROBLEMS[errno.EISDIR])
     try:
-        text = data.decode("utf-8-sig")
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_RECIPE_BYTES:     # refuse before reading a byte
+                raise _too_big(filename, size)
+            # A pipe or device reports size 0: read one byte past the limit to tell.
+            return fh.read(MAX_RECIPE_BYTES + 1)
+    except OSError as exc:
+        problem = _READ_PROBLEMS.get(exc.errno, exc.strerror or str(exc))
+        message = problem if exc.errno == errno.EISDIR else f"cannot read the recipe: {problem}"
+        raise _file_error(filename, message) from None
+
+
+# Byte-order marks of encodings a recipe might have been saved in by mistake; UTF-32's
+# come first because UTF-32-LE's starts with UTF-16-LE's.
+_BOMS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
+         (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"))
+
+
+def _decode(data, filename):
+    """The text of a UTF-8 recipe (a UTF-8 byte-order mark is dropped); RecipeErrors
+    naming the encoding it looks like otherwise."""
+    def refuse(at, why):
+        return _file_error(filename, f"not UTF-8 text: byte {at} is {data[at:at + 1]!r} "
+                                     f"({why}: save the recipe as UTF-8)")
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            raise refuse(0, f"the file starts with a {encoding} byte-order mark, so it is "
+                            f"{encoding} text")
+    zero = _utf16_zero_byte(data)
+    if zero is not None:
+        raise refuse(zero, "every other byte is zero, so it looks like UTF-16 text without a "
+                           "byte-order mark")
+    try:
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise RecipeErrors([RecipeError(
-            f"not UTF-8 text: byte {exc.start} is {data[exc.start:exc.start + 1]!r} (a binary "
-            "file, or text in another encoding: save the recipe as UTF-8)", (), str(path))]
-        ) from None
-    return load_recipe_text(text, str(path))
+        line = data.count(b"\n", 0, exc.start) + 1
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        column = len(data[start:exc.start].decode("utf-8", "replace")) + 1
+        raise refuse(exc.start, f"at line {line}, column {column}; a binary file, or text in "
+                                "another encoding such as Latin-1") from None
+
+
+def _utf16_zero_byte(data):
+    """The position of the first zero byte when ``data`` looks like UTF-16 without a
+    byte-order mark (ASCII text then has a zero in every other byte), else None."""
+    sample = data[:512]
+    if len(sample) < 4:
+        return None
+    for first in (0, 1):            # big-endian: zeros first; little-endian: second
+        zeros = sample[first::2].count(0)
+        if zeros >= 0.9 * len(sample[first::2]) and sample[1 - first::2].count(0) == 0:
+            return first
+    return None
 
 
 def parse_override(recipe, assignment):
@@ -454,18 +525,34 @@ class Int(_Number):
 
 
 class Float(_Number):
+    """A finite number (an integer is taken as one): ``.inf``, ``.nan`` and ``1e999`` are
+    refused, since no setting means anything with them.
+
+    >>> errors = []
+    >>> Float(min=0, exclusive_min=True).check(float("inf"), ("lr",), errors)
+    >>> str(errors[0])
+    'lr: expected a finite number > 0, got inf'
+    """
+
     @property
     def describe(self):
-        return f"a number {self._range_text()}".rstrip()
+        return f"a finite number {self._range_text()}".rstrip()
 
     def convert(self, value):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return None
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:   # an integer past the float range is no finite number either
+            return math.inf
 
     def check(self, value, path, errors):
-        if self.convert(value) is None:
+        number = self.convert(value)
+        if number is None:
             return self.fail(value, path, errors)
+        if not math.isfinite(number):
+            errors.append(RecipeError(f"expected {self.describe}, got {number!r}", path))
+            return None
         return super().check(value, path, errors)
 
 
@@ -617,7 +704,8 @@ class Choice(Spec):
     def __init__(self, options, what):
         self.options = options      # name -> Map of the other keys
         self.what = what
-        self.describe = f"a {what} ({', '.join(sorted(options))})"
+        article = "an" if what[:1] in "aeiou" else "a"
+        self.describe = f"{article} {what} ({', '.join(sorted(options))})"
 
     def check(self, value, path, errors):
         if isinstance(value, str):
@@ -626,7 +714,7 @@ class Choice(Spec):
             return self.fail(value, path, errors)
         name = value.get("type")
         if name is None:
-            errors.append(RecipeError(f"missing 'type' (a {self.what}: "
+            errors.append(RecipeError(f"missing 'type' ({'an' if self.what[:1] in 'aeiou' else 'a'} {self.what}: "
                                       f"{', '.join(sorted(self.options))})", path))
             return None
         if name not in self.options:
