@@ -14,20 +14,58 @@ def _clean(value):
     return value
 
 
-class MetricsLog:
-    """One row per epoch in ``metrics.jsonl`` and ``metrics.csv`` (kept in step on resume)."""
+#: metrics.jsonl of a resumed run is read back only up to this size (it is a few KB per
+#: 100 epochs); a larger one is not this run's log.
+MAX_LOG_BYTES = 64 << 20
 
-    def __init__(self, directory, history=()):
+
+def _read_rows(path, upto_epoch):
+    """The rows of an earlier ``metrics.jsonl`` for epochs 1..upto_epoch, or None when the
+    file is missing, too big, or not the consecutive rows this runner writes."""
+    try:
+        if os.path.getsize(path) > MAX_LOG_BYTES:
+            return None
+        with open(path, encoding="utf-8") as fh:
+            rows = [json.loads(line) for line in fh if line.strip()]
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    kept = [r for r in rows if isinstance(r, dict) and isinstance(r.get("epoch"), int)
+            and r["epoch"] <= upto_epoch]
+    if [r["epoch"] for r in kept] != list(range(1, upto_epoch + 1)):
+        return None
+    return kept
+
+
+class MetricsLog:
+    """One row per epoch in ``metrics.jsonl`` and ``metrics.csv``.
+
+    A resumed run (``upto_epoch`` > 0) keeps the rows of the epochs its
+    checkpoint holds and drops those of epochs it will redo.  Appending a row
+    costs the same at epoch 1000 as at epoch 1: both files are only appended
+    to (the CSV is rewritten only when a new column appears).
+
+    >>> log = MetricsLog(run_dir)                               # doctest: +SKIP
+    >>> log.append({"epoch": 1, "train.loss": 0.52})           # doctest: +SKIP
+    """
+
+    def __init__(self, directory, upto_epoch=0):
         self.jsonl = os.path.join(directory, "metrics.jsonl")
         self.csv = os.path.join(directory, "metrics.csv")
-        self.rows = [dict(r) for r in history]
-        self._rewrite()      # drop rows of epochs a resumed run will redo
+        rows = _read_rows(self.jsonl, upto_epoch) if upto_epoch else []
+        self.complete = rows is not None     # False: the earlier epochs' rows were lost
+        self.rows = rows or []
+        self.columns = []
+        self._rewrite()
 
     def append(self, row):
         self.rows.append(dict(row))
         with open(self.jsonl, "a", encoding="utf-8") as fh:
             fh.write(json.dumps({k: _clean(v) for k, v in row.items()}) + "\n")
-        self._write_csv()
+        if any(k not in self.columns for k in row):
+            self._write_csv()
+        else:
+            with open(self.csv, "a", newline="", encoding="utf-8") as fh:
+                csv.DictWriter(fh, fieldnames=self.columns).writerow(row)
 
     def _rewrite(self):
         with open(self.jsonl, "w", encoding="utf-8") as fh:
@@ -39,6 +77,7 @@ class MetricsLog:
         columns = []
         for row in self.rows:
             columns += [k for k in row if k not in columns]
+        self.columns = columns
         with open(self.csv, "w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=columns)
             writer.writeheader()

@@ -2,7 +2,7 @@
 import numpy as np
 
 import nnframe.tensor as T
-from nnframe import function, layers, losses, optim
+from nnframe import function, layers, optim
 from nnframe.layers import LayerError
 from nnframe.train import registry
 from nnframe.train.recipe import RecipeError, RecipeErrors
@@ -47,7 +47,7 @@ def build_network(resolved, input_shape, recipe=None, context=None, mask=False):
                      f"{tuple(spec['input_shape'])}", ("model", "input_shape"), recipe)
     l_in = layers.InputLayer((None,) + tuple(input_shape), name="input")
     l_mask = layers.InputLayer((None, input_shape[0]), name="mask") if mask else None
-    if mask and not any(layer_spec["type"] in registry.SEQUENCE_LAYERS
+    if mask and not any(registry.layer_takes_mask(layer_spec["type"])
                         for layer_spec in spec["layers"] or []):
         raise _error("the dataset has a mask, but no layer of the model takes one: masks are "
                      f"for the recurrent layers ({', '.join(sorted(registry.SEQUENCE_LAYERS))}); "
@@ -78,21 +78,50 @@ def _error(message, path, recipe):
 
 
 def loss_expression(resolved, prediction, target):
-    """The symbolic training loss (a scalar) of ``prediction`` against ``target``."""
+    """The symbolic training loss (a scalar) of ``prediction`` against ``target``: the
+    per-item loss of ``registry.LOSSES[loss.type]``, summed over each item's features
+    with ``sum_features``, then the mean or sum over the batch (``aggregate``).
+
+    >>> import nnframe.tensor as T
+    >>> resolved = {"loss": {"type": "squared_error", "sum_features": True,
+    ...                      "aggregate": "mean"}}
+    >>> loss = loss_expression(resolved, T.fmatrix("prediction"), T.fmatrix("target"))
+    >>> loss.ndim
+    0
+    """
     spec = resolved["loss"]
-    kind = spec["type"]
-    if kind == "multiclass_hinge":
-        per_item = losses.multiclass_hinge_loss(prediction, target)
-    elif kind == "squared_error":
-        per_item = losses.squared_error(prediction, target)
-    else:
-        per_item = getattr(losses, kind)(prediction, target)
+    entry = registry.LOSSES[spec["type"]]
+    if target.ndim == 1 and prediction.ndim == 2 and entry.elementwise:
+        # 0/1 labels or one number per example, against one output unit (checked by
+        # nnframe.train.checks): a column, as the outputs are
+        target = target.dimshuffle(0, "x")
+    per_item = entry.expression(prediction, target)
     if per_item.ndim > 1 and spec["sum_features"]:
         per_item = per_item.sum(axis=tuple(range(1, per_item.ndim)))
     return per_item.mean() if spec["aggregate"] == "mean" else per_item.sum()
 
 
-def build_functions(resolved, model, y_dtype):
+def target_variable(resolved, model, y_dtype, y_ndim=None):
+    """The symbolic targets the compiled functions take: the input variable for
+    ``loss.target: inputs``; else class indices ``(n,)`` as int64, other targets of their
+    dtype and rank ``y_ndim`` (the output's rank when not given).
+
+    >>> import numpy as np
+    >>> resolved = {"loss": {"target": "labels"}}
+    >>> target_variable(resolved, None, np.dtype("float64"), 1).ndim
+    1
+    """
+    if resolved["loss"]["target"] == "inputs":
+        return model.input_layer.input_var
+    if y_ndim is None:
+        y_ndim = 1 if y_dtype.kind in "iu" else len(model.output_layer.output_shape)
+    if y_dtype.kind in "iu" and y_ndim == 1:
+        return T.lvector("y")
+    return T.tensor("float32" if y_dtype == np.float32 else str(y_dtype),
+                    shape=(None,) * y_ndim, name="y")
+
+
+def build_functions(resolved, model, y_dtype, y_ndim=None):
     """Compiled ``train(x, y) -> loss``, ``evaluate(x, y) -> (loss, prediction)`` and the
     optimizer's updates, from the resolved recipe.
 
@@ -102,13 +131,7 @@ def build_functions(resolved, model, y_dtype):
     from nnframe.regularization import l1, l2, regularize_network_params
     target_is_input = resolved["loss"]["target"] == "inputs"
     x = model.input_layer.input_var
-    if target_is_input:
-        y = x
-    elif y_dtype.kind in "iu":
-        y = T.lvector("y")
-    else:
-        y = T.tensor("float32" if y_dtype == np.float32 else str(y_dtype),
-                     shape=(None,) * len(model.output_layer.output_shape), name="y")
+    y = target_variable(resolved, model, y_dtype, y_ndim)
     train_out = layers.get_output(model.output_layer, deterministic=False)
     test_out = layers.get_output(model.output_layer, deterministic=True)
     loss = loss_expression(resolved, train_out, y)

@@ -4,7 +4,7 @@
 raises :class:`~nnframe.train.recipe.RecipeErrors` listing every problem with
 its ``file:line:col: key.path``.  See ``recipes/mlp_digits.yaml`` for an example.
 """
-from nnframe.train import registry
+from nnframe.train import registry, splits
 from nnframe.train.recipe import (
     REQUIRED,
     Bool,
@@ -13,7 +13,6 @@ from nnframe.train.recipe import (
     Int,
     Map,
     Nullable,
-    OneOf,
     RecipeError,
     RecipeErrors,
     Seq,
@@ -21,8 +20,6 @@ from nnframe.train.recipe import (
 )
 
 __all__ = ["recipe_schema", "check_recipe"]
-
-_SPLIT_SIZE = OneOf(Int(min=0), Float(min=0, max=1))
 
 #: A run's name is the name of its directory under runs/: no path, nothing hidden.
 RUN_NAME = Str(pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}",
@@ -38,14 +35,9 @@ def recipe_schema():
         "seed": (Int(min=0), 0),
         "data": (Map({
             "dataset": (registry.dataset_spec(), REQUIRED),
-            "split": (Map({"train": (_SPLIT_SIZE, REQUIRED), "valid": (_SPLIT_SIZE, 0),
-                           "test": (_SPLIT_SIZE, 0), "stratify": (Bool(), True)},
-                          "data.split"), {"train": 1.0, "valid": 0, "test": 0, "stratify": True}),
+            # a split protocol: random (the default) or an application's (retrieval)
+            "split": (splits.split_spec(), dict(splits.DEFAULT_SPLIT)),
             "standardize": (Str(["none", "center", "standard"]), "none"),
-            "retrieval": (Nullable(Map({
-                "queries_per_class": (Int(min=1), REQUIRED),
-                "scale": (Float(min=0, exclusive_min=True), 1.0),
-            }, "data.retrieval")), None),
         }, "data"), REQUIRED),
         "model": (Map({
             "input_shape": (Nullable(Seq(Int(min=1), min_len=1)), None),
@@ -75,11 +67,16 @@ def recipe_schema():
             "min_delta": (Float(min=0), 0.0),
             "restore_best": (Bool(), True),
         }, "early_stopping")), None),
+        # last.h5 after the first epoch, then every `every_epochs` epochs when set, else at
+        # the end of the first epoch that ends `every_seconds` after the previous save (so
+        # short epochs do not spend their time writing checkpoints), and at the end.
         "checkpoint": (Map({
-            "every_epochs": (Int(min=1), 1),
+            "every_epochs": (Nullable(Int(min=1)), None),
+            "every_seconds": (Float(min=0), 10.0),
             "monitor": (Nullable(Str()), None),
             "mode": (Nullable(Str(["min", "max"])), None),
-        }, "checkpoint"), {"every_epochs": 1, "monitor": None, "mode": None}),
+        }, "checkpoint"), {"every_epochs": None, "every_seconds": 10.0, "monitor": None,
+                           "mode": None}),
         "logging": (Map({
             "progress": (Str(["auto", "always", "never"]), "auto"),
             "plots": (Bool(), True),
@@ -88,12 +85,13 @@ def recipe_schema():
 
 
 def _logged_keys(resolved):
-    """The metric names a run logs (``train.loss``, ``valid.accuracy``...)."""
-    split = resolved["data"]["split"]
-    names = ["loss"] + [m["type"] for m in resolved["metrics"]]
+    """The names a run logs every epoch, as the trainer logs them: ``train.loss``, and
+    with a valid split ``valid.loss`` and each metric under its logged name
+    (``valid.accuracy``, ``valid.top_5_accuracy``: see ``registry.logged_name``)."""
     keys = ["train.loss"]
-    if split["valid"]:
-        keys += [f"valid.{n}" for n in names]
+    if splits.has_valid_split(resolved):
+        names = ["loss"] + [registry.logged_name(m) for m in resolved["metrics"]]
+        keys += [f"valid.{n}" for n in dict.fromkeys(names)]
     return keys
 
 
@@ -120,16 +118,7 @@ def _cross_checks(resolved, errors):
             errors.append(RecipeError("bidirectional builds the backward copy itself: leave "
                                       "the inner layer's backwards false",
                                       ("model", "layers", k, "layer", "backwards")))
-    split = resolved["data"]["split"]
-    if resolved["data"]["retrieval"] is not None and resolved["data"]["standardize"] != "none":
-        errors.append(RecipeError("the retrieval protocol centres the data itself; use "
-                                  "standardize: none", ("data", "standardize")))
-    sizes = [split[k] for k in ("train", "valid", "test")]
-    if all(isinstance(s, float) or s in (0, 1) for s in sizes):
-        total = sum(sizes)
-        if total > 1 + 1e-9:
-            errors.append(RecipeError(f"the split fractions add up to {total:g}, more than 1",
-                                      ("data", "split")))
+    _check_split_sizes(resolved["data"]["split"], errors)
     logged = _logged_keys(resolved)
     for section in ("early_stopping", "checkpoint"):
         conf = resolved.get(section)
@@ -139,3 +128,15 @@ def _cross_checks(resolved, errors):
     if resolved["metrics"] and resolved["loss"]["target"] != "labels":
         errors.append(RecipeError("classification metrics need loss.target: labels",
                                   ("metrics",)))
+
+
+def _check_split_sizes(split, errors):
+    """The fractions of a random split add up to at most 1."""
+    if split["type"] != "random":
+        return
+    sizes = [split[k] for k in ("train", "valid", "test")]
+    if all(isinstance(s, float) or s in (0, 1) for s in sizes):
+        total = sum(sizes)
+        if total > 1 + 1e-9:
+            errors.append(RecipeError(f"the split fractions add up to {total:g}, more than 1",
+                                      ("data", "split")))

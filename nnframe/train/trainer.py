@@ -5,12 +5,17 @@ for parameter initialisation (and the seeds of dropout/noise streams), the
 data split and the minibatch order.  The minibatch order of epoch e depends
 only on (seed, e), and checkpoints hold every piece of state that changes
 while training (parameters, optimizer state, the random streams' states,
-progress), so a run resumed from the checkpoint of epoch k redoes exactly
-what the uninterrupted run did: the final parameters are bit for bit equal on
-the NumPy backend.
+progress, down to the position inside an epoch), so a run resumed from any
+checkpoint redoes exactly what the uninterrupted run did: the final
+parameters are bit for bit equal on the NumPy backend.
+
+The loop is :class:`Trainer`, in per-epoch steps: :meth:`Trainer.train_epoch`,
+:meth:`Trainer.validate`, :meth:`Trainer.end_epoch`, then
+:meth:`Trainer.finish`; :func:`run` strings them together.
 """
 import math
 import os
+import shlex
 import sys
 import time
 
@@ -18,18 +23,21 @@ import numpy as np
 import yaml
 
 from nnframe import checkpoint as ckpt
-from nnframe import config, data, metrics, rng
+from nnframe import config, data, rng
 from nnframe.train import registry
+from nnframe.train.checks import preflight
+from nnframe.train.errors import ResumeError, RunDirError, TrainingInterrupted, TrainingStopped
+from nnframe.train.interrupt import StopRequests
 from nnframe.train.logs import MetricsLog, plot_curves, write_report
 from nnframe.train.model import build_functions, build_network
 from nnframe.train.recipe import RecipeError, RecipeErrors, load_recipe, parse_override
+from nnframe.train.resume import check_recipe_unchanged
+from nnframe.train.rundir import open_run_dir
 from nnframe.train.schema import check_recipe
+from nnframe.train.splits import load_splits
+from nnframe.train.timing import Stopwatch
 
-__all__ = ["run", "TrainingStopped", "prepare"]
-
-
-class TrainingStopped(RuntimeError):
-    """Training stopped on a non-finite loss; the last good checkpoint is kept."""
+__all__ = ["run", "prepare", "Trainer", "TrainingStopped", "RunDirError"]
 
 
 # -- setting up ----------------------------------------------------------------------------
@@ -43,70 +51,9 @@ def _seeds(seed):
             int(shuffle_ss.generate_state(1)[0]))
 
 
-def _load_data(resolved, recipe, split_seed):
-    spec = dict(resolved["data"]["dataset"])
-    name = spec.pop("type")
-    loader, _ = registry.DATASETS[name]
-    try:
-        dataset = loader(**spec)
-    except (data.DatasetError, ImportError, OSError, ValueError) as exc:
-        # at the argument naming the array at fault (x, y, mask) when the error says which
-        argument = getattr(exc, "argument", None)
-        path = ("data", "dataset") + ((argument,) if argument in spec else ())
-        raise RecipeErrors([RecipeError(str(exc), path, recipe.where(path))]) from None
-    if resolved["data"]["retrieval"] is not None:
-        if dataset.mask is not None:
-            path = ("data", "dataset", "mask")
-            raise RecipeErrors([RecipeError("the retrieval protocol takes no mask (it is for "
-                                            "sequences and recurrent layers)", path,
-                                            recipe.where(path))])
-        return dataset, _retrieval_split(dataset, resolved, recipe)
-    split = resolved["data"]["split"]
-    sizes = {k: split[k] for k in ("train", "valid", "test") if split[k]}
-    as_counts = all(isinstance(v, int) and not (v == 1 and k == "train" and len(sizes) == 1)
-                    for k, v in sizes.items())
-    try:
-        if as_counts:
-            parts = data.split(dataset, sizes=sizes, seed=split_seed,
-                               stratify=split["stratify"])
-        else:
-            parts = data.split(dataset, fractions={k: float(v) for k, v in sizes.items()},
-                               seed=split_seed, stratify=split["stratify"])
-    except (data.DatasetError, ValueError) as exc:
-        path = ("data", "split")
-        raise RecipeErrors([RecipeError(str(exc), path, recipe.where(path))]) from None
-    mode = resolved["data"]["standardize"]
-    if mode != "none":
-        standardizer = data.Standardizer(scale=(mode == "standard")).fit(parts["train"].x)
-        parts = {k: standardizer.transform(v) for k, v in parts.items()}
-    return dataset, parts
-
-
-def _retrieval_split(dataset, resolved, recipe):
-    """The hashing protocol's query/database split (the database is the training set).
-
-    It uses the recipe's seed itself, so baselines fitted with the same seed
-    (``nnframe.hashing.compare``) see exactly the same split.
-    """
-    from nnframe.hashing.protocol import split_protocol
-    conf = resolved["data"]["retrieval"]
-    x = dataset.x.reshape(len(dataset.x), -1)
-    try:
-        parts = split_protocol(x, dataset.y, resolved["seed"], conf["queries_per_class"],
-                               conf["scale"])
-    except ValueError as exc:
-        path = ("data", "retrieval")
-        raise RecipeErrors([RecipeError(str(exc), path, recipe.where(path))]) from None
-    shape = dataset.x.shape[1:]
-    as_float = lambda a: a.astype(config.floatX).reshape((len(a),) + shape)  # noqa: E731
-    return {"train": data.Dataset(as_float(parts.db_x), parts.db_y, name=f"{dataset.name}:database",
-                                  num_classes=dataset.num_classes),
-            "query": data.Dataset(as_float(parts.query_x), parts.query_y,
-                                  name=f"{dataset.name}:query", num_classes=dataset.num_classes)}
-
-
 def prepare(recipe_path, overrides=(), seed=None):
-    """Read, override, validate and build everything; raises RecipeErrors on bad input."""
+    """Read, override, validate and build everything, and check the data against the model
+    (:func:`nnframe.train.checks.preflight`); raises RecipeErrors (or DataError) on bad input."""
     recipe = load_recipe(recipe_path)
     for assignment in overrides:
         parse_override(recipe, assignment)
@@ -116,7 +63,7 @@ def prepare(recipe_path, overrides=(), seed=None):
     p = Prepared()
     p.recipe, p.resolved = recipe, resolved
     init_rng, p.split_seed, p.shuffle_seed = _seeds(resolved["seed"])
-    p.dataset, p.splits = _load_data(resolved, recipe, p.split_seed)
+    p.dataset, p.splits = load_splits(resolved, recipe, p.split_seed)
     rng.set_rng(init_rng)
     p.model = build_network(resolved, p.splits["train"].x.shape[1:], recipe,
                             context={"splits": p.splits, "seed": resolved["seed"]},
@@ -126,12 +73,14 @@ def prepare(recipe_path, overrides=(), seed=None):
         path = ("loss", "target")
         raise RecipeErrors([RecipeError(f"the dataset {p.dataset.name!r} has no labels; use "
                                         "target: inputs", path, recipe.where(path))])
+    preflight(p)
     return p
 
 
 # -- state -------------------------------------------------------------------------------
 def _state_variables(train, params, updates):
-    """Shared variables training changes: (params, optimizer state, random streams)."""
+    """Shared variables training changes besides the parameters: (optimizer state, random
+    streams)."""
     param_ids = {id(p) for p in params}
     optim_vars = list(updates.state)
     if hasattr(updates.learning_rate, "container"):
@@ -143,21 +92,20 @@ def _state_variables(train, params, updates):
     return optim_vars, streams
 
 
-def _save(path, p, params, optim_vars, streams, progress, updates):
-    ckpt.save_checkpoint(
-        path, params=list(params), optim=list(optim_vars),
-        rng={v.name: v for v in streams},
-        progress=progress, recipe_original=p.recipe.text,
-        recipe_resolved=yaml.safe_dump(p.resolved, sort_keys=False),
-        optim_info={"rule": updates.rule, "hyperparameters": updates.hyperparameters})
+def _values(variables):
+    """name -> a copy of the value, for a snapshot that later steps do not change."""
+    return {v.name: np.array(v.get_value(borrow=True), copy=True) for v in variables}
 
 
-def _restore(path, params, optim_vars, streams):
-    saved = ckpt.load_checkpoint(path)
-    ckpt.restore_state(params, saved.params)
-    ckpt.restore_state(optim_vars, saved.optim)
-    ckpt.restore_state(streams, saved.rng)
-    return saved.progress
+def _new_progress():
+    """The run's position and counters, as saved in every checkpoint.
+
+    ``batch`` counts the minibatches done in epoch ``epoch`` (0 at an epoch
+    boundary; more after a Ctrl-C), with the running ``epoch_loss`` sum over
+    ``epoch_seen`` examples, so a resumed run goes on mid-epoch exactly.
+    """
+    return {"epoch": 0, "step": 0, "batch": 0, "epoch_loss": 0.0, "epoch_seen": 0,
+            "best": None, "best_epoch": None, "wait": 0, "seconds": 0.0}
 
 
 # -- evaluation ------------------------------------------------------------------------------
@@ -176,8 +124,9 @@ def _arguments(split, idx, target_is_input):
     return args
 
 
-def evaluate(evaluate_fn, split, resolved, batch_size, predictions=False):
-    """Loss and metrics of a split (deterministic outputs), averaged over its examples."""
+def evaluate(evaluate_fn, split, resolved, batch_size, predictions=False, recipe=None):
+    """Loss and metrics of a split (deterministic outputs), averaged over its examples;
+    ``recipe`` places a metric's error (``file:line:col: metrics[i]``)."""
     target_is_input = resolved["loss"]["target"] == "inputs"
     total, outs = 0.0, []
     for idx in _batches(len(split.x), batch_size):
@@ -188,12 +137,8 @@ def evaluate(evaluate_fn, split, resolved, batch_size, predictions=False):
     n = len(split.x)
     result = {"loss": total / n if resolved["loss"]["aggregate"] == "mean" else total}
     output = np.concatenate(outs) if outs else None
-    for m in resolved["metrics"]:
-        if m["type"] == "accuracy":
-            result["accuracy"] = float(metrics.accuracy(output, split.y))
-        elif m["type"] == "top_k_accuracy":
-            result[f"top_{m['k']}_accuracy"] = float(metrics.top_k_accuracy(output, split.y,
-                                                                             k=m["k"]))
+    if resolved["metrics"]:
+        result.update(registry.metric_values(resolved["metrics"], output, split.y, recipe))
     return (result, output) if predictions else result
 
 
@@ -208,10 +153,6 @@ def _mode_of(monitor, mode):
 
 
 # -- the run ------------------------------------------------------------------------------
-class RunDirError(ValueError):
-    """The run directory would lie outside the directory the user chose."""
-
-
 def _default_run_dir(name):
     """``runs/<name>``, refusing a symlink that leads out of ``runs/``.
 
@@ -225,134 +166,332 @@ def _default_run_dir(name):
     return out
 
 
+class Trainer:
+    """One training run of a prepared recipe, in per-epoch steps.
+
+    >>> trainer = Trainer(prepare('recipes/mlp_digits.yaml'), 'runs/x')   # doctest: +SKIP
+    >>> for epoch in trainer.epochs():                                   # doctest: +SKIP
+    ...     row = trainer.train_epoch(epoch)
+    ...     trainer.validate(row)
+    ...     if trainer.end_epoch(row):
+    ...         break
+    >>> report = trainer.finish()                                        # doctest: +SKIP
+
+    ``stop`` (a :class:`~nnframe.train.interrupt.StopRequests`) is checked
+    after every step; ``resume_command`` is what the user runs to continue
+    after an interruption.
+    """
+
+    def __init__(self, prepared, out, stdout=None, stop=None, resume_command=None):
+        self.p, self.out = prepared, out
+        self.stdout = stdout or sys.stdout
+        self.stop = stop or StopRequests()
+        self.resume_command = resume_command
+        resolved = self.resolved = prepared.resolved
+        train = prepared.splits["train"]
+        y_dtype = train.y.dtype if train.y is not None else np.dtype("f4")
+        y_ndim = train.y.ndim if train.y is not None else None
+        self.train_fn, self.eval_fn, self.updates = build_functions(resolved, prepared.model,
+                                                                    y_dtype, y_ndim)
+        self.params = prepared.model.params
+        self.optim_vars, self.streams = _state_variables(self.train_fn, self.params,
+                                                         self.updates)
+        self.schedule = _schedule(resolved, self.updates)
+        self.manager = ckpt.CheckpointManager(os.path.join(out, "checkpoints"))
+        self.progress = _new_progress()
+        self.clock = Stopwatch()
+        self.target_is_input = resolved["loss"]["target"] == "inputs"
+        conf, stopping = resolved["checkpoint"], resolved["early_stopping"]
+        self.monitor = (conf["monitor"] or (stopping["monitor"] if stopping else None) or
+                        ("valid.loss" if "valid" in prepared.splits else "train.loss"))
+        self.mode = _mode_of(self.monitor, conf["mode"] or (stopping["mode"] if stopping
+                                                            else None))
+        self.stopped_early = False
+        self._best_snapshot = None     # the state of the best epoch not yet in best.h5
+        self._last_save = None         # time.perf_counter() of the last write of last.h5
+        self.log = None
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def _contents(self, params=None, optim=None, streams=None, progress=None):
+        p, updates = self.p, self.updates
+        return dict(params=params if params is not None else list(self.params),
+                    optim=optim if optim is not None else list(self.optim_vars),
+                    rng=streams if streams is not None else {v.name: v for v in self.streams},
+                    progress=dict(progress or self.progress), recipe_original=p.recipe.text,
+                    recipe_resolved=yaml.safe_dump(self.resolved, sort_keys=False),
+                    optim_info={"rule": updates.rule,
+                                "hyperparameters": updates.hyperparameters})
+
+    def save(self):
+        """Write last.h5, and best.h5 when a better epoch was seen since the last save."""
+        start = time.perf_counter()
+        self.manager.save(**self._contents())
+        if self._best_snapshot is not None:
+            self.manager.save_best(**self._contents(**self._best_snapshot))
+            self._best_snapshot = None
+        self._last_save = time.perf_counter()
+        self.clock.add("checkpoints", self._last_save - start)
+
+    def _due(self, epoch):
+        """Whether last.h5 is written after ``epoch`` (1-based): the first epoch, every
+        ``every_epochs`` epochs when set, else once ``every_seconds`` passed since the last."""
+        conf = self.resolved["checkpoint"]
+        if self._last_save is None:
+            return True
+        if conf["every_epochs"]:
+            return epoch % conf["every_epochs"] == 0
+        return time.perf_counter() - self._last_save >= conf["every_seconds"]
+
+    def restore(self, path, allow_changes=False):
+        """Continue from the checkpoint ``path`` (refusing one whose recipe changed)."""
+        try:
+            saved = ckpt.load_checkpoint(path)
+            accepted = check_recipe_unchanged(saved.recipe_resolved, self.resolved, path,
+                                              allow_changes)
+            ckpt.restore_state(self.params, saved.params, source=path, what="the parameters")
+            ckpt.restore_state(self.optim_vars, saved.optim, source=path)
+            ckpt.restore_state(self.streams, saved.rng, source=path,
+                               what="the random streams")
+        except ckpt.CheckpointError as exc:
+            raise ResumeError(f"cannot resume from {path}: {exc}") from None
+        progress = _new_progress()
+        progress.update({k: v for k, v in saved.progress.items() if k in progress})
+        epochs = self.resolved["train"]["epochs"]
+        if progress["epoch"] > epochs:
+            raise ResumeError(f"cannot resume from {path}: it is at epoch {progress['epoch']}, "
+                              f"past train.epochs ({epochs}); to train longer, "
+                              f"--set train.epochs=N with N > {progress['epoch']}")
+        self.progress = progress
+        for key, old, new in accepted:
+            print(f"resuming with {key} changed: {old!r} -> {new!r}", file=self.stdout)
+        at = (f"after epoch {progress['epoch']}" if not progress["batch"] else
+              f"in epoch {progress['epoch'] + 1} after batch {progress['batch']}")
+        print(f"resumed from {path} {at}", file=self.stdout)
+
+    # -- one epoch -------------------------------------------------------------------------
+    def epochs(self):
+        """The epochs (0-based) still to run."""
+        return range(self.progress["epoch"], self.resolved["train"]["epochs"])
+
+    def train_epoch(self, epoch):
+        """Run the training steps of ``epoch``; returns its metrics row (train.loss)."""
+        resolved, progress, clock = self.resolved, self.progress, self.clock
+        train = self.p.splits["train"]
+        if self.schedule is not None and self.schedule[1] == "epoch":
+            self.schedule[0].apply(self.updates.learning_rate, epoch)
+        order = list(data.iterate_minibatches(len(train.x), resolved["train"]["batch_size"],
+                                              shuffle=True, seed=self.p.shuffle_seed,
+                                              epoch=epoch, start=progress["batch"],
+                                              drop_last=resolved["train"]["drop_last"]))
+        bar = _bar(self.show_bars, progress["batch"] + len(order), epoch,
+                   resolved["train"]["epochs"], initial=progress["batch"])
+        try:
+            for idx in order:
+                if self.schedule is not None and self.schedule[1] == "step":
+                    self.schedule[0].apply(self.updates.learning_rate, progress["step"])
+                t0 = time.perf_counter()
+                args = _arguments(train, idx, self.target_is_input)
+                t1 = time.perf_counter()
+                loss = float(self.train_fn(*args))
+                t2 = time.perf_counter()
+                clock.add("data", t1 - t0)
+                clock.add("steps", t2 - t1)
+                progress["step"] += 1
+                progress["batch"] += 1
+                if not math.isfinite(loss):
+                    self._stop_on_loss(loss, epoch)
+                progress["epoch_loss"] += loss * len(idx)
+                progress["epoch_seen"] += len(idx)
+                if bar is not None:
+                    bar.update(1)
+                    if progress["batch"] % 10 == 0:
+                        bar.set_postfix(loss=f"{progress['epoch_loss'] / progress['epoch_seen']:.4f}",
+                                        refresh=False)
+                if self.stop.requested:
+                    self._interrupted(epoch)
+        finally:
+            if bar is not None:
+                bar.close()
+        row = {"epoch": epoch + 1, "step": progress["step"],
+               "lr": float(np.asarray(self.updates.learning_rate.get_value()))
+               if hasattr(self.updates.learning_rate, "get_value") else None,
+               "train.loss": progress["epoch_loss"] / max(progress["epoch_seen"], 1)}
+        progress.update(batch=0, epoch_loss=0.0, epoch_seen=0)
+        return row
+
+    def _stop_on_loss(self, loss, epoch):
+        last = self.manager.last_path
+        last = last if os.path.exists(last) else "none (no epoch finished)"
+        raise TrainingStopped(
+            f"the training loss is {loss} at step {self.progress['step']} (epoch {epoch + 1}, "
+            f"batch {self.progress['batch']}); training stopped. The last good checkpoint is "
+            f"{last}. Lower the learning rate or clip gradients (optimizer.grad_clip)")
+
+    def _interrupted(self, epoch):
+        self.save()
+        how = "Ctrl-C" if self.stop.requested == "SIGINT" else self.stop.requested
+        raise TrainingInterrupted(
+            f"{how}: stopped after step {self.progress['step']} (epoch {epoch + 1}, batch "
+            f"{self.progress['batch']}) and saved {self.manager.last_path}. To continue "
+            f"exactly where it stopped: {self.resume_command}")
+
+    def validate(self, row):
+        """Add the validation loss and metrics to ``row`` (when there is a valid split)."""
+        if "valid" not in self.p.splits:
+            return row
+        start = time.perf_counter()
+        values = evaluate(self.eval_fn, self.p.splits["valid"], self.resolved,
+                          self.resolved["train"]["batch_size"], recipe=self.p.recipe)
+        self.clock.add("evaluation", time.perf_counter() - start)
+        if not math.isfinite(values["loss"]):
+            raise TrainingStopped(
+                f"the validation loss is {values['loss']} after epoch {row['epoch']}; training "
+                "stopped. The model's outputs overflowed on the validation data: lower the "
+                "learning rate or clip gradients (optimizer.grad_clip)")
+        row.update((f"valid.{k}", v) for k, v in values.items())
+        return row
+
+    def end_epoch(self, row):
+        """Log the row, track the best epoch, checkpoint; True when early stopping ends
+        the run."""
+        progress, stopping = self.progress, self.resolved["early_stopping"]
+        epoch = row["epoch"]
+        progress["seconds"] = round(self.seconds_before + self.clock.elapsed(), 3)
+        row["seconds"] = progress["seconds"]
+        self.log.append(row)
+        progress["epoch"] = epoch
+        min_delta = stopping["min_delta"] if stopping else 0.0
+        if _better(row.get(self.monitor), progress["best"], self.mode, min_delta):
+            progress.update(best=row.get(self.monitor), best_epoch=epoch, wait=0)
+            self._best_snapshot = dict(params=_values(self.params),
+                                       optim=_values(self.optim_vars),
+                                       streams=_values(self.streams), progress=dict(progress))
+        else:
+            progress["wait"] += 1
+        if not self.show_bars:
+            shown = "  ".join(f"{k} {v:.4f}" for k, v in row.items()
+                              if isinstance(v, float) and k not in ("seconds", "lr"))
+            print(f"epoch {epoch}/{self.resolved['train']['epochs']}  {shown}",
+                  file=self.stdout, flush=True)
+        if stopping and progress["wait"] >= stopping["patience"]:
+            self.stopped_early = True
+            print(f"early stopping: {self.monitor} did not improve for {stopping['patience']} "
+                  f"epoch(s)", file=self.stdout)
+        if self.stopped_early or epoch == self.resolved["train"]["epochs"] or self._due(epoch):
+            self.save()
+        return self.stopped_early
+
+    # -- the whole run ---------------------------------------------------------------------
+    def start(self):
+        """Open the metrics log (keeping the rows of the epochs already done) and start the
+        clocks; call after :meth:`restore`."""
+        self.show_bars = _progress_enabled(self.resolved, self.stdout)
+        self.log = MetricsLog(self.out, upto_epoch=self.progress["epoch"])
+        if not self.log.complete:
+            print(f"note: {self.log.jsonl} does not hold the rows of epochs 1-"
+                  f"{self.progress['epoch']}; it starts at epoch {self.progress['epoch'] + 1}",
+                  file=self.stdout)
+        self.seconds_before = self.progress["seconds"]
+        self.clock.restart()
+        self._last_save = None if self.progress["epoch"] == 0 else time.perf_counter()
+
+    def finish(self, start_up):
+        """Restore the best parameters (early stopping), evaluate every split, write
+        report.json and the curves; returns the report."""
+        stopping = self.resolved["early_stopping"]
+        if stopping and stopping["restore_best"] and self.progress["best_epoch"] is not None:
+            best = (self._best_snapshot or {}).get("params")
+            if best is None and os.path.exists(self.manager.best_path):
+                best = ckpt.load_checkpoint(self.manager.best_path).params
+            if best is not None:
+                ckpt.restore_state(self.params, best, what="the parameters")
+        start = time.perf_counter()
+        report = _report(self.p, self.eval_fn, self.resolved, self.progress, self.monitor,
+                         self.stopped_early)
+        self.clock.add("evaluation", time.perf_counter() - start)
+        elapsed = self.clock.elapsed()
+        report["seconds"] = round(start_up + elapsed, 3)
+        report["time"] = {"start_up": round(start_up, 3),
+                          **{k: round(v, 3) for k, v in self.clock.summary(elapsed).items()}}
+        path = write_report(self.out, report)
+        if self.resolved["logging"]["plots"]:
+            plot_curves(self.out, self.log.rows)
+        for line in final_metrics_lines(report, list(self.p.splits)):
+            print(line, file=self.stdout)
+        print(f"start-up {start_up:.2f} s; {self.clock.line(elapsed)}", file=self.stdout)
+        print(f"report: {path}", file=self.stdout)
+        return report
+
+
+def _resume_command(recipe_path, overrides, seed, out):
+    words = ["python", "-m", "nnframe.train", os.fspath(recipe_path)]
+    for assignment in overrides:
+        words += ["--set", assignment]
+    if seed is not None:
+        words += ["--seed", str(seed)]
+    return shlex.join(words + ["--out", os.fspath(out), "--resume", "auto"])
+
+
+def _warn_about(resolved, stdout):
+    lr = resolved["optimizer"].get("learning_rate")
+    if lr == 0:
+        print("warning: optimizer.learning_rate is 0: training will not change the parameters",
+              file=stdout)
+
+
 def run(recipe_path, overrides=(), resume=None, out=None, device=None, seed=None,
-        stdout=None):
-    """Train the recipe; returns the report dict (also written to ``report.json``)."""
+        stdout=None, overwrite=False, allow_changes=False):
+    """Train the recipe; returns the report dict (also written to ``report.json``).
+
+    ``resume``: a checkpoint path, or 'auto' (``OUT/checkpoints/last.h5`` when it exists).
+    A run directory that holds an earlier run is refused unless ``resume`` or
+    ``overwrite`` says what to do with it; ``allow_changes`` resumes although the
+    recipe changed since the checkpoint (see :mod:`nnframe.train.resume`).
+    """
     stdout = stdout or sys.stdout
     if device is not None:
         config.device = device
     start_time = time.perf_counter()
     p = prepare(recipe_path, overrides, seed)
-    resolved = p.resolved
-    out = out or _default_run_dir(resolved["name"])
-    ckpt_dir = os.path.join(out, "checkpoints")
-    os.makedirs(ckpt_dir, exist_ok=True)
+    out = os.fspath(out or _default_run_dir(p.resolved["name"]))
+    with open_run_dir(out, resume=resume, overwrite=overwrite) as run_dir, \
+            StopRequests() as stop:
+        trainer = Trainer(p, run_dir.path, stdout, stop,
+                          _resume_command(recipe_path, overrides, seed, run_dir.path))
+        if resume == "auto":
+            resume = trainer.manager.find_resume()
+            if resume is None:
+                print("--resume auto: no checkpoint yet, starting from scratch", file=stdout)
+        if resume:
+            trainer.restore(resume, allow_changes)
+        _write_recipes(run_dir.path, p)     # only once a resume has succeeded
+        _warn_about(p.resolved, stdout)
+        trainer.start()
+        start_up = time.perf_counter() - start_time
+        try:
+            for epoch in trainer.epochs():
+                row = trainer.validate(trainer.train_epoch(epoch))
+                if trainer.end_epoch(row):
+                    break
+        except KeyboardInterrupt:       # a second Ctrl-C: the user did not want to wait
+            last = trainer.manager.find_resume()
+            raise TrainingInterrupted(
+                "interrupted at once (a second Ctrl-C), without saving: "
+                + (f"the last checkpoint is {last}; continue from it with: "
+                   f"{trainer.resume_command}" if last else "no checkpoint was written yet")
+            ) from None
+        return trainer.finish(start_up)
+
+
+def _write_recipes(out, p):
     with open(os.path.join(out, "recipe.yaml"), "w", encoding="utf-8") as fh:
         fh.write(p.recipe.text)
     with open(os.path.join(out, "recipe.resolved.yaml"), "w", encoding="utf-8") as fh:
-        yaml.safe_dump(resolved, fh, sort_keys=False)
-
-    y_dtype = p.splits["train"].y.dtype if p.splits["train"].y is not None else np.dtype("f4")
-    train_fn, eval_fn, updates = build_functions(resolved, p.model, y_dtype)
-    params = p.model.params
-    optim_vars, streams = _state_variables(train_fn, params, updates)
-    schedule = _schedule(resolved, updates)
-
-    progress = {"epoch": 0, "step": 0, "best": None, "best_epoch": None, "wait": 0,
-                "seconds": 0.0, "history": []}
-    last_path = os.path.join(ckpt_dir, "last.h5")
-    best_path = os.path.join(ckpt_dir, "best.h5")
-    if resume == "auto":
-        resume = last_path if os.path.exists(last_path) else None
-        if resume is None:
-            print("--resume auto: no checkpoint yet, starting from scratch", file=stdout)
-    if resume:
-        progress.update(_restore(resume, params, optim_vars, streams))
-        print(f"resumed from {resume} after epoch {progress['epoch']}", file=stdout)
-    log = MetricsLog(out, progress["history"])
-
-    epochs = resolved["train"]["epochs"]
-    batch_size = resolved["train"]["batch_size"]
-    train_split = p.splits["train"]
-    target_is_input = resolved["loss"]["target"] == "inputs"
-    monitor_conf = resolved["checkpoint"]
-    stopping = resolved["early_stopping"]
-    monitor = (monitor_conf["monitor"] or (stopping["monitor"] if stopping else None) or
-               ("valid.loss" if "valid" in p.splits else "train.loss"))
-    mode = _mode_of(monitor, monitor_conf["mode"] or (stopping["mode"] if stopping else None))
-    min_delta = stopping["min_delta"] if stopping else 0.0
-    show_bars = _progress_enabled(resolved, stdout)
-    # training time of the epochs before this process (a resumed run), plus this process's
-    segment_start, seconds_before = time.perf_counter(), progress["seconds"]
-    stopped_early = False
-
-    for epoch in range(progress["epoch"], epochs):
-        if schedule is not None and schedule[1] == "epoch":
-            schedule[0].apply(updates.learning_rate, epoch)
-        order = data.iterate_minibatches(len(train_split.x), batch_size, shuffle=True,
-                                         seed=p.shuffle_seed, epoch=epoch,
-                                         drop_last=resolved["train"]["drop_last"])
-        order = list(order)
-        bar = _bar(show_bars, len(order), epoch, epochs)
-        total, seen = 0.0, 0
-        for b, idx in enumerate(order):
-            if schedule is not None and schedule[1] == "step":
-                schedule[0].apply(updates.learning_rate, progress["step"])
-            loss = float(train_fn(*_arguments(train_split, idx, target_is_input)))
-            progress["step"] += 1
-            if not math.isfinite(loss):
-                if bar is not None:
-                    bar.close()
-                last = last_path if os.path.exists(last_path) else "none (no epoch finished)"
-                raise TrainingStopped(
-                    f"the training loss is {loss} at step {progress['step']} (epoch {epoch + 1}, "
-                    f"batch {b + 1}); training stopped. The last good checkpoint is {last}. "
-                    "Lower the learning rate or clip gradients (optimizer.grad_clip)")
-            total += loss * len(idx)
-            seen += len(idx)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{total / seen:.4f}")
-        if bar is not None:
-            bar.close()
-        row = {"epoch": epoch + 1, "step": progress["step"],
-               "lr": float(np.asarray(updates.learning_rate.get_value()))
-               if hasattr(updates.learning_rate, "get_value") else None,
-               "train.loss": total / max(seen, 1)}
-        if "valid" in p.splits:
-            for k, v in evaluate(eval_fn, p.splits["valid"], resolved, batch_size).items():
-                row[f"valid.{k}"] = v
-        row["seconds"] = round(seconds_before + time.perf_counter() - segment_start, 3)
-        log.append(row)
-        progress["history"] = log.rows
-        progress["epoch"] = epoch + 1
-        progress["seconds"] = row["seconds"]
-        improved = _better(row.get(monitor), progress["best"], mode, min_delta)
-        if improved:
-            progress["best"], progress["best_epoch"], progress["wait"] = \
-                row.get(monitor), epoch + 1, 0
-        else:
-            progress["wait"] += 1
-        if not show_bars:
-            shown = "  ".join(f"{k} {v:.4f}" for k, v in row.items()
-                              if isinstance(v, float) and k not in ("seconds", "lr"))
-            print(f"epoch {epoch + 1}/{epochs}  {shown}", file=stdout, flush=True)
-        if improved:
-            _save(best_path, p, params, optim_vars, streams, progress, updates)
-        if (epoch + 1) % monitor_conf["every_epochs"] == 0 or epoch + 1 == epochs:
-            _save(last_path, p, params, optim_vars, streams, progress, updates)
-        if stopping and progress["wait"] >= stopping["patience"]:
-            stopped_early = True
-            print(f"early stopping: {monitor} did not improve for {stopping['patience']} "
-                  f"epoch(s)", file=stdout)
-            _save(last_path, p, params, optim_vars, streams, progress, updates)
-            break
-
-    if stopping and stopping["restore_best"] and os.path.exists(best_path):
-        ckpt.restore_state(params, ckpt.load_checkpoint(best_path).params)
-    report = _report(p, eval_fn, resolved, batch_size, progress, monitor, stopped_early,
-                     time.perf_counter() - start_time)
-    path = write_report(out, report)
-    if resolved["logging"]["plots"]:
-        plot_curves(out, log.rows)
-    for line in final_metrics_lines(report, list(p.splits)):
-        print(line, file=stdout)
-    print(f"report: {path}", file=stdout)
-    return report
+        yaml.safe_dump(p.resolved, fh, sort_keys=False)
 
 
 #: report.json keys that describe the run rather than measure the model
-_RUN_KEYS = {"recipe", "seed", "best", "epochs", "steps", "stopped_early", "seconds"}
+_RUN_KEYS = {"recipe", "seed", "best", "epochs", "steps", "stopped_early", "seconds", "time"}
 
 
 def final_metrics_lines(report, split_names):
@@ -372,17 +511,17 @@ def final_metrics_lines(report, split_names):
     return lines
 
 
-def _report(p, eval_fn, resolved, batch_size, progress, monitor, stopped_early, seconds):
+def _report(p, eval_fn, resolved, progress, monitor, stopped_early):
     report = {"recipe": resolved["name"], "seed": resolved["seed"]}
     outputs = {}
+    batch_size = resolved["train"]["batch_size"]
     for name, split in p.splits.items():
         report[name], outputs[name] = evaluate(eval_fn, split, resolved, batch_size,
-                                               predictions=True)
+                                               predictions=True, recipe=p.recipe)
     report["best"] = {"epoch": progress["best_epoch"], monitor: progress["best"]}
     report["epochs"] = progress["epoch"]
     report["steps"] = progress["step"]
     report["stopped_early"] = stopped_early
-    report["seconds"] = round(seconds, 3)
     if p.model.report_hook is not None:
         report.update(p.model.report_hook(p, resolved))
     return report
@@ -412,8 +551,9 @@ def _progress_enabled(resolved, stdout):
     return bool(isatty and isatty())
 
 
-def _bar(enabled, total, epoch, epochs):
+def _bar(enabled, total, epoch, epochs, initial=0):
     if not enabled:
         return None
     from tqdm import tqdm
-    return tqdm(total=total, desc=f"epoch {epoch + 1}/{epochs}", leave=False, file=sys.stdout)
+    return tqdm(total=total, initial=initial, desc=f"epoch {epoch + 1}/{epochs}", leave=False,
+                file=sys.stdout)

@@ -28,20 +28,3 @@ def test_per_step_schedule_with_warmup_and_gradient_clipping(tmp_path):
     steps_per_epoch = rows[0]["step"]
     assert rows[0]["lr"] > rows[1]["lr"] > 0          # decaying per step after the warm-up
     assert report["steps"] == 2 * steps_per_epoch
-
-
-
-def test_the_seconds_column_is_the_time_since_the_start(tmp_path, monkeypatch):
-    """Each row's ``seconds`` is the training time so far (it once added the whole time so
-    far to the previous row, growing quadratically)."""
-    import itertools
-    import types
-
-    from nnframe.train import trainer
-    clock = itertools.count()            # a clock that ticks once per reading
-    monkeypatch.setattr(trainer, "time", types.SimpleNamespace(
-        perf_counter=lambda: float(next(clock))))
-    out = tmp_path / "run"
-    run(write_recipe(tmp_path), ["train.epochs=5"], out=str(out))
-    seconds = [json.loads(r)["seconds"] for r in (out / "metrics.jsonl").read_text().splitlines()]
-    assert seconds == [1.0, 2.0, 3.0, 4.0, 5.0]     # one reading per epoch
