@@ -644,9 +644,11 @@ class Map(Spec):
 
     describe = "a mapping"
 
-    def __init__(self, fields, what="this section"):
+    def __init__(self, fields, what="this section", moved=None):
         self.fields = fields
         self.what = what
+        # keys of older recipe versions -> where they went, said instead of "unknown key"
+        self.moved = moved or {}
 
     def check(self, value, path, errors):
         if path:
@@ -667,7 +669,10 @@ class Map(Spec):
             return self.fail(value, path, errors)
         result = {}
         for key in value:
-            if key not in self.fields:
+            if key in self.moved:
+                errors.append(RecipeError(f"{key!r} has moved: {self.moved[key]}",
+                                          path + (key,)))
+            elif key not in self.fields:
                 close = (difflib.get_close_matches(key, list(self.fields), n=1)
                          or self.nested_paths(key)[:1])
                 hint = f"did you mean {close[0]!r}? " if close else ""

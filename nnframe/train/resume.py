@@ -14,6 +14,7 @@ user confirms with ``--allow-changes``.
 """
 from nnframe.train.errors import ResumeError
 from nnframe.train.recipe import RecipeErrors, load_recipe_text
+from nnframe.train.schema import check_recipe
 
 __all__ = ["SAFE_CHANGES", "changed_keys", "check_recipe_unchanged"]
 
@@ -58,10 +59,16 @@ def check_recipe_unchanged(saved_text, resolved, checkpoint_path, allow_changes=
     if saved_text is None:
         return []
     try:
-        saved = load_recipe_text(saved_text, f"{checkpoint_path} (its stored recipe)").data
+        saved = load_recipe_text(saved_text, f"{checkpoint_path} (its stored recipe)")
     except RecipeErrors as exc:
         raise ResumeError(f"cannot resume from {checkpoint_path}: the recipe stored in it "
                           f"cannot be read ({exc.errors[0]})") from None
+    try:
+        # resolved again with today's schema: keys a newer nnframe added get their defaults
+        # on both sides, so they do not count as changes
+        saved = check_recipe(saved)
+    except RecipeErrors:
+        saved = saved.data      # a recipe of an older format: compared as it was stored
     changes = changed_keys(saved, resolved)
     unsafe = [c for c in changes if not _is_safe(c[0])]
     if unsafe and not allow_changes:

@@ -38,7 +38,9 @@ def recipe_schema():
             # a split protocol: random (the default) or an application's (retrieval)
             "split": (splits.split_spec(), dict(splits.DEFAULT_SPLIT)),
             "standardize": (Str(["none", "center", "standard"]), "none"),
-        }, "data"), REQUIRED),
+        }, "data", moved={"retrieval": "the retrieval protocol is a split now: write "
+                                        "split: {type: retrieval, queries_per_class: ..., "
+                                        "scale: ...} instead of retrieval: {...}"}), REQUIRED),
         "model": (Map({
             "input_shape": (Nullable(Seq(Int(min=1), min_len=1)), None),
             "layers": (Nullable(Seq(registry.layer_choice(), min_len=1)), None),

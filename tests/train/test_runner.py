@@ -176,3 +176,32 @@ def test_top_k_accuracy_is_logged_and_can_be_monitored(tmp_path):
     assert all(0 < r["valid.top_3_accuracy"] <= 1 for r in rows)
     assert report["best"]["valid.top_3_accuracy"] == max(r["valid.top_3_accuracy"] for r in rows)
     assert report["test"]["top_3_accuracy"] >= report["test"]["accuracy"]
+
+
+def test_the_old_retrieval_key_says_where_it_went(tmp_path):
+    text = SMALL_RECIPE.replace("  split: {train: 0.6, valid: 0.2, test: 0.2}\n",
+                                "  retrieval: {queries_per_class: 5}\n")
+    result = run_cli(write_recipe(tmp_path, text), "--check")
+    assert result.returncode == 2
+    assert "data.retrieval: 'retrieval' has moved: the retrieval protocol is a split now: " \
+           "write split: {type: retrieval" in result.stderr
+
+
+def test_a_checkpoint_from_before_a_new_recipe_key_still_resumes(tmp_path):
+    """Keys a newer nnframe adds (with their defaults) are not changes of the recipe."""
+    from nnframe.checkpoint import save_checkpoint
+    recipe = write_recipe(tmp_path)
+    out = tmp_path / "run"
+    assert run_cli(recipe, "--out", out, "--set", "train.epochs=1").returncode == 0
+    last = out / "checkpoints" / "last.h5"
+    saved = load_checkpoint(last)
+    older = yaml.safe_load(saved.recipe_resolved)
+    del older["checkpoint"]["every_seconds"]           # as written before that key existed
+    del older["data"]["split"]["type"]
+    save_checkpoint(last, params=saved.params, optim=saved.optim, rng=saved.rng,
+                    progress=saved.progress, recipe_original=saved.recipe_original,
+                    recipe_resolved=yaml.safe_dump(older, sort_keys=False),
+                    optim_info=saved.optim_info)
+    resumed = run_cli(recipe, "--out", out, "--resume", "auto", "--set", "train.epochs=2")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "every_seconds" not in resumed.stdout and "split.type" not in resumed.stdout
