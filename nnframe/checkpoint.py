@@ -1384,3 +1384,11 @@ class CheckpointManager:
             m = _TEMP.match(name)
             if m and int(m.group(1)) != os.getpid() and not _process_exists(int(m.group(1))):
                 _remove_quietly(os.path.join(self.directory, name))
+
+    def remove_temporaries(self):
+        """Remove every ``*.h5.tmp-<pid>`` file, whoever left it: for a caller that knows no
+        other process writes here (the runner holds the run directory's lock).  Needed where
+        pids are reused at once, as in containers whose trainer is always pid 1."""
+        for name in self._names():
+            if _TEMP.match(name):
+                _remove_quietly(os.path.join(self.directory, name))

@@ -51,7 +51,10 @@ def _parser():
 
 
 def main(argv=None):
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.resume is not None and not args.resume.strip():
+        parser.error("--resume needs a checkpoint path or 'auto' (got an empty value)")
     # imported after parsing, so that --help answers at once
     from nnframe.checkpoint import CheckpointError, CheckpointWriteError
     from nnframe.train.recipe import RecipeErrors
@@ -74,6 +77,12 @@ def main(argv=None):
         return 2
     except OSError as exc:
         _error(_os_error_text(exc, args))
+        return 2
+    except MemoryError as exc:
+        _error(f"out of memory while {'checking' if args.check else 'preparing or training'} "
+               f"the recipe ({exc or 'no detail'}): the model or the data is too large for "
+               "this machine; make the layers smaller (num_units, num_filters), the batch "
+               "smaller (train.batch_size), or the dataset smaller")
         return 2
     except KeyboardInterrupt:
         # Ctrl-C during training is TrainingInterrupted (the trainer saves last.h5 first);

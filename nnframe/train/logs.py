@@ -1,10 +1,29 @@
 """What a run writes beside its checkpoints: metrics.jsonl, metrics.csv, report.json, curves."""
+import contextlib
 import csv
 import json
 import math
 import os
 
-__all__ = ["MetricsLog", "write_report", "plot_curves"]
+__all__ = ["MetricsLog", "write_report", "plot_curves", "naming"]
+
+
+@contextlib.contextmanager
+def naming(path):
+    """Give an OSError raised while writing ``path`` that file's name (a full disk shows
+    as ``[Errno 28] No space left on device`` with no file otherwise).
+
+    >>> with naming("runs/x/metrics.jsonl"):
+    ...     raise OSError(28, "No space left on device")
+    Traceback (most recent call last):
+    OSError: [Errno 28] No space left on device: 'runs/x/metrics.jsonl'
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror, os.fspath(path)) from None
+        raise
 
 
 def _clean(value):
@@ -59,16 +78,16 @@ class MetricsLog:
 
     def append(self, row):
         self.rows.append(dict(row))
-        with open(self.jsonl, "a", encoding="utf-8") as fh:
+        with naming(self.jsonl), open(self.jsonl, "a", encoding="utf-8") as fh:
             fh.write(json.dumps({k: _clean(v) for k, v in row.items()}) + "\n")
         if any(k not in self.columns for k in row):
             self._write_csv()
         else:
-            with open(self.csv, "a", newline="", encoding="utf-8") as fh:
+            with naming(self.csv), open(self.csv, "a", newline="", encoding="utf-8") as fh:
                 csv.DictWriter(fh, fieldnames=self.columns).writerow(row)
 
     def _rewrite(self):
-        with open(self.jsonl, "w", encoding="utf-8") as fh:
+        with naming(self.jsonl), open(self.jsonl, "w", encoding="utf-8") as fh:
             for row in self.rows:
                 fh.write(json.dumps({k: _clean(v) for k, v in row.items()}) + "\n")
         self._write_csv()
@@ -78,7 +97,7 @@ class MetricsLog:
         for row in self.rows:
             columns += [k for k in row if k not in columns]
         self.columns = columns
-        with open(self.csv, "w", newline="", encoding="utf-8") as fh:
+        with naming(self.csv), open(self.csv, "w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=columns)
             writer.writeheader()
             for row in self.rows:
@@ -88,7 +107,7 @@ class MetricsLog:
 def write_report(directory, report):
     """``report.json``: final and best metrics by split and name."""
     path = os.path.join(directory, "report.json")
-    with open(path, "w", encoding="utf-8") as fh:
+    with naming(path), open(path, "w", encoding="utf-8") as fh:
         json.dump(report, fh, indent=2, default=_clean)
         fh.write("\n")
     return path

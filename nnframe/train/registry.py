@@ -690,8 +690,10 @@ OPTIMIZERS = dict(optim.RULES)
 
 def _optimizer_spec(name, rule):
     fields = _hyperparameters(rule, {"loss_or_grads", "params", "name", "updates"})
-    if "learning_rate" in fields and fields["learning_rate"][1] is REQUIRED:
-        fields["learning_rate"] = (Float(min=0, exclusive_min=True), REQUIRED)
+    if "learning_rate" in fields:
+        # 0 would train and change nothing: refused for every optimizer alike
+        fields["learning_rate"] = (Float(min=0, exclusive_min=True),
+                                   fields["learning_rate"][1])
     fields["grad_clip"] = (Nullable(Float(min=0, exclusive_min=True)), None)
     fields["weight_decay_l2"] = (Float(min=0), 0.0)
     return Map(fields, f"the {name} optimizer")

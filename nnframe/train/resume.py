@@ -23,26 +23,44 @@ SAFE_CHANGES = ("name", "train.epochs", "logging", "checkpoint.every_epochs",
                 "checkpoint.every_seconds")
 
 
-def _flatten(value, prefix=""):
-    if isinstance(value, dict):
-        items = {}
-        for key, item in value.items():
-            items.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
-        return items
-    if isinstance(value, list) and value:
-        items = {}
-        for index, item in enumerate(value):
-            items.update(_flatten(item, f"{prefix}[{index}]"))
-        return items
-    return {prefix: value}
+#: Changed keys listed in a refusal (a recipe of another model changes a hundred).
+MAX_SHOWN = 8
+
+
+class _Absent:
+    def __repr__(self):
+        return "(not set)"
+
+
+#: A key one side does not have (shown as ``(not set)``).
+ABSENT = _Absent()
+
+
+def describe_change(key, old, new):
+    """``'optimizer.learning_rate: 0.003 -> 0.01'``."""
+    return f"{key}: {old!r} -> {new!r}"
+
+
+def _diff(before, after, key, changes):
+    """Append ``(key, before, after)`` for each differing leaf; a mapping against a
+    non-mapping (a section set on one side only) is one change."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        for name in sorted(set(before) | set(after), key=str):
+            _diff(before.get(name, ABSENT), after.get(name, ABSENT),
+                  f"{key}.{name}" if key else str(name), changes)
+    elif isinstance(before, list) and isinstance(after, list):
+        for index in range(max(len(before), len(after))):
+            _diff(before[index] if index < len(before) else ABSENT,
+                  after[index] if index < len(after) else ABSENT, f"{key}[{index}]", changes)
+    elif before != after:
+        changes.append((key, before, after))
 
 
 def changed_keys(before, after):
-    """``[(key.path, before, after)]`` for every leaf that differs (sorted by key)."""
-    a, b = _flatten(before), _flatten(after)
-    missing = object()
-    return [(key, a.get(key), b.get(key)) for key in sorted(set(a) | set(b))
-            if a.get(key, missing) != b.get(key, missing)]
+    """``[(key.path, before, after)]`` for every leaf that differs, in key order."""
+    changes = []
+    _diff(before, after, "", changes)
+    return changes
 
 
 def _is_safe(key):
@@ -72,7 +90,9 @@ def check_recipe_unchanged(saved_text, resolved, checkpoint_path, allow_changes=
     changes = changed_keys(saved, resolved)
     unsafe = [c for c in changes if not _is_safe(c[0])]
     if unsafe and not allow_changes:
-        shown = "; ".join(f"{key}: {old!r} -> {new!r}" for key, old, new in unsafe)
+        shown = "; ".join(describe_change(*c) for c in unsafe[:MAX_SHOWN])
+        if len(unsafe) > MAX_SHOWN:
+            shown += f"; and {len(unsafe) - MAX_SHOWN} more"
         raise ResumeError(
             f"cannot resume from {checkpoint_path}: the recipe changed since that checkpoint "
             f"was written ({shown}), so the result would differ from any uninterrupted run. "

@@ -28,10 +28,10 @@ from nnframe.train import registry
 from nnframe.train.checks import preflight
 from nnframe.train.errors import ResumeError, RunDirError, TrainingInterrupted, TrainingStopped
 from nnframe.train.interrupt import StopRequests
-from nnframe.train.logs import MetricsLog, plot_curves, write_report
+from nnframe.train.logs import MetricsLog, naming, plot_curves, write_report
 from nnframe.train.model import build_functions, build_network
 from nnframe.train.recipe import RecipeError, RecipeErrors, load_recipe, parse_override
-from nnframe.train.resume import check_recipe_unchanged
+from nnframe.train.resume import check_recipe_unchanged, describe_change
 from nnframe.train.rundir import open_run_dir
 from nnframe.train.schema import check_recipe
 from nnframe.train.splits import load_splits
@@ -102,10 +102,13 @@ def _new_progress():
 
     ``batch`` counts the minibatches done in epoch ``epoch`` (0 at an epoch
     boundary; more after a Ctrl-C), with the running ``epoch_loss`` sum over
-    ``epoch_seen`` examples, so a resumed run goes on mid-epoch exactly.
+    ``epoch_seen`` examples, so a resumed run goes on mid-epoch exactly.  ``best`` and
+    ``best_epoch`` follow ``checkpoint.monitor`` (best.h5); ``stop_best`` and ``wait``
+    follow ``early_stopping.monitor``, which may be another metric.
     """
     return {"epoch": 0, "step": 0, "batch": 0, "epoch_loss": 0.0, "epoch_seen": 0,
-            "best": None, "best_epoch": None, "wait": 0, "seconds": 0.0}
+            "best": None, "best_epoch": None, "stop_best": None, "wait": 0,
+            "stopped_early": False, "seconds": 0.0}
 
 
 # -- evaluation ------------------------------------------------------------------------------
@@ -198,6 +201,7 @@ class Trainer:
                                                          self.updates)
         self.schedule = _schedule(resolved, self.updates)
         self.manager = ckpt.CheckpointManager(os.path.join(out, "checkpoints"))
+        self.manager.remove_temporaries()   # the run directory's lock is ours
         self.progress = _new_progress()
         self.clock = Stopwatch()
         self.target_is_input = resolved["loss"]["target"] == "inputs"
@@ -206,7 +210,10 @@ class Trainer:
                         ("valid.loss" if "valid" in prepared.splits else "train.loss"))
         self.mode = _mode_of(self.monitor, conf["mode"] or (stopping["mode"] if stopping
                                                             else None))
-        self.stopped_early = False
+        if stopping:        # early stopping watches its own monitor, with its min_delta
+            self.stop_monitor = stopping["monitor"]
+            self.stop_mode = _mode_of(self.stop_monitor, stopping["mode"])
+        self._said_lr_is_zero = False
         self._best_snapshot = None     # the state of the best epoch not yet in best.h5
         self._last_save = None         # time.perf_counter() of the last write of last.h5
         self.log = None
@@ -244,6 +251,9 @@ class Trainer:
 
     def restore(self, path, allow_changes=False):
         """Continue from the checkpoint ``path`` (refusing one whose recipe changed)."""
+        if not os.path.isfile(path):        # a FIFO or a device would block or mislead
+            raise ResumeError(f"cannot resume from {path}: it is not a regular file; give the "
+                              "path of a checkpoint (.h5), or --resume auto")
         try:
             saved = ckpt.load_checkpoint(path)
             accepted = check_recipe_unchanged(saved.recipe_resolved, self.resolved, path,
@@ -252,8 +262,17 @@ class Trainer:
             ckpt.restore_state(self.optim_vars, saved.optim, source=path)
             ckpt.restore_state(self.streams, saved.rng, source=path,
                                what="the random streams")
+        except ckpt.CheckpointMismatch as exc:
+            # the Python API's hint (strict=False) is no use on the command line
+            detail = str(exc).split("Use strict=False")[0].strip()
+            raise ResumeError(f"cannot resume from {path}: it was written for another model "
+                              f"({detail}); resume with the recipe that wrote it, or start "
+                              "over with --overwrite") from None
         except ckpt.CheckpointError as exc:
-            raise ResumeError(f"cannot resume from {path}: {exc}") from None
+            raise ResumeError(
+                f"cannot resume from {path}: {exc}; resume from another checkpoint (e.g. "
+                f"--resume {os.path.join(os.path.dirname(path) or '.', ckpt.BEST)}), or start "
+                "over with --overwrite") from None
         progress = _new_progress()
         progress.update({k: v for k, v in saved.progress.items() if k in progress})
         epochs = self.resolved["train"]["epochs"]
@@ -262,15 +281,22 @@ class Trainer:
                               f"past train.epochs ({epochs}); to train longer, "
                               f"--set train.epochs=N with N > {progress['epoch']}")
         self.progress = progress
-        for key, old, new in accepted:
-            print(f"resuming with {key} changed: {old!r} -> {new!r}", file=self.stdout)
+        for change in accepted:
+            print(f"resuming with {describe_change(*change).replace(':', ' changed:', 1)}",
+                  file=self.stdout)
         at = (f"after epoch {progress['epoch']}" if not progress["batch"] else
               f"in epoch {progress['epoch'] + 1} after batch {progress['batch']}")
         print(f"resumed from {path} {at}", file=self.stdout)
+        if progress["stopped_early"] or progress["epoch"] == epochs:
+            why = " (early stopping)" if progress["stopped_early"] else ""
+            print(f"the run had already finished{why}: nothing left to train; the final "
+                  "evaluation and report.json are done again", file=self.stdout)
 
     # -- one epoch -------------------------------------------------------------------------
     def epochs(self):
-        """The epochs (0-based) still to run."""
+        """The epochs (0-based) still to run (none once early stopping ended the run)."""
+        if self.progress["stopped_early"]:
+            return range(0)
         return range(self.progress["epoch"], self.resolved["train"]["epochs"])
 
     def train_epoch(self, epoch):
@@ -317,6 +343,11 @@ class Trainer:
                if hasattr(self.updates.learning_rate, "get_value") else None,
                "train.loss": progress["epoch_loss"] / max(progress["epoch_seen"], 1)}
         progress.update(batch=0, epoch_loss=0.0, epoch_seen=0)
+        if row["lr"] == 0 and not self._said_lr_is_zero:
+            self._said_lr_is_zero = True
+            print(f"warning: the schedule has brought the learning rate to 0 in epoch "
+                  f"{epoch + 1}: the epochs from there on do not change the parameters",
+                  file=self.stdout)
         return row
 
     def _stop_on_loss(self, loss, epoch):
@@ -360,26 +391,30 @@ class Trainer:
         row["seconds"] = progress["seconds"]
         self.log.append(row)
         progress["epoch"] = epoch
-        min_delta = stopping["min_delta"] if stopping else 0.0
-        if _better(row.get(self.monitor), progress["best"], self.mode, min_delta):
-            progress.update(best=row.get(self.monitor), best_epoch=epoch, wait=0)
+        if stopping:
+            value = row.get(self.stop_monitor)
+            if _better(value, progress["stop_best"], self.stop_mode, stopping["min_delta"]):
+                progress.update(stop_best=value, wait=0)
+            else:
+                progress["wait"] += 1
+            progress["stopped_early"] = progress["wait"] >= stopping["patience"]
+        if _better(row.get(self.monitor), progress["best"], self.mode, 0.0):
+            progress.update(best=row.get(self.monitor), best_epoch=epoch)
             self._best_snapshot = dict(params=_values(self.params),
                                        optim=_values(self.optim_vars),
                                        streams=_values(self.streams), progress=dict(progress))
-        else:
-            progress["wait"] += 1
         if not self.show_bars:
             shown = "  ".join(f"{k} {v:.4f}" for k, v in row.items()
                               if isinstance(v, float) and k not in ("seconds", "lr"))
             print(f"epoch {epoch}/{self.resolved['train']['epochs']}  {shown}",
                   file=self.stdout, flush=True)
-        if stopping and progress["wait"] >= stopping["patience"]:
-            self.stopped_early = True
-            print(f"early stopping: {self.monitor} did not improve for {stopping['patience']} "
-                  f"epoch(s)", file=self.stdout)
-        if self.stopped_early or epoch == self.resolved["train"]["epochs"] or self._due(epoch):
+        if progress["stopped_early"]:
+            print(f"early stopping: {self.stop_monitor} did not improve for "
+                  f"{stopping['patience']} epoch(s)", file=self.stdout)
+        if progress["stopped_early"] or epoch == self.resolved["train"]["epochs"] or \
+                self._due(epoch):
             self.save()
-        return self.stopped_early
+        return progress["stopped_early"]
 
     # -- the whole run ---------------------------------------------------------------------
     def start(self):
@@ -407,15 +442,18 @@ class Trainer:
                 ckpt.restore_state(self.params, best, what="the parameters")
         start = time.perf_counter()
         report = _report(self.p, self.eval_fn, self.resolved, self.progress, self.monitor,
-                         self.stopped_early)
+                         self.progress["stopped_early"])
         self.clock.add("evaluation", time.perf_counter() - start)
+        if self.resolved["logging"]["plots"]:
+            try:
+                plot_curves(self.out, self.log.rows)
+            except OSError as exc:      # the curves are a convenience: the run still succeeded
+                print(f"warning: could not write curves.png: {exc}", file=self.stdout)
         elapsed = self.clock.elapsed()
         report["seconds"] = round(start_up + elapsed, 3)
         report["time"] = {"start_up": round(start_up, 3),
                           **{k: round(v, 3) for k, v in self.clock.summary(elapsed).items()}}
         path = write_report(self.out, report)
-        if self.resolved["logging"]["plots"]:
-            plot_curves(self.out, self.log.rows)
         for line in final_metrics_lines(report, list(self.p.splits)):
             print(line, file=self.stdout)
         print(f"start-up {start_up:.2f} s; {self.clock.line(elapsed)}", file=self.stdout)
@@ -423,20 +461,15 @@ class Trainer:
         return report
 
 
-def _resume_command(recipe_path, overrides, seed, out):
+def _resume_command(recipe_path, overrides, seed, out, device=None):
     words = ["python", "-m", "nnframe.train", os.fspath(recipe_path)]
+    if device is not None:
+        words += ["--device", device]
     for assignment in overrides:
         words += ["--set", assignment]
     if seed is not None:
         words += ["--seed", str(seed)]
     return shlex.join(words + ["--out", os.fspath(out), "--resume", "auto"])
-
-
-def _warn_about(resolved, stdout):
-    lr = resolved["optimizer"].get("learning_rate")
-    if lr == 0:
-        print("warning: optimizer.learning_rate is 0: training will not change the parameters",
-              file=stdout)
 
 
 def run(recipe_path, overrides=(), resume=None, out=None, device=None, seed=None,
@@ -454,10 +487,9 @@ def run(recipe_path, overrides=(), resume=None, out=None, device=None, seed=None
     start_time = time.perf_counter()
     p = prepare(recipe_path, overrides, seed)
     out = os.fspath(out or _default_run_dir(p.resolved["name"]))
-    with open_run_dir(out, resume=resume, overwrite=overwrite) as run_dir, \
-            StopRequests() as stop:
-        trainer = Trainer(p, run_dir.path, stdout, stop,
-                          _resume_command(recipe_path, overrides, seed, run_dir.path))
+    with open_run_dir(out, resume=resume, overwrite=overwrite) as run_dir:
+        trainer = Trainer(p, run_dir.path, stdout, StopRequests(),
+                          _resume_command(recipe_path, overrides, seed, run_dir.path, device))
         if resume == "auto":
             resume = trainer.manager.find_resume()
             if resume is None:
@@ -465,28 +497,38 @@ def run(recipe_path, overrides=(), resume=None, out=None, device=None, seed=None
         if resume:
             trainer.restore(resume, allow_changes)
         _write_recipes(run_dir.path, p)     # only once a resume has succeeded
-        _warn_about(p.resolved, stdout)
         trainer.start()
         start_up = time.perf_counter() - start_time
+        # Ctrl-C is a request to stop at the next step boundary only while epochs run
+        with trainer.stop:
+            try:
+                for epoch in trainer.epochs():
+                    row = trainer.validate(trainer.train_epoch(epoch))
+                    if trainer.end_epoch(row):
+                        break
+            except KeyboardInterrupt:       # a second Ctrl-C: the user did not want to wait
+                raise _interrupted_at_once(trainer, "without saving") from None
         try:
-            for epoch in trainer.epochs():
-                row = trainer.validate(trainer.train_epoch(epoch))
-                if trainer.end_epoch(row):
-                    break
-        except KeyboardInterrupt:       # a second Ctrl-C: the user did not want to wait
-            last = trainer.manager.find_resume()
-            raise TrainingInterrupted(
-                "interrupted at once (a second Ctrl-C), without saving: "
-                + (f"the last checkpoint is {last}; continue from it with: "
-                   f"{trainer.resume_command}" if last else "no checkpoint was written yet")
-            ) from None
-        return trainer.finish(start_up)
+            return trainer.finish(start_up)
+        except KeyboardInterrupt:
+            raise _interrupted_at_once(trainer, "while evaluating the final model (training "
+                                                "had finished)") from None
+
+
+def _interrupted_at_once(trainer, how):
+    last = trainer.manager.find_resume()
+    return TrainingInterrupted(
+        f"interrupted (Ctrl-C) {how}: "
+        + (f"the last checkpoint is {last}; continue from it (or write the report) with: "
+           f"{trainer.resume_command}" if last else "no checkpoint was written yet"))
 
 
 def _write_recipes(out, p):
-    with open(os.path.join(out, "recipe.yaml"), "w", encoding="utf-8") as fh:
+    path = os.path.join(out, "recipe.yaml")
+    with naming(path), open(path, "w", encoding="utf-8") as fh:
         fh.write(p.recipe.text)
-    with open(os.path.join(out, "recipe.resolved.yaml"), "w", encoding="utf-8") as fh:
+    path = os.path.join(out, "recipe.resolved.yaml")
+    with naming(path), open(path, "w", encoding="utf-8") as fh:
         yaml.safe_dump(p.resolved, fh, sort_keys=False)
 
 

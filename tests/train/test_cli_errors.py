@@ -292,7 +292,7 @@ def test_a_non_finite_set_value_names_the_option(tmp_path):
     result = run_cli(path, "--check", "--set", "optimizer.learning_rate=.inf", timeout=60)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr == ("recipe error:\n  --set optimizer.learning_rate=.inf: "
-                             "optimizer.learning_rate: expected a finite number >= 0, got inf\n")
+                             "optimizer.learning_rate: expected a finite number > 0, got inf\n")
 
 
 # -- the run directory, end to end ---------------------------------------------------------------

@@ -128,10 +128,16 @@ def test_seconds_grow_with_the_training_time_not_quadratically(tmp_path):
     assert steps.max() < 5 * np.median(steps) + 0.5        # no epoch counts the ones before
 
 
-def test_a_learning_rate_of_zero_is_said(tmp_path, capsys):
-    run(write_recipe(tmp_path), ["train.epochs=1", "optimizer.learning_rate=0"],
+def test_a_learning_rate_of_zero_is_refused_or_said(tmp_path, capsys):
+    recipe = write_recipe(tmp_path)
+    for optimizer in ("adam", "sgd"):
+        result = run_cli(recipe, "--check", "--set",
+                         f"optimizer={{type: {optimizer}, learning_rate: 0}}")
+        assert result.returncode == 2
+        assert "optimizer.learning_rate: expected a finite number > 0, got 0" in result.stderr
+    run(recipe, ["train.epochs=3", "schedule={type: step, step_size: 1, gamma: 0}"],
         out=str(tmp_path / "run"))
-    assert "learning_rate is 0: training will not change the parameters" in \
+    assert "warning: the schedule has brought the learning rate to 0 in epoch 2" in \
         capsys.readouterr().out
 
 
@@ -205,3 +211,62 @@ def test_a_checkpoint_from_before_a_new_recipe_key_still_resumes(tmp_path):
     resumed = run_cli(recipe, "--out", out, "--resume", "auto", "--set", "train.epochs=2")
     assert resumed.returncode == 0, resumed.stderr
     assert "every_seconds" not in resumed.stdout and "split.type" not in resumed.stdout
+
+
+def test_a_model_too_large_for_memory_is_a_message(tmp_path):
+    result = run_cli(write_recipe(tmp_path), "--check", "--set",
+                     "model.layers.0.num_units=100000000000")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "out of memory while checking the recipe" in result.stderr
+    assert "num_units" in result.stderr
+
+
+def test_an_empty_resume_value_is_refused(tmp_path):
+    result = run_cli(write_recipe(tmp_path), "--resume=")
+    assert result.returncode == 2
+    assert "--resume needs a checkpoint path or 'auto'" in result.stderr
+
+
+def test_early_stopping_watches_its_own_monitor_and_a_stopped_run_stays_stopped(tmp_path):
+    recipe = write_recipe(tmp_path)
+    out = tmp_path / "run"
+    report = run(recipe, ["train.epochs=40", "checkpoint.monitor=valid.accuracy",
+                          "early_stopping={monitor: train.loss, patience: 1, min_delta: 10}"],
+                 out=str(out))
+    # train.loss never falls by 10: stopped after 1 + patience epochs, whatever the accuracy
+    assert report["stopped_early"] and report["epochs"] == 2
+    assert set(report["best"]) == {"epoch", "valid.accuracy"}
+    before = json.loads((out / "report.json").read_text())
+    again = run_cli(recipe, "--out", out, "--resume", "auto", "--set", "train.epochs=40",
+                    "--set", "checkpoint.monitor=valid.accuracy", "--set",
+                    "early_stopping={monitor: train.loss, patience: 1, min_delta: 10}")
+    assert again.returncode == 0, again.stderr
+    assert "the run had already finished (early stopping)" in again.stdout
+    after = json.loads((out / "report.json").read_text())
+    for key in ("test", "valid", "best", "epochs", "steps", "stopped_early"):
+        assert after[key] == before[key], key
+
+
+def test_a_corrupt_checkpoint_says_what_to_do(tmp_path):
+    recipe = write_recipe(tmp_path)
+    out = tmp_path / "run"
+    assert run_cli(recipe, "--out", out, "--set", "train.epochs=1").returncode == 0
+    last = out / "checkpoints" / "last.h5"
+    data = bytearray(last.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    last.write_bytes(bytes(data))
+    result = run_cli(recipe, "--out", out, "--resume", "auto", "--set", "train.epochs=1")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"cannot resume from {last}" in result.stderr
+    assert "best.h5" in result.stderr and "--overwrite" in result.stderr
+
+
+def test_resuming_another_models_checkpoint_names_no_python_api(tmp_path):
+    recipe = write_recipe(tmp_path)
+    out = tmp_path / "run"
+    assert run_cli(recipe, "--out", out, "--set", "train.epochs=1").returncode == 0
+    other = run_cli(recipe, "--out", out, "--resume", "auto", "--allow-changes", "--set",
+                    "model.layers.0.num_units=48")
+    assert other.returncode == 2
+    assert "it was written for another model" in other.stderr
+    assert "strict=False" not in other.stderr
