@@ -28,7 +28,7 @@ from nnframe.train import registry
 from nnframe.train.checks import preflight
 from nnframe.train.errors import ResumeError, RunDirError, TrainingInterrupted, TrainingStopped
 from nnframe.train.interrupt import StopRequests
-from nnframe.train.logs import MetricsLog, naming, plot_curves, write_report
+from nnframe.train.logs import MetricsLog, load_pyplot, naming, plot_curves, write_report
 from nnframe.train.model import build_functions, build_network
 from nnframe.train.recipe import RecipeError, RecipeErrors, load_recipe, parse_override
 from nnframe.train.resume import check_recipe_unchanged, describe_change
@@ -214,6 +214,8 @@ class Trainer:
             self.stop_monitor = stopping["monitor"]
             self.stop_mode = _mode_of(self.stop_monitor, stopping["mode"])
         self._said_lr_is_zero = False
+        # dumped once: YAML is slow, and the recipe does not change during the run
+        self._resolved_text = yaml.safe_dump(resolved, sort_keys=False)
         self._best_snapshot = None     # the state of the best epoch not yet in best.h5
         self._last_save = None         # time.perf_counter() of the last write of last.h5
         self.log = None
@@ -225,7 +227,7 @@ class Trainer:
                     optim=optim if optim is not None else list(self.optim_vars),
                     rng=streams if streams is not None else {v.name: v for v in self.streams},
                     progress=dict(progress or self.progress), recipe_original=p.recipe.text,
-                    recipe_resolved=yaml.safe_dump(self.resolved, sort_keys=False),
+                    recipe_resolved=self._resolved_text,
                     optim_info={"rule": updates.rule,
                                 "hyperparameters": updates.hyperparameters})
 
@@ -497,6 +499,8 @@ def run(recipe_path, overrides=(), resume=None, out=None, device=None, seed=None
         if resume:
             trainer.restore(resume, allow_changes)
         _write_recipes(run_dir.path, p)     # only once a resume has succeeded
+        if p.resolved["logging"]["plots"]:
+            load_pyplot()                   # the libraries of the run load at start-up
         trainer.start()
         start_up = time.perf_counter() - start_time
         # Ctrl-C is a request to stop at the next step boundary only while epochs run
