@@ -24,9 +24,10 @@ import yaml
 
 from nnframe import checkpoint as ckpt
 from nnframe import config, data, rng
-from nnframe.train import registry
+from nnframe.train import evaluation
 from nnframe.train.checks import preflight
 from nnframe.train.errors import ResumeError, RunDirError, TrainingInterrupted, TrainingStopped
+from nnframe.train.evaluation import batch_arguments
 from nnframe.train.interrupt import StopRequests
 from nnframe.train.logs import MetricsLog, load_pyplot, naming, plot_curves, write_report
 from nnframe.train.model import build_functions, build_network
@@ -109,40 +110,6 @@ def _new_progress():
     return {"epoch": 0, "step": 0, "batch": 0, "epoch_loss": 0.0, "epoch_seen": 0,
             "best": None, "best_epoch": None, "stop_best": None, "wait": 0,
             "stopped_early": False, "seconds": 0.0}
-
-
-# -- evaluation ------------------------------------------------------------------------------
-def _batches(n, size):
-    return [np.arange(s, min(s + size, n)) for s in range(0, n, size)]
-
-
-def _arguments(split, idx, target_is_input):
-    """The arguments of ``train``/``evaluate`` for the examples ``idx`` of ``split``:
-    ``x``, then the mask when the data has one, then the targets unless they are ``x``."""
-    args = [split.x[idx]]
-    if split.mask is not None:
-        args.append(split.mask[idx])
-    if not target_is_input:
-        args.append(split.y[idx])
-    return args
-
-
-def evaluate(evaluate_fn, split, resolved, batch_size, predictions=False, recipe=None):
-    """Loss and metrics of a split (deterministic outputs), averaged over its examples;
-    ``recipe`` places a metric's error (``file:line:col: metrics[i]``)."""
-    target_is_input = resolved["loss"]["target"] == "inputs"
-    total, outs = 0.0, []
-    for idx in _batches(len(split.x), batch_size):
-        loss, out = evaluate_fn(*_arguments(split, idx, target_is_input))
-        weight = len(idx) if resolved["loss"]["aggregate"] == "mean" else 1
-        total += float(loss) * weight
-        outs.append(out)
-    n = len(split.x)
-    result = {"loss": total / n if resolved["loss"]["aggregate"] == "mean" else total}
-    output = np.concatenate(outs) if outs else None
-    if resolved["metrics"]:
-        result.update(registry.metric_values(resolved["metrics"], output, split.y, recipe))
-    return (result, output) if predictions else result
 
 
 def _better(value, best, mode, min_delta):
@@ -318,7 +285,7 @@ class Trainer:
                 if self.schedule is not None and self.schedule[1] == "step":
                     self.schedule[0].apply(self.updates.learning_rate, progress["step"])
                 t0 = time.perf_counter()
-                args = _arguments(train, idx, self.target_is_input)
+                args = batch_arguments(train, idx, self.target_is_input)
                 t1 = time.perf_counter()
                 loss = float(self.train_fn(*args))
                 t2 = time.perf_counter()
@@ -373,7 +340,7 @@ class Trainer:
         if "valid" not in self.p.splits:
             return row
         start = time.perf_counter()
-        values = evaluate(self.eval_fn, self.p.splits["valid"], self.resolved,
+        values = evaluation.evaluate(self.eval_fn, self.p.splits["valid"], self.resolved,
                           self.resolved["train"]["batch_size"], recipe=self.p.recipe)
         self.clock.add("evaluation", time.perf_counter() - start)
         if not math.isfinite(values["loss"]):
@@ -443,7 +410,7 @@ class Trainer:
             if best is not None:
                 ckpt.restore_state(self.params, best, what="the parameters")
         start = time.perf_counter()
-        report = _report(self.p, self.eval_fn, self.resolved, self.progress, self.monitor,
+        report = evaluation.report(self.p, self.eval_fn, self.resolved, self.progress, self.monitor,
                          self.progress["stopped_early"])
         self.clock.add("evaluation", time.perf_counter() - start)
         if self.resolved["logging"]["plots"]:
@@ -456,7 +423,7 @@ class Trainer:
         report["time"] = {"start_up": round(start_up, 3),
                           **{k: round(v, 3) for k, v in self.clock.summary(elapsed).items()}}
         path = write_report(self.out, report)
-        for line in final_metrics_lines(report, list(self.p.splits)):
+        for line in evaluation.final_metrics_lines(report, list(self.p.splits)):
             print(line, file=self.stdout)
         print(f"start-up {start_up:.2f} s; {self.clock.line(elapsed)}", file=self.stdout)
         print(f"report: {path}", file=self.stdout)
@@ -534,43 +501,6 @@ def _write_recipes(out, p):
     path = os.path.join(out, "recipe.resolved.yaml")
     with naming(path), open(path, "w", encoding="utf-8") as fh:
         yaml.safe_dump(p.resolved, fh, sort_keys=False)
-
-
-#: report.json keys that describe the run rather than measure the model
-_RUN_KEYS = {"recipe", "seed", "best", "epochs", "steps", "stopped_early", "seconds", "time"}
-
-
-def final_metrics_lines(report, split_names):
-    """The final metrics of a report, as printed at the end of a run.
-
-    >>> final_metrics_lines({"test": {"accuracy": 0.98}, "seconds": 3.2, "mAP": 0.45},
-    ...                     ["test"])
-    ['final test: accuracy 0.9800', 'final mAP 0.4500']
-    """
-    def show(values):
-        return "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
-                         for k, v in values.items())
-    lines = [f"final {name}: {show(report[name])}" for name in split_names]
-    extra = {k: v for k, v in report.items() if k not in _RUN_KEYS and k not in split_names}
-    if extra:
-        lines.append(f"final {show(extra)}")
-    return lines
-
-
-def _report(p, eval_fn, resolved, progress, monitor, stopped_early):
-    report = {"recipe": resolved["name"], "seed": resolved["seed"]}
-    outputs = {}
-    batch_size = resolved["train"]["batch_size"]
-    for name, split in p.splits.items():
-        report[name], outputs[name] = evaluate(eval_fn, split, resolved, batch_size,
-                                               predictions=True, recipe=p.recipe)
-    report["best"] = {"epoch": progress["best_epoch"], monitor: progress["best"]}
-    report["epochs"] = progress["epoch"]
-    report["steps"] = progress["step"]
-    report["stopped_early"] = stopped_early
-    if p.model.report_hook is not None:
-        report.update(p.model.report_hook(p, resolved))
-    return report
 
 
 def _schedule(resolved, updates):
