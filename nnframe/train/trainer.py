@@ -112,6 +112,32 @@ def _new_progress():
             "stopped_early": False, "seconds": 0.0}
 
 
+def _checked_progress(stored, path):
+    """The progress of a checkpoint, each value of the type the loop needs (a checkpoint
+    may come from a stranger: a string epoch must not become a traceback)."""
+    progress = _new_progress()
+    counts = ("epoch", "step", "batch", "epoch_seen", "wait")
+    for key, value in stored.items():
+        if key not in progress:
+            continue                    # e.g. the metric history older checkpoints kept
+        if key in counts:
+            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        elif key == "stopped_early":
+            ok = isinstance(value, bool)
+        elif key in ("epoch_loss", "seconds"):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        else:                           # best, stop_best: a number or None; best_epoch too
+            ok = value is None or (isinstance(value, (int, float)) and
+                                   not isinstance(value, bool))
+        if not ok:
+            raise ResumeError(f"cannot resume from {path}: its progress holds {key} = "
+                              f"{value!r}, which no run writes; the file was edited or "
+                              "comes from another program: resume from another checkpoint, "
+                              "or start over with --overwrite")
+        progress[key] = value
+    return progress
+
+
 def _better(value, best, mode, min_delta):
     if best is None:
         return True
@@ -242,8 +268,7 @@ class Trainer:
                 f"cannot resume from {path}: {exc}; resume from another checkpoint (e.g. "
                 f"--resume {os.path.join(os.path.dirname(path) or '.', ckpt.BEST)}), or start "
                 "over with --overwrite") from None
-        progress = _new_progress()
-        progress.update({k: v for k, v in saved.progress.items() if k in progress})
+        progress = _checked_progress(saved.progress, path)
         epochs = self.resolved["train"]["epochs"]
         if progress["epoch"] > epochs:
             raise ResumeError(f"cannot resume from {path}: it is at epoch {progress['epoch']}, "

@@ -270,3 +270,19 @@ def test_resuming_another_models_checkpoint_names_no_python_api(tmp_path):
     assert other.returncode == 2
     assert "it was written for another model" in other.stderr
     assert "strict=False" not in other.stderr
+
+
+def test_a_checkpoint_with_a_forged_progress_is_refused(tmp_path):
+    from nnframe.checkpoint import save_checkpoint
+    recipe = write_recipe(tmp_path)
+    out = tmp_path / "run"
+    assert run_cli(recipe, "--out", out, "--set", "train.epochs=1").returncode == 0
+    last = out / "checkpoints" / "last.h5"
+    saved = load_checkpoint(last)
+    save_checkpoint(last, params=saved.params, optim=saved.optim, rng=saved.rng,
+                    progress=dict(saved.progress, epoch="one"),
+                    recipe_original=saved.recipe_original,
+                    recipe_resolved=saved.recipe_resolved, optim_info=saved.optim_info)
+    result = run_cli(recipe, "--out", out, "--resume", "auto", "--set", "train.epochs=2")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "its progress holds epoch = 'one', which no run writes" in result.stderr
