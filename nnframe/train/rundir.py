@@ -40,8 +40,8 @@ LOCK_NAME = ".lock"
 EARLIER_RUN_FILES = ("checkpoints/last.h5", "checkpoints/best.h5", "metrics.jsonl",
                      "report.json")
 #: the files a run writes, which ``overwrite`` removes (and nothing else)
-RUN_FILES = ("metrics.jsonl", "metrics.csv", "report.json", "curves.png", "recipe.yaml",
-             "recipe.resolved.yaml")
+RUN_FILES = ("metrics.jsonl", "metrics.csv", "report.json", "curves.svg", "curves.png",
+             "recipe.yaml", "recipe.resolved.yaml")
 #: checkpoints and the temporary files a checkpoint write leaves when it is killed
 RUN_FILE_PATTERNS = ("checkpoints/*.h5", "checkpoints/*.h5.tmp-*")
 #: how much of the end of metrics.jsonl is read to find the last epoch

@@ -82,7 +82,10 @@ def recipe_schema():
         "logging": (Map({
             "progress": (Str(["auto", "always", "never"]), "auto"),
             "plots": (Bool(), True),
-        }, "logging"), {"progress": "auto", "plots": True}),
+            # svg: curves.svg, written by nnframe itself (about a millisecond); png:
+            # curves.png with matplotlib (the plot extra)
+            "plot_format": (Str(["svg", "png"]), "svg"),
+        }, "logging"), {"progress": "auto", "plots": True, "plot_format": "svg"}),
     }, "the recipe")
 
 

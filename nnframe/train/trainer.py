@@ -26,6 +26,7 @@ from nnframe import checkpoint as ckpt
 from nnframe import config, data, rng
 from nnframe.train import evaluation
 from nnframe.train.checks import preflight
+from nnframe.train.curves import write_svg
 from nnframe.train.errors import ResumeError, RunDirError, TrainingInterrupted, TrainingStopped
 from nnframe.train.evaluation import batch_arguments
 from nnframe.train.interrupt import StopRequests
@@ -435,14 +436,16 @@ class Trainer:
             if best is not None:
                 ckpt.restore_state(self.params, best, what="the parameters")
         start = time.perf_counter()
-        report = evaluation.report(self.p, self.eval_fn, self.resolved, self.progress, self.monitor,
-                         self.progress["stopped_early"])
+        report = evaluation.report(self.p, self.eval_fn, self.resolved, self.progress,
+                                   self.monitor, self.progress["stopped_early"])
         self.clock.add("evaluation", time.perf_counter() - start)
-        if self.resolved["logging"]["plots"]:
+        logging = self.resolved["logging"]
+        if logging["plots"]:
+            draw = write_svg if logging["plot_format"] == "svg" else plot_curves
             try:
-                plot_curves(self.out, self.log.rows)
+                draw(self.out, self.log.rows)
             except OSError as exc:      # the curves are a convenience: the run still succeeded
-                print(f"warning: could not write curves.png: {exc}", file=self.stdout)
+                print(f"warning: could not write the curves: {exc}", file=self.stdout)
         elapsed = self.clock.elapsed()
         report["seconds"] = round(start_up + elapsed, 3)
         report["time"] = {"start_up": round(start_up, 3),
@@ -491,7 +494,7 @@ def run(recipe_path, overrides=(), resume=None, out=None, device=None, seed=None
         if resume:
             trainer.restore(resume, allow_changes)
         _write_recipes(run_dir.path, p)     # only once a resume has succeeded
-        if p.resolved["logging"]["plots"]:
+        if p.resolved["logging"]["plots"] and p.resolved["logging"]["plot_format"] == "png":
             load_pyplot()                   # the libraries of the run load at start-up
         trainer.start()
         start_up = time.perf_counter() - start_time

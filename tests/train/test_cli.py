@@ -32,7 +32,7 @@ def test_train_writes_report_metrics_checkpoints_and_recipe(tmp_path):
     assert any(name.endswith("/adam/m") for name in last.optim)
     assert last.progress["epoch"] == 6 and last.recipe_original == recipe.read_text()
     assert (out / "checkpoints" / "best.h5").exists()
-    assert (out / "curves.png").exists()
+    assert (out / "curves.svg").exists()
 
 
 def test_check_prints_resolved_recipe_and_summary_without_training(tmp_path):
