@@ -344,6 +344,9 @@ def _import(module, dataset, package, install):
 
 def _check_file(path, kind):
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise DatasetError(f"{kind} dataset: {path} is a directory; give the path of the "
+                           f"{kind} file itself")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{kind} dataset file not found: {path}")
     return path

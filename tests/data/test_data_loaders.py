@@ -430,3 +430,10 @@ def test_dataset_checks_and_repr():
     assert shifted.y is toy.y and shifted.name == "toy" and toy.x.sum() == 0
     with pytest.raises(TypeError, match="unknown fields"):
         toy.replace(z=1)
+
+
+@pytest.mark.parametrize("loader", ["npz", "hdf5"])
+def test_a_directory_given_as_the_file_says_so(tmp_path, loader):
+    with pytest.raises(DatasetError, match=f"{loader} dataset: .* is a directory; give the "
+                                           f"path of the {loader} file itself"):
+        load_dataset(loader, path=tmp_path)
