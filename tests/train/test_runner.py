@@ -193,21 +193,31 @@ def test_the_old_retrieval_key_says_where_it_went(tmp_path):
            "write split: {type: retrieval" in result.stderr
 
 
-def test_a_checkpoint_from_before_a_new_recipe_key_still_resumes(tmp_path):
-    """Keys a newer nnframe adds (with their defaults) are not changes of the recipe."""
+def _one_epoch_then_rewrite(tmp_path, change):
+    """A one-epoch run whose last.h5 is then written again with ``change(saved) -> dict of
+    save_checkpoint arguments to replace``; returns the recipe and the run directory."""
     from nnframe.checkpoint import save_checkpoint
     recipe = write_recipe(tmp_path)
     out = tmp_path / "run"
     assert run_cli(recipe, "--out", out, "--set", "train.epochs=1").returncode == 0
     last = out / "checkpoints" / "last.h5"
     saved = load_checkpoint(last)
-    older = yaml.safe_load(saved.recipe_resolved)
-    del older["checkpoint"]["every_seconds"]           # as written before that key existed
-    del older["data"]["split"]["type"]
-    save_checkpoint(last, params=saved.params, optim=saved.optim, rng=saved.rng,
+    contents = dict(params=saved.params, optim=saved.optim, rng=saved.rng,
                     progress=saved.progress, recipe_original=saved.recipe_original,
-                    recipe_resolved=yaml.safe_dump(older, sort_keys=False),
-                    optim_info=saved.optim_info)
+                    recipe_resolved=saved.recipe_resolved, optim_info=saved.optim_info)
+    save_checkpoint(last, **dict(contents, **change(saved)))
+    return recipe, out
+
+
+def test_a_checkpoint_from_before_a_new_recipe_key_still_resumes(tmp_path):
+    """Keys a newer nnframe adds (with their defaults) are not changes of the recipe."""
+    def older(saved):
+        resolved = yaml.safe_load(saved.recipe_resolved)
+        del resolved["checkpoint"]["every_seconds"]    # as written before that key existed
+        del resolved["data"]["split"]["type"]
+        return {"recipe_resolved": yaml.safe_dump(resolved, sort_keys=False)}
+
+    recipe, out = _one_epoch_then_rewrite(tmp_path, older)
     resumed = run_cli(recipe, "--out", out, "--resume", "auto", "--set", "train.epochs=2")
     assert resumed.returncode == 0, resumed.stderr
     assert "every_seconds" not in resumed.stdout and "split.type" not in resumed.stdout
@@ -273,16 +283,8 @@ def test_resuming_another_models_checkpoint_names_no_python_api(tmp_path):
 
 
 def test_a_checkpoint_with_a_forged_progress_is_refused(tmp_path):
-    from nnframe.checkpoint import save_checkpoint
-    recipe = write_recipe(tmp_path)
-    out = tmp_path / "run"
-    assert run_cli(recipe, "--out", out, "--set", "train.epochs=1").returncode == 0
-    last = out / "checkpoints" / "last.h5"
-    saved = load_checkpoint(last)
-    save_checkpoint(last, params=saved.params, optim=saved.optim, rng=saved.rng,
-                    progress=dict(saved.progress, epoch="one"),
-                    recipe_original=saved.recipe_original,
-                    recipe_resolved=saved.recipe_resolved, optim_info=saved.optim_info)
+    recipe, out = _one_epoch_then_rewrite(
+        tmp_path, lambda saved: {"progress": dict(saved.progress, epoch="one")})
     result = run_cli(recipe, "--out", out, "--resume", "auto", "--set", "train.epochs=2")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "its progress holds epoch = 'one', which no run writes" in result.stderr
