@@ -5,6 +5,8 @@ import json
 import math
 import os
 
+from nnframe.train.curves import panels
+
 __all__ = ["MetricsLog", "write_report", "plot_curves", "load_pyplot", "naming"]
 
 
@@ -127,22 +129,17 @@ def load_pyplot():
 
 
 def plot_curves(directory, rows):
-    """Loss and metric curves per epoch to ``curves.png``; None without matplotlib."""
+    """Loss and metric curves per epoch to ``curves.png`` (the panels and lines of
+    curves.svg); None without matplotlib."""
     plt = load_pyplot()
-    if plt is None:
+    drawn = panels(rows)
+    if plt is None or not drawn:
         return None
-    metrics = sorted({k.split(".", 1)[1] for r in rows for k in r if "." in k})
-    if not metrics or not rows:
-        return None
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.5), squeeze=False)
-    epochs = [r["epoch"] for r in rows]
-    for ax, metric in zip(axes[0], metrics):
-        for split in ("train", "valid"):
-            key = f"{split}.{metric}"
-            values = [r.get(key) for r in rows]
-            if any(v is not None for v in values):
-                ax.plot(epochs, [float("nan") if v is None else v for v in values],
-                        marker="o", markersize=3, label=split)
+    fig, axes = plt.subplots(1, len(drawn), figsize=(4.5 * len(drawn), 3.5), squeeze=False)
+    for ax, (metric, lines) in zip(axes[0], drawn.items()):
+        for split, points in lines.items():
+            epochs, values = zip(*points)
+            ax.plot(epochs, values, marker="o", markersize=3, label=split)
         ax.set_xlabel("epoch")
         ax.set_title(metric)
         ax.legend()
