@@ -21,7 +21,30 @@ Profiling and debug checks wrap kernels; the generated code stays the same.
 
 from nnframe.core.graph import Constant
 
-__all__ = ["LinkedGraph", "link"]
+__all__ = ["LinkedGraph", "Group", "link"]
+
+
+class Group:
+    """Nodes that one kernel runs together: ``kernel(*inputs) -> outputs``.
+
+    Backends run one node per kernel, except a backend with ``make_groups``
+    (the native backend compiles runs of nodes into one C function): its
+    kernel takes the group's ``inputs`` (values computed outside it) and
+    returns its ``outputs`` (values read after it), a tuple when there are
+    several.  Errors the kernel raises name their node themselves.
+    """
+
+    __slots__ = ("nodes", "inputs", "outputs", "kernel")
+
+    def __init__(self, nodes, inputs, outputs, kernel):
+        self.nodes = list(nodes)
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
+        self.kernel = kernel
+
+    def describe(self):
+        names = sorted({type(node.op).__name__ for node in self.nodes})
+        return _describe_text(", ".join(names))
 
 
 class LinkedGraph:
@@ -34,7 +57,10 @@ class LinkedGraph:
         self.line_to_node = line_to_node
 
     def node_of_exception(self, exc):
-        """``(node, input_values)`` of the kernel that raised ``exc``, or (None, None)."""
+        """``(node, input_values)`` of the kernel that raised ``exc``, or (None, None)
+        (also when ``exc`` names its node already)."""
+        if getattr(exc, "nnframe_node", None) is not None:
+            return None, None
         tb = exc.__traceback__
         while tb is not None:
             if tb.tb_frame.f_code is self.run.__code__:
@@ -63,7 +89,10 @@ def link(fgraph, inputs, shared_vars, outputs, update_values, backend, copy_outp
 
     The backend protocol (see :class:`nnframe.backends.numpy.NumpyBackend`):
     ``make_kernel(node)``, or ``make_kernels(nodes)`` for a backend that
-    builds all kernels of a function at once (one OpenCL program);
+    builds all kernels of a function at once (one OpenCL program), or
+    ``make_groups(nodes, final, one_per_node)`` for one that runs several
+    nodes per kernel (a list of :class:`Group`; ``final`` are the outputs and
+    update values; ``one_per_node`` when kernels are wrapped);
     ``native_type``, the type of its values;
     ``to_native(value)``, from a host ndarray (or another backend's value,
     which has ``.get()``) to its own format; ``to_host(value)``; and
@@ -96,38 +125,50 @@ def link(fgraph, inputs, shared_vars, outputs, update_values, backend, copy_outp
         return names[key]
 
     nodes = fgraph.toposort()
+    if hasattr(backend, "make_groups"):
+        # Profiling and debug checks time or check each node: one node per group then.
+        groups = backend.make_groups(nodes, list(outputs) + list(update_values),
+                                     one_per_node=wrap_kernel is not None)
+    else:
+        if hasattr(backend, "make_kernels"):
+            kernels = backend.make_kernels(nodes)
+        else:
+            kernels = [backend.make_kernel(node) for node in nodes]
+        groups = [Group([node], node.inputs, node.outputs, kernel)
+                  for node, kernel in zip(nodes, kernels)]
     final = [id(v) for v in list(outputs) + list(update_values)]
     last_use = {}
-    for n, node in enumerate(nodes):
-        for inp in node.inputs:
+    for n, group in enumerate(groups):
+        for inp in group.inputs:
             last_use[id(inp)] = n
     keep = set(final) | {id(v) for v in inputs} | {id(v) for v in shared_vars}
 
-    if hasattr(backend, "make_kernels"):
-        kernels = backend.make_kernels(nodes)
-    else:
-        kernels = [backend.make_kernel(node) for node in nodes]
     line_to_node = {}
     header_lines = 2  # "def run(...)" is line 1 of the source
     counter = 0
-    for n, (node, kernel) in enumerate(zip(nodes, kernels)):
+    for n, group in enumerate(groups):
         kname = f"_k{n}"
-        defaults[kname] = wrap_kernel(node, kernel) if wrap_kernel else kernel
-        arg_names = [name_of(i) for i in node.inputs]
+        node = group.nodes[0]
+        single = len(group.nodes) == 1
+        kernel = group.kernel
+        defaults[kname] = wrap_kernel(node, kernel) if wrap_kernel and single else kernel
+        arg_names = [name_of(i) for i in group.inputs]
         args = ", ".join(arg_names)
         outs = []
-        for out in node.outputs:
+        for out in group.outputs:
             names[id(out)] = f"v{counter}"
             outs.append(f"v{counter}")
             counter += 1
         target = outs[0] if len(outs) == 1 else ", ".join(outs)
-        line_to_node[header_lines + len(lines)] = (node, arg_names)
-        lines.append(f"    {target} = {kname}({args})  # {_describe(node)}")
-        dead = sorted({names[id(i)] for i in node.inputs
+        if single:
+            line_to_node[header_lines + len(lines)] = (node, arg_names)
+        comment = _describe(node) if single else f"{len(group.nodes)} nodes: {group.describe()}"
+        lines.append(f"    {target} = {kname}({args})  # {comment}")
+        dead = sorted({names[id(i)] for i in group.inputs
                        if last_use.get(id(i)) == n and id(i) not in keep
                        and not isinstance(i, Constant)})
         # Outputs nobody reads are dead at once (e.g. an unused output of a split).
-        dead += [names[id(o)] for o in node.outputs
+        dead += [names[id(o)] for o in group.outputs
                  if id(o) not in last_use and id(o) not in keep]
         if dead:
             lines.append(f"    del {', '.join(dead)}")
@@ -158,7 +199,11 @@ def _describe(node):
     break Python knows (``\\r`` included), NUL and non-ASCII, so no name can end
     the comment and become code.
     """
-    text = ascii(repr(node))[1:-1]
+    return _describe_text(repr(node))
+
+
+def _describe_text(text):
+    text = ascii(text)[1:-1]
     return text if len(text) < 100 else text[:97] + "..."
 
 
@@ -179,4 +224,5 @@ def attach_node_to_exception(exc, node, values=None, fname=None):
         new = type(exc)(message)
     except Exception:  # exceptions whose constructor wants other arguments
         new = RuntimeError(message)
+    new.nnframe_node = node  # named already: callers up the stack leave it as it is
     return new
