@@ -92,7 +92,7 @@ def _optional_int(value):
 _FLAGS = {
     "floatX": ("float32", _choice("float32", "float64"),
                "dtype of unprefixed constructors, Python floats and shared()"),
-    "device": ("numpy", _choice("numpy", "opencl"),
+    "device": ("numpy", _choice("numpy", "opencl", "native"),
                "backend used when function() gets no mode"),
     "opencl_platform": (None, _optional_int, "index of the OpenCL platform"),
     "opencl_device": (None, _optional_int, "index of the OpenCL device"),

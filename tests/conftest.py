@@ -1,6 +1,6 @@
 """Test-wide options.
 
-``--device={numpy,opencl}`` sets ``nnframe.config.device`` for the whole
+``--device={numpy,opencl,native}`` sets ``nnframe.config.device`` for the whole
 run, so the graph tests run on either backend::
 
     python -m pytest tests/core --device=opencl
@@ -18,7 +18,7 @@ import pytest
 
 
 def pytest_addoption(parser):
-    parser.addoption("--device", action="store", default=None, choices=("numpy", "opencl"),
+    parser.addoption("--device", action="store", default=None, choices=("numpy", "opencl", "native"),
                      help="backend for functions compiled without a mode (sets "
                           "nnframe.config.device; default: numpy)")
 
@@ -30,6 +30,10 @@ def pytest_configure(config):
     if device is not None:
         from nnframe.config import config as nnframe_config
         nnframe_config.device = device
+    if device == "native":
+        from nnframe.backends import native
+        if native.fallback_reason() is not None:
+            raise pytest.UsageError("--device=native cannot run here: " + native.fallback_reason())
 
 
 def pytest_report_header(config):

@@ -2,7 +2,8 @@
 
 ``function(..., mode='numpy')`` (the default, unless ``config.device`` says
 otherwise), ``mode='fast_compile'`` (no rewrites), ``mode='debug'`` (NumPy, no
-rewrites, every node's output checked) or ``mode='opencl'``; Theano's
+rewrites, every node's output checked), ``mode='opencl'`` or ``mode='native'``
+(generated C, see :mod:`nnframe.backends.native`); Theano's
 ``'FAST_RUN'``, ``'FAST_COMPILE'`` and ``'DebugMode'`` are accepted too.  A
 :class:`Mode` object can also be passed.
 """
@@ -26,6 +27,9 @@ class Mode:
         if self.backend == "numpy":
             from nnframe.backends.numpy import backend
             return backend
+        if self.backend == "native":
+            from nnframe.backends import native  # the NumPy backend when no C compiler works
+            return native.get_backend()
         if self.backend == "opencl":
             from nnframe.backends import opencl  # imports without pyopencl; errors come later
             return opencl.get_backend()
@@ -40,6 +44,7 @@ _NAMED = {
     "fast_compile": lambda: Mode("numpy", rewrite=False, name="fast_compile"),
     "debug": lambda: Mode("numpy", rewrite=False, debug=True, name="debug"),
     "opencl": lambda: Mode("opencl", rewrite=config.optimizer != "None"),
+    "native": lambda: Mode("native", rewrite=config.optimizer != "None"),
 }
 # Theano's names (compared in lower case, so 'FAST_RUN' and 'DebugMode' work too)
 _NAMED["fast_run"] = lambda: _NAMED[config.device]()

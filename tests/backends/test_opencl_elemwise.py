@@ -5,6 +5,7 @@ import pytest
 
 pytest.importorskip("pyopencl", reason="the OpenCL backend needs pyopencl (pip install 'nnframe[opencl]')")
 
+from elemwise_cases import FLOAT_ROWS, INT_ROWS, TRANSCENDENTAL, N, value_generators  # noqa: E402
 from opencl_helpers import assert_same, compare  # noqa: E402
 
 import nnframe.tensor as T  # noqa: E402
@@ -14,35 +15,8 @@ from nnframe.core.ops.elemwise import Elemwise, elemwise  # noqa: E402
 from nnframe.core.ops.scalar import SCALAR_OPS, Composite  # noqa: E402
 
 rng = np.random.default_rng(0)
-N = 300  # more than the host shortcut's size: every node runs a device kernel
-
-# Rows computed with transcendental functions: the device's libm may differ in the last ulp.
-TRANSCENDENTAL = {"true_div", "pow", "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt",
-                  "tanh", "sinh", "cosh", "sin", "cos", "tan", "arctan", "sigmoid", "softplus",
-                  "reciprocal"}
-COMPLEX = {"real", "imag", "conj", "angle", "complex"}
-FLOAT_ROWS = [name for name in SCALAR_OPS if name not in COMPLEX
-              and name not in ("and_", "or_", "xor", "invert")]
-INT_ROWS = ["add", "sub", "mul", "int_div", "mod", "maximum", "minimum", "eq", "neq",
-            "lt", "le", "gt", "ge", "and_", "or_", "xor", "invert", "switch", "clip", "second",
-            "neg", "identity", "sqr", "abs", "sgn", "floor", "ceil", "trunc", "relu",
-            "round_half_to_even", "round_half_away_from_zero", "isnan", "isinf", "exp",
-            "true_div"]
+float_values, int_values = value_generators(rng)
 NO_REWRITE = {"opencl": Mode("opencl", rewrite=False), "numpy": Mode("numpy", rewrite=False)}
-
-
-def float_values(dtype):
-    v = rng.uniform(-3, 3, size=N)
-    v[:12] = [np.nan, np.inf, -np.inf, 0.0, -0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 1e30, -1e-30]
-    return v.astype(dtype)
-
-
-def int_values(dtype):
-    info = np.iinfo(dtype)
-    lo, hi = max(info.min, -20), min(info.max, 20)
-    v = rng.integers(lo, hi + 1, size=N).astype(dtype)
-    v[:3] = [0, lo, hi]
-    return v
 
 
 def run_rows(rows, dtype, values, rtol):

@@ -35,7 +35,7 @@ from nnframe.backends.opencl.codegen import ctype, literal
 from nnframe.core.ops.scalar import Cast
 from nnframe.core.types import upcast
 
-__all__ = ["Form", "FORMS", "CAST", "HOST_ONLY", "VECTOR_SAFE", "form_of"]
+__all__ = ["Form", "FORMS", "CAST", "HOST_ONLY", "VECTOR_SAFE", "form_of", "math_form"]
 
 #: ``render(args, in_dtypes, out_dtype, vector) -> C``; ``vector_safe``: the
 #: expression is also valid on ``floatN`` vectors (every value one float dtype).
@@ -126,6 +126,12 @@ def _float_test(fn):
             return "((uchar)0)"
         return f"((uchar)({fn}({args[0]}) != 0))"
     return render
+
+
+def math_form(template):
+    """A vector-safe form computing ``template`` (C over ``{0}``...) on arguments cast to
+    the output dtype: the constructor of most float rows, for other generators' tables."""
+    return _vector(_math(template))
 
 
 # -- forms that are functions of the dtypes --------------------------------------------

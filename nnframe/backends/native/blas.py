@@ -1,0 +1,144 @@
+"""Dot and Gemm as calls to the GEMM of the BLAS NumPy bundles.
+
+The function pointer (OpenBLAS's ``cblas_sgemm``/``dgemm``, found by
+:mod:`nnframe.backends.numpy.cblas`) reaches the C through ``meta``: the
+compiled code never links a BLAS itself.  Each operand is passed with the
+transpose flag and leading dimension its strides allow (a transposed weight
+costs nothing); an operand no BLAS layout describes (a broadcast, a stride
+of 2) is first copied into a contiguous scratch buffer.  Vectors are
+matrices of one row or column, so ``dot(x, W)``, ``dot(W, v)`` and
+``dot(u, v)`` are all one GEMM call.  Without a BLAS these nodes run their
+NumPy kernels.
+"""
+import numpy as np
+
+from nnframe.backends.native.registry import register
+from nnframe.core.ops.blas import Dot, Gemm
+
+__all__ = ["emit_dot", "emit_gemm"]
+
+_HELPER = r"""
+/* row-major BLAS layout of a rows x cols operand with element strides s0, s1:
+   1 with (*trans, *ld) set, or 0 when no layout fits (copy it first) */
+static int nnf_blas_layout(long rows, long cols, long s0, long s1, int *trans, long *ld)
+{
+    if ((cols == 1 || s1 == 1) && (rows == 1 || s0 >= cols)) {
+        long l = rows > 1 ? s0 : cols; *trans = 111; *ld = l > cols ? l : (cols > 1 ? cols : 1);
+        return 1;
+    }
+    if ((rows == 1 || s0 == 1) && (cols == 1 || s1 >= rows)) {
+        long l = cols > 1 ? s1 : rows; *trans = 112; *ld = l > rows ? l : (rows > 1 ? rows : 1);
+        return 1;
+    }
+    return 0;
+}
+"""
+
+_MATMUL = r"""
+/* c[m, n] = alpha * a[m, k] b[k, n] + beta * c (c contiguous); scratch holds copies */
+static void nnf_matmul_{S}({T} alpha, const {T} *a, long m, long k, long as0, long as1,
+                         const {T} *b, long n, long bs0, long bs1, {T} beta, {T} *c,
+                         {T} *scratch, nnf_gemm_{S}_t gemm)
+{
+    if (m == 0 || n == 0) return;
+    if (k == 0) {
+        for (long i = 0; i < m * n; i++) c[i] = beta == 0 ? 0 : beta * c[i];
+        return;
+    }
+    int ta, tb; long lda, ldb;
+    if (!nnf_blas_layout(m, k, as0, as1, &ta, &lda)) {
+        for (long i = 0; i < m; i++)
+            for (long j = 0; j < k; j++) scratch[i * k + j] = a[i * as0 + j * as1];
+        a = scratch; scratch += m * k; ta = 111; lda = k;
+    }
+    if (!nnf_blas_layout(k, n, bs0, bs1, &tb, &ldb)) {
+        for (long i = 0; i < k; i++)
+            for (long j = 0; j < n; j++) scratch[i * n + j] = b[i * bs0 + j * bs1];
+        b = scratch; tb = 111; ldb = n;
+    }
+    gemm(101, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, n);
+}
+"""
+
+
+def _suffix(dtype):
+    return {"float32": "f32", "float64": "f64"}.get(str(dtype))
+
+
+def _matmul_helper(seg, dtype):
+    """The name of the C matmul for ``dtype`` (added to the segment), or None without BLAS."""
+    suffix = _suffix(dtype)
+    if suffix is None or seg.gemm(dtype) is None:
+        return None
+    seg.helper("nnf_blas_layout", _HELPER)
+    t = "float" if suffix == "f32" else "double"
+    seg.helper(f"nnf_matmul_{suffix}", _MATMUL.replace("{S}", suffix).replace("{T}", t))
+    return f"nnf_matmul_{suffix}"
+
+
+def _as_matrix(op, rows_first):
+    """``(rows, cols, s0, s1)`` C expressions of a vector or matrix operand.
+
+    A vector is a row (``rows_first``: the left operand) or a column.
+    """
+    if op.ndim == 2:
+        return op.dim(0), op.dim(1), op.stride(0), op.stride(1)
+    if op.ndim == 1:
+        if rows_first:
+            return "1", op.dim(0), "0", op.stride(0)
+        return op.dim(0), "1", op.stride(0), "0"
+    return None
+
+
+def _scratch(seg, x, y):
+    """Scratch big enough for copies of both operands (bytes)."""
+    item = np.dtype(x.dtype).itemsize
+
+    def nbytes(geo):
+        return (int(np.prod(geo.shape(x))) + int(np.prod(geo.shape(y)))) * item
+    return seg.scratch_buffer(nbytes)
+
+
+@register(Dot)
+def emit_dot(node, seg):
+    x, y = node.inputs
+    (z,) = node.outputs
+    if x.ndim not in (1, 2) or y.ndim not in (1, 2) or not (x.dtype == y.dtype == z.dtype):
+        return None
+    matmul = _matmul_helper(seg, z.dtype)
+    if matmul is None:
+        return None
+    a, b, c = seg.operand(x), seg.operand(y), seg.operand(z)
+    if not c.contiguous:
+        return None
+    scratch = _scratch(seg, x, y)
+    m, k, as0, as1 = _as_matrix(a, True)
+    _, n, bs0, bs1 = _as_matrix(b, False)
+    return (f"{matmul}(1, {a.ptr}, {m}, {k}, {as0}, {as1}, {b.ptr}, {n}, {bs0}, {bs1}, 0, "
+            f"{c.ptr}, ({c.ctype} *){scratch}, nnf_gemm_{_suffix(z.dtype)});")
+
+
+@register(Gemm)
+def emit_gemm(node, seg):
+    z, alpha, x, y, beta = node.inputs
+    (out,) = node.outputs
+    if not (z.dtype == x.dtype == y.dtype == out.dtype):
+        return None
+    matmul = _matmul_helper(seg, out.dtype)
+    if matmul is None:
+        return None
+    zo, ao, xo, yo, bo, oo = (seg.operand(v) for v in (z, alpha, x, y, beta, out))
+    if not oo.contiguous:
+        return None
+    lines = []
+    if oo.value.alias is None:  # not in place: start from a copy of z
+        lines += [f"for (long r = 0; r < {zo.dim(0)}; r++)",
+                  f"    for (long c = 0; c < {zo.dim(1)}; c++)",
+                  f"        {oo.ptr}[r * {oo.dim(1)} + c] = "
+                  f"{zo.ptr}[r * {zo.stride(0)} + c * {zo.stride(1)}];"]
+    scratch = _scratch(seg, x, y)
+    lines.append(f"{matmul}({ao.scalar()}, {xo.ptr}, {xo.dim(0)}, {xo.dim(1)}, {xo.stride(0)}, "
+                 f"{xo.stride(1)}, {yo.ptr}, {yo.dim(1)}, {yo.stride(0)}, {yo.stride(1)}, "
+                 f"{bo.scalar()}, {oo.ptr}, ({oo.ctype} *){scratch}, "
+                 f"nnf_gemm_{_suffix(out.dtype)});")
+    return "\n".join(lines)
