@@ -45,7 +45,8 @@ def _parser():
                         help="resume although the recipe changed in a way that makes the "
                              "result differ from an uninterrupted run")
     parser.add_argument("--out", metavar="DIR", help="run directory (default runs/<name>)")
-    parser.add_argument("--device", choices=["numpy", "opencl"], help="backend to train on")
+    parser.add_argument("--device", choices=["numpy", "opencl", "native"],
+                        help="backend to train on (native: generated C, see docs/native.md)")
     parser.add_argument("--seed", type=int, help="override the recipe's seed")
     return parser
 

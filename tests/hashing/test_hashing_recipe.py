@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 import nnframe
+from nnframe import config
+from nnframe.backends import native
 from nnframe.checkpoint import load_checkpoint
 from nnframe.data import load_dataset
 from nnframe.hashing.baselines import ITQ
@@ -69,8 +71,12 @@ def test_estimator_none_never_changes_the_encoder(tmp_path, itq32):
 
 # Reduced reproduction (32 bits, seed 0, 25 epochs instead of 100).  Bounds come from the
 # measured full runs in docs/hashing.md, with a margin.
-def test_reduced_reproduction_noise_beats_itq(tmp_path, itq32):
-    report, _ = train(tmp_path, epochs=25)                      # the shipped recipe: noise
+@pytest.mark.parametrize("device", ["numpy", "native"])
+def test_reduced_reproduction_noise_beats_itq(tmp_path, itq32, device):
+    with config.change_flags(device=device):
+        report, _ = train(tmp_path, epochs=25)                  # the shipped recipe: noise
+    if device == "native":
+        assert native.fallback_reason() is None                 # it really ran in C
     assert report["mAP"] >= itq32[1]["mAP"] + 0.005
     assert report["mAP"] >= 0.45
 

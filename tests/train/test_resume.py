@@ -9,6 +9,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
 from nnframe.checkpoint import load_checkpoint
 
@@ -17,14 +18,14 @@ from .helpers import cli_env, run_cli, write_recipe
 EPOCHS = 25
 
 
-def train_until_killed(recipe, out, rng):
+def train_until_killed(recipe, out, rng, device="numpy"):
     """Start training, SIGKILL it at a random moment after the first epoch's checkpoint.
 
     ``checkpoint.every_seconds=0`` writes last.h5 after every epoch, so the kill can find
     any epoch's checkpoint (a safe change: the straight run need not have it)."""
     proc = subprocess.Popen([sys.executable, "-m", "nnframe.train", str(recipe), "--out",
                              str(out), "--set", f"train.epochs={EPOCHS}", "--set",
-                             "checkpoint.every_seconds=0"],
+                             "checkpoint.every_seconds=0", "--device", device],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=cli_env())
     last = out / "checkpoints" / "last.h5"
     deadline = time.time() + 120
@@ -36,16 +37,21 @@ def train_until_killed(recipe, out, rng):
     return proc.returncode
 
 
-def test_sigkill_then_resume_auto_gives_identical_parameters(tmp_path):
+# The native backend's C gives other last bits than NumPy's kernels, but the same bits
+# on every run: a resumed run must still end exactly where an uninterrupted one does.
+@pytest.mark.parametrize("device", ["numpy", "native"])
+def test_sigkill_then_resume_auto_gives_identical_parameters(tmp_path, device):
     recipe = write_recipe(tmp_path)          # includes dropout: its random stream must resume too
     straight = tmp_path / "straight"
-    done = run_cli(recipe, "--out", straight, "--set", f"train.epochs={EPOCHS}")
+    done = run_cli(recipe, "--out", straight, "--set", f"train.epochs={EPOCHS}",
+                   "--device", device)
     assert done.returncode == 0, done.stderr
+    assert "NumPy backend" not in done.stderr    # native really ran in C
 
     rng = random.Random(os.getpid())
     for attempt in range(4):                 # the kill must land before training finishes
         killed = tmp_path / f"killed{attempt}"
-        code = train_until_killed(recipe, killed, rng)
+        code = train_until_killed(recipe, killed, rng, device)
         # (a kill after the last epoch's checkpoint, while the report is written, is too late)
         if code == -signal.SIGKILL and not (killed / "report.json").exists() and \
                 load_checkpoint(killed / "checkpoints" / "last.h5").progress["epoch"] < EPOCHS:
@@ -56,7 +62,7 @@ def test_sigkill_then_resume_auto_gives_identical_parameters(tmp_path):
     assert 1 <= interrupted_at < EPOCHS
 
     resumed = run_cli(recipe, "--out", killed, "--resume", "auto", "--set",
-                      f"train.epochs={EPOCHS}")
+                      f"train.epochs={EPOCHS}", "--device", device)
     assert resumed.returncode == 0, resumed.stderr
     assert f"resumed from {killed / 'checkpoints' / 'last.h5'} after epoch {interrupted_at}" \
         in resumed.stdout
