@@ -31,7 +31,8 @@ class Group:
     (the native backend compiles runs of nodes into one C function): its
     kernel takes the group's ``inputs`` (values computed outside it) and
     returns its ``outputs`` (values read after it), a tuple when there are
-    several.  Errors the kernel raises name their node themselves.
+    several.  An error the kernel raises carries ``nnframe_origin = (node,
+    input_values)``, which :meth:`LinkedGraph.node_of_exception` reports.
     """
 
     __slots__ = ("nodes", "inputs", "outputs", "kernel")
@@ -61,6 +62,9 @@ class LinkedGraph:
         (also when ``exc`` names its node already)."""
         if getattr(exc, "nnframe_node", None) is not None:
             return None, None
+        origin = getattr(exc, "nnframe_origin", None)  # set by a kernel running many nodes
+        if origin is not None:
+            return origin
         tb = exc.__traceback__
         while tb is not None:
             if tb.tb_frame.f_code is self.run.__code__:

@@ -466,3 +466,37 @@ def test_profile_times_each_c_node():
     for node in c_nodes:
         assert timed.get(id(node)) == 3, node
     assert stats.by_op_class()["Dot"][1] == 3
+
+
+def test_trust_input_with_a_shape_its_type_refuses_is_a_type_error_not_a_crash():
+    x, y = T.frow("x"), T.fmatrix("y")
+    f = function([x, y], T.exp(x) + y, mode="native", trust_input=True)
+    with pytest.raises(TypeError, match="trust_input"):
+        f(np.ones((200, 40), "float32"), np.ones((1, 40), "float32"))
+    m = T.fmatrix("m")
+    g = function([m], T.exp(m).sum(axis=1), mode="native", trust_input=True)
+    with pytest.raises(TypeError, match="cannot hold a value of shape"):
+        g(np.ones((2, 3, 4), "float32"))
+
+
+def test_errors_found_by_a_plan_or_by_the_c_name_the_function():
+    x, y = T.fmatrix("x"), T.fmatrix("y")
+    f = function([x, y], T.exp(T.dot(x, y)) + 1, mode="native", name="train_step")
+    with pytest.raises(ValueError, match="of function 'train_step': Dot"):
+        f(np.ones((2, 3), "float32"), np.ones((2, 3), "float32"))
+    a, b = T.lvector("a"), T.lvector("b")
+    g = function([a, b], a ** b, mode="native", name="power")
+    g(np.array([2]), np.array([1]))
+    with pytest.raises(ValueError, match="of function 'power'") as info:
+        g(np.array([2]), np.array([-1]))          # raised by the C (same shapes)
+    assert str(info.value).count("Apply node that caused the error") == 1
+
+
+def test_debug_mode_checks_every_node_of_a_native_function():
+    from nnframe.core.mode import Mode
+    x = T.fvector("x")
+    for graph in (x * x, T.exp(x) + 1.5):
+        f = function([x], graph, mode=Mode("native", debug=True))
+        g = function([x], graph, mode="numpy")
+        v = np.arange(3, dtype="float32")
+        np.testing.assert_allclose(f(v), g(v), rtol=1e-6)

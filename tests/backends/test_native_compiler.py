@@ -386,3 +386,18 @@ def test_a_new_process_reuses_the_remembered_probe(tmp_path):
         records[0].write_text("not json")            # a damaged record: probed again
         cc._DETECTED.clear()
         assert cc.find_compiler() == first
+
+
+def test_a_cached_library_that_matches_its_digest_but_does_not_load_is_rebuilt(cache):
+    """A library damaged before its digest was written (the digest matches, dlopen fails)
+    is built once more, not reported as an nnframe bug."""
+    source = ADD + "\nEXPORT int damaged_then_rebuilt(void) { return 7; }\n"
+    cache.mkdir(parents=True, exist_ok=True)
+    so, digest = _files(cache, cc.cache_key(source, cc.find_compiler()))
+    for path, data in ((so, b""), (digest, hashlib.sha256(b"").hexdigest().encode())):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, data)
+        os.close(fd)
+    before = cc.compile_count()
+    assert cc.load_library(source).damaged_then_rebuilt() == 7
+    _assert_rebuilt(cache, so, digest, before)

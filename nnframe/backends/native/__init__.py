@@ -120,7 +120,7 @@ class NativeBackend:
         for node in nodes:
             if segment.try_add(node, lambda value: False):
                 if one_per_node:
-                    groups += self._close(segment, nodes, final)
+                    groups += self._as_node_kernel(self._close(segment, nodes, final))
                     segment = SegmentSource(self)
                 continue
             groups += self._close(segment, nodes, final)
@@ -128,6 +128,25 @@ class NativeBackend:
             segment = SegmentSource(self)
         groups += self._close(segment, nodes, final)
         return groups
+
+    @staticmethod
+    def _as_node_kernel(groups):
+        """One-node groups whose kernels take the node's inputs, in order, as a kernel of
+        the NumPy backend does (profiling and debug checks wrap them as such)."""
+        from nnframe.core.link import Group
+        out = []
+        for group in groups:
+            (node,) = group.nodes
+            if group.inputs == list(node.inputs):
+                out.append(group)
+                continue
+            positions = [node.inputs.index(v) for v in group.inputs]
+            kernel = group.kernel
+
+            def run(*args, _kernel=kernel, _positions=positions):
+                return _kernel(*[args[k] for k in _positions])
+            out.append(Group([node], node.inputs, group.outputs, run))
+        return out
 
     @staticmethod
     def _numpy_group(node):
@@ -160,8 +179,11 @@ class NativeBackend:
         except NativeCompileError as exc:  # an nnframe bug: say so, and still run the graph
             _LOG.error("%s", exc)
             return [self._numpy_group(node) for node in segment.nodes]
-        except NativeUnavailable as exc:  # e.g. the compiledir became unusable
-            _LOG.warning("nnframe: these nodes run on the NumPy backend: %s", exc)
+        except NativeUnavailable as exc:  # e.g. the compiledir is unusable: said once
+            global _FALLBACK
+            if _FALLBACK != str(exc):
+                _FALLBACK = str(exc)
+                _LOG.warning("nnframe: mode 'native' runs on the NumPy backend: %s", exc)
             return [self._numpy_group(node) for node in segment.nodes]
         _STATS["segments"] += 1
         for node in segment.nodes:

@@ -329,8 +329,10 @@ def cache_dir():
     if problem is not None:
         raise NativeUnavailable(
             f"nnframe refuses the native code cache {path!r}: it {problem}, so its contents "
-            f"cannot be trusted as code. Fix it with `chmod 700 {path}` if it is yours, or choose "
-            f"another directory with the nnframe flag compiledir ({_COMPILEDIR_HOW}).")
+            f"cannot be trusted as code. "
+            + (f"Fix it with `chmod 700 {path}`, or choose " if st.st_uid == os.getuid()
+               else "It is not yours: choose ")
+            + f"another directory with the nnframe flag compiledir ({_COMPILEDIR_HOW}).")
     return path
 
 
@@ -433,7 +435,14 @@ def _load_or_build(source, what, compiler, key):
     if not _verified(so_path, so_path + ".sha256"):
         _compile(source, what, compiler, directory, key)
         start = time.perf_counter()
-    lib = _dlopen(so_path, directory, what, source, key)
+    try:
+        lib = _dlopen(so_path, directory, what, source, key)
+    except NativeCompileError:
+        # A cached library that matches its digest but does not load (damaged before its
+        # digest was written): build it once more before calling it a bug.
+        _compile(source, what, compiler, directory, key)
+        start = time.perf_counter()
+        lib = _dlopen(so_path, directory, what, source, key)
     TIMINGS["load_s"] = time.perf_counter() - start  # a cache hit's includes verification
     return lib
 

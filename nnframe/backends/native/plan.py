@@ -27,7 +27,6 @@ import ctypes
 
 import numpy as np
 
-from nnframe.core.link import attach_node_to_exception
 from nnframe.core.ops.blas import Dot, Gemm
 
 __all__ = ["SegmentKernel", "Plan"]
@@ -72,6 +71,21 @@ def _contiguous_strides(shape):
         strides.append(step)
         step *= max(int(n), 1)
     return tuple(reversed(strides))
+
+
+def _check_type(var, value):
+    """TypeError unless ``value``'s rank and lengths fit ``var``'s type.
+
+    The function checks its arguments, except with ``trust_input=True``; C that
+    trusted a broadcastable axis would read past a buffer, so a plan checks the
+    shapes it is made for (once per shape, nothing per call).
+    """
+    shape = value.shape
+    fits = len(shape) == var.ndim and all(
+        want is None or want == got for want, got in zip(var.type.shape, shape))
+    if not fits:
+        raise TypeError(f"{var} of type {var.type} cannot hold a value of shape {shape} "
+                        "(an argument passed with trust_input=True that does not fit its type)")
 
 
 # -- the dry run -----------------------------------------------------------------------------
@@ -174,6 +188,8 @@ class SegmentKernel:
     def make_plan(self, arrays):
         """The :class:`Plan` for the shapes of ``arrays`` (the converted inputs)."""
         seg = self.seg
+        for v, a in zip(self.inputs, arrays):
+            _check_type(v.var, a)
         env = {}
         for k, (v, a) in enumerate(zip(self.inputs, arrays)):
             env[id(v.var)] = a.copy() if k in self.destroyed_inputs else a
@@ -186,7 +202,8 @@ class SegmentKernel:
                 try:
                     result = kernel(*args)
                 except Exception as exc:
-                    raise attach_node_to_exception(exc, node, args) from exc
+                    exc.nnframe_origin = (node, args)  # the function names it (link.py)
+                    raise
                 results = result if len(node.outputs) > 1 else (result,)
                 for out, r in zip(node.outputs, results):
                     r = np.asarray(r)
@@ -264,7 +281,9 @@ class SegmentKernel:
     def fail(self, code, items):
         message, node, error = self.seg.failures[code - 1]
         details = [int(d) for d in items[1]]
-        raise attach_node_to_exception(error(message.format(*details)), node)
+        exc = error(message.format(*details))
+        exc.nnframe_origin = (node, None)  # the function names it (link.py)
+        raise exc
 
     def _wrapper(self):
         """The Python function link() calls (see the module docstring)."""
