@@ -16,7 +16,7 @@ import numpy as np
 from nnframe.core.ops.scalar import SCALAR_OPS
 
 __all__ = ["N", "TRANSCENDENTAL", "COMPLEX", "FLOAT_ROWS", "INT_ROWS", "DTYPES",
-           "value_generators"]
+           "value_generators", "typed_composite"]
 
 N = 300  # more than the OpenCL host shortcut's size: every node runs a device kernel
 
@@ -58,3 +58,22 @@ def value_generators(rng, n=N):
         return v
 
     return float_values, int_values
+
+
+def typed_composite(float_values, int_values):
+    """``(inputs, outputs, values)`` of a fused chain whose steps have different dtypes:
+    int8 (wraps) -> float32 -> bool -> float64, each step computed in its own dtype."""
+    import nnframe.tensor as T
+    from nnframe.core.ops.elemwise import Elemwise
+    from nnframe.core.ops.scalar import Composite
+    steps = [(SCALAR_OPS["mul"], (0, 0)),                       # 3: int8 (wraps)
+             (SCALAR_OPS["exp"], (3,)),                          # 4: float32
+             (SCALAR_OPS["gt"], (4, 1)),                         # 5: bool
+             (SCALAR_OPS["switch"], (5, 2, 4)),                  # 6: float64
+             (SCALAR_OPS["int_div"], (6, 1))]                    # 7: float64
+    comp = Composite(["int8", "float32", "float64"], steps)
+    a = T.tensor("int8", shape=(None,))
+    b, c = T.fvector("b"), T.dvector("c")
+    values = [int_values("int8"), np.abs(float_values("float32")) + 0.5,
+              float_values("float64")]
+    return [a, b, c], [Elemwise(comp)(a, b, c)], values

@@ -29,12 +29,6 @@ FLOATS = ["float32", "float64"]
 RTOL = {"float32": 1e-5, "float64": 1e-12}
 
 
-@pytest.fixture(autouse=True)
-def vector_cap():
-    """No OpenCL here: run each test once, not once per vector width (see conftest.py)."""
-    yield None
-
-
 def in_c(fn):
     """Names of the Op classes of ``fn``'s nodes that run in C."""
     return {type(node.op).__name__ for node in native.native_nodes(fn)}

@@ -16,7 +16,15 @@ measured differences are 2 ulp at most).
 """
 import numpy as np
 import pytest
-from elemwise_cases import DTYPES, FLOAT_ROWS, INT_ROWS, TRANSCENDENTAL, N, value_generators
+from elemwise_cases import (
+    DTYPES,
+    FLOAT_ROWS,
+    INT_ROWS,
+    TRANSCENDENTAL,
+    N,
+    typed_composite,
+    value_generators,
+)
 from opencl_helpers import assert_same, both
 
 import nnframe.tensor as T
@@ -285,18 +293,8 @@ def test_fused_chain_is_one_node_in_c_and_matches_numpy(dtype):
 
 
 def test_composite_with_casts_comparisons_and_switch():
-    # steps of different dtypes: int8 -> float32 -> bool -> float64 (each step in its dtype)
-    steps = [(SCALAR_OPS["mul"], (0, 0)),                       # 3: int8 (wraps)
-             (SCALAR_OPS["exp"], (3,)),                          # 4: float32
-             (SCALAR_OPS["gt"], (4, 1)),                         # 5: bool
-             (SCALAR_OPS["switch"], (5, 2, 4)),                  # 6: float64
-             (SCALAR_OPS["int_div"], (6, 1))]                    # 7: float64
-    comp = Composite(["int8", "float32", "float64"], steps)
-    a = T.tensor("int8", shape=(None,))
-    b, c = T.fvector("b"), T.dvector("c")
-    out = Elemwise(comp)(a, b, c)
-    vals = [int_values("int8"), np.abs(float_values("float32")) + 0.5, float_values("float64")]
-    native_compare([a, b, c], [out], vals, rtol=transcendental_rtol("exp", "float32"))
+    inputs, outputs, values = typed_composite(float_values, int_values)
+    native_compare(inputs, outputs, values, rtol=transcendental_rtol("exp", "float32"))
 
 
 def test_inplace_nodes_do_not_modify_inputs():

@@ -27,12 +27,6 @@ FLOATS = ["float32", "float64"]
 RTOL = {"float32": 1e-5, "float64": 1e-12}
 
 
-@pytest.fixture(autouse=True)
-def vector_cap():
-    """No OpenCL here: run each test once, not once per vector width (see conftest.py)."""
-    yield None
-
-
 def compile_both(inputs, outputs):
     return function(inputs, outputs, mode="native"), function(inputs, outputs, mode="numpy")
 

@@ -5,7 +5,14 @@ import pytest
 
 pytest.importorskip("pyopencl", reason="the OpenCL backend needs pyopencl (pip install 'nnframe[opencl]')")
 
-from elemwise_cases import FLOAT_ROWS, INT_ROWS, TRANSCENDENTAL, N, value_generators  # noqa: E402
+from elemwise_cases import (  # noqa: E402
+    FLOAT_ROWS,
+    INT_ROWS,
+    TRANSCENDENTAL,
+    N,
+    typed_composite,
+    value_generators,
+)
 from opencl_helpers import assert_same, compare  # noqa: E402
 
 import nnframe.tensor as T  # noqa: E402
@@ -136,18 +143,8 @@ def test_fused_chain_is_one_kernel_and_matches_numpy(dtype):
 
 
 def test_composite_with_casts_comparisons_and_switch():
-    # steps of different dtypes: int8 -> float32 -> bool -> float64 (each step in its dtype)
-    steps = [(SCALAR_OPS["mul"], (0, 0)),                       # 3: int8 (wraps)
-             (SCALAR_OPS["exp"], (3,)),                          # 4: float32
-             (SCALAR_OPS["gt"], (4, 1)),                         # 5: bool
-             (SCALAR_OPS["switch"], (5, 2, 4)),                  # 6: float64
-             (SCALAR_OPS["int_div"], (6, 1))]                    # 7: float64
-    comp = Composite(["int8", "float32", "float64"], steps)
-    a = T.tensor("int8", shape=(None,))
-    b, c = T.fvector("b"), T.dvector("c")
-    out = Elemwise(comp)(a, b, c)
-    vals = [int_values("int8"), np.abs(float_values("float32")) + 0.5, float_values("float64")]
-    compare([a, b, c], [out], vals, rtol=2e-6)
+    inputs, outputs, values = typed_composite(float_values, int_values)
+    compare(inputs, outputs, values, rtol=2e-6)
 
 
 def test_inplace_nodes_do_not_modify_inputs():

@@ -285,10 +285,9 @@ def emit_conv2d(node, seg):
     ])
 
 
-@register(Conv2dGradWeights)
-def emit_conv2d_grad_weights(node, seg):
-    op = node.op
-    x_var, g_var = node.inputs[:2]
+def _gradient_operands(node, seg):
+    """``(dtype, matmul, first input, output gradient, result)`` operands of a conv
+    gradient node, or None when it stays on NumPy."""
     (out_var,) = node.outputs
     dtype = str(out_var.dtype)
     if not _float_node(node):
@@ -296,11 +295,23 @@ def emit_conv2d_grad_weights(node, seg):
     matmul = _matmul_helper(seg, dtype)
     if matmul is None:
         return None
-    x, g, out = seg.operand(x_var), seg.operand(g_var), seg.operand(out_var)
+    first, g, out = (seg.operand(v) for v in (node.inputs[0], node.inputs[1], out_var))
     for size in node.inputs[2:]:
         seg.operand(size)  # the dry run reads them: they must be values of the segment
     if not out.contiguous:
         return None
+    return dtype, matmul, first, g, out
+
+
+@register(Conv2dGradWeights)
+def emit_conv2d_grad_weights(node, seg):
+    op = node.op
+    x_var, g_var = node.inputs[:2]
+    (out_var,) = node.outputs
+    prepared = _gradient_operands(node, seg)
+    if prepared is None:
+        return None
+    dtype, matmul, x, g, out = prepared
     t = _ctype(dtype)
     im2col = _geometry_helper(seg, _IM2COL, "nnf_im2col", op, dtype)
     transpose = f"nnf_transpose_{_suffix(dtype)}"
@@ -345,18 +356,10 @@ def emit_conv2d_grad_weights(node, seg):
 def emit_conv2d_grad_inputs(node, seg):
     op = node.op
     w_var, g_var = node.inputs[:2]
-    (out_var,) = node.outputs
-    dtype = str(out_var.dtype)
-    if not _float_node(node):
+    prepared = _gradient_operands(node, seg)
+    if prepared is None:
         return None
-    matmul = _matmul_helper(seg, dtype)
-    if matmul is None:
-        return None
-    w, g, out = seg.operand(w_var), seg.operand(g_var), seg.operand(out_var)
-    for size in node.inputs[2:]:
-        seg.operand(size)  # the dry run reads them: they must be values of the segment
-    if not out.contiguous:
-        return None
+    dtype, matmul, w, g, out = prepared
     t = _ctype(dtype)
     col2im = _geometry_helper(seg, _COL2IM, "nnf_col2im", op, dtype)
     pr, pc = _pads(seg, op, lambda geo: geo.shape(w_var)[2:])
