@@ -176,7 +176,7 @@ DENSE = {
     "erf": ((-4, 4), (-6.5, 6.5)), "sinh": ((-90, 90), (-712, 712)),
     "cosh": ((-90, 90), (-712, 712)),
 }
-# thresholds of exp & co., the subnormal range, and the values the brief names
+# thresholds of exp & co., the subnormal range, and the ends of the polynomial ranges
 EDGES = [0.0, -0.0, 1e-40, -1e-40, 1e-45, -1e-45, 5e-324, -5e-324, 1e-300, 1e-30, 1e-8,
          0.5, 1.0, -1.0, 2.0, 0.55, 0.625, 0.85, 1.45, 2.35, 5.95, 6.0, 10.0, 20.0,
          88.72, 88.7228317, 88.7228394, 89.0, -87.3, -103.9, -103.972, -104.0, 709.78,
@@ -212,7 +212,10 @@ def test_every_function_has_both_dtypes_a_bound_and_a_definition():
     for name, (f32, f64) in MATH_FUNCTIONS.items():
         assert f"float {f32}(float x)" in MATH_SOURCE
         assert f"double {f64}(double x)" in MATH_SOURCE
-        assert MATH_ERRORS[(name, "float32")] <= 2 and MATH_ERRORS[(name, "float64")] <= 4
+        # the targets of issue 20: 2 ulp (float32), 4 (float64); sigmoid may be looser
+        loose = 1 if name == "sigmoid" else 0
+        assert MATH_ERRORS[(name, "float32")] <= 2 + loose
+        assert MATH_ERRORS[(name, "float64")] <= 4
     assert "#include" not in MATH_SOURCE
 
 
@@ -223,24 +226,22 @@ def test_calls_nothing_neither_libm_nor_libc(tmp_path):
 
 
 # -- accuracy ----------------------------------------------------------------------------
-def _check_accuracy(harness, name, dtype, n):
+@pytest.mark.parametrize("name,dtype", CASES)
+def test_accuracy_within_the_documented_bound(native, name, dtype):
     if dtype == "float64" and not LONGDOUBLE_OK:
         pytest.skip("long double is float64 here: no reference for float64 results")
-    x = sweep(name, dtype, n)
-    err = ulp_errors(harness(name, x), reference(name, x), dtype)
+    x = sweep(name, dtype, 1_000_000 if name != "erf" else 200_000)
+    err = ulp_errors(native(name, x), reference(name, x), dtype)
     worst = int(np.argmax(err))
     bound = MATH_ERRORS[(name, dtype)]
     assert err[worst] <= bound, f"{name}({x[worst]!r}) is {err[worst]:.3f} ulp off (bound {bound})"
 
 
 @pytest.mark.parametrize("name,dtype", CASES)
-def test_accuracy_within_the_documented_bound(native, name, dtype):
-    _check_accuracy(native, name, dtype, 1_000_000 if name != "erf" else 200_000)
-
-
-@pytest.mark.parametrize("name,dtype", CASES)
-def test_accuracy_without_march_native(plain, name, dtype):
-    _check_accuracy(plain, name, dtype, 100_000)
+def test_the_same_results_with_and_without_march_native(native, plain, name, dtype):
+    """No contraction, no reassociation: vector width and ISA do not change a bit."""
+    x = sweep(name, dtype, 100_000, seed=1)
+    np.testing.assert_array_equal(native(name, x), plain(name, x))
 
 
 def test_the_reference_is_more_accurate_than_the_bounds():
@@ -303,6 +304,9 @@ def _unvectorised(tmp_path, flags):
     version = subprocess.run([CC, "--version"], capture_output=True, text=True).stdout
     if "Free Software Foundation" not in version or not X86_64:
         pytest.skip("the vectoriser report read here is GCC's, the targets x86-64's")
+    major = subprocess.run([CC, "-dumpversion"], capture_output=True, text=True).stdout
+    if int(major.split(".")[0]) < 11:  # -march=x86-64-v2 & co. came with GCC 11
+        pytest.skip(f"GCC {major.strip()} is older than 11")
     _, stderr = compile_harness(tmp_path, flags, ("-fopt-info-vec-optimized",))
     done = {int(m) for m in re.findall(r":(\d+):\d+: optimized: loop vectorized", stderr)}
     return sorted(fn for line, fn in harness_source()[1].items() if line not in done)
@@ -317,7 +321,8 @@ def test_every_loop_vectorises(tmp_path, march):
 def test_float32_loops_vectorise_on_baseline_x86_64(tmp_path):
     """Baseline x86-64 (SSE2) has no 64-bit select: only the float32-computed loops."""
     missed = _unvectorised(tmp_path, PLAIN_FLAGS)
-    float32_native = {"exp", "expm1", "log", "log1p", "tanh", "sigmoid", "softplus"}
+    float32_native = {"exp", "expm1", "log", "log1p", "log2", "log10", "tanh", "sigmoid",
+                      "softplus"}
     assert not set(missed) & {f"{name}_float32" for name in float32_native}
 
 
