@@ -36,9 +36,14 @@ def write_recipe(tmp_path, text=SMALL_RECIPE, name="recipe.yaml"):
 
 
 def cli_env():
+    """The environment of a CLI run: this checkout first, one BLAS thread, and the backend
+    of this test session (``--device``), so a run and its resume use the same one."""
+    from nnframe.config import config
     env = dict(os.environ)
     env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
+    if "NNFRAME_FLAGS" not in env:
+        env["NNFRAME_FLAGS"] = f"device={config.device}"
     return env
 
 
