@@ -238,6 +238,10 @@ def write_results(path, rows, compile_s, import_s, overhead, numpy_tiny, mem_ref
         "are computed within one run.",
         "",
     ]
+    lines += ["## Native backend", "",
+              "The same workloads on `mode='native'` (generated C), with its budgets and jax and "
+              "PyTensor-numba beside torch: `python benchmarks/bench_native.py`, see "
+              "[RESULTS-native.md](RESULTS-native.md).", ""]
     lines += ["## Recurrent networks", "",
               "The LSTM training step (budget <= 1.5x hand-written NumPy, torch as a peer), the "
               "cost per scan iteration (budget <= 5 us) and the LSTM step on OpenCL are measured "
