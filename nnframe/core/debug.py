@@ -80,13 +80,19 @@ def checking_kernel(node, kernel):
         values = result if len(node.outputs) > 1 else (result,)
         for k, (var, value) in enumerate(zip(node.outputs, values)):
             check_value(var, value, k)
+        # An in-place node (destroy_map, set by the inplace rewrite) may overwrite its input.
+        destroyed = {j for ins in getattr(node.op, "destroy_map", {}).values() for j in ins}
         for k, (old, new) in enumerate(zip(before, inputs)):
+            if k in destroyed:
+                continue
             if not np.array_equal(old, new, equal_nan=old.dtype.kind in "fc"):
                 raise DebugModeError(f"{node.op}{_where(node)} modified its input {k} in place")
         # An output sharing memory with an input must be declared in view_map,
         # or in-place rewrites could overwrite the caller's data through it.
+        destroy_map = getattr(node.op, "destroy_map", {})
         for k, value in enumerate(values):
-            declared = set(node.op.view_map.get(k, ()))
+            # an in-place output IS its destroyed input's buffer
+            declared = set(node.op.view_map.get(k, ())) | set(destroy_map.get(k, ()))
             for j, inp in enumerate(inputs):
                 if (j not in declared and isinstance(inp, np.ndarray) and inp.size
                         and np.may_share_memory(value, inp)):

@@ -331,3 +331,20 @@ def test_eval_on_variables():
     assert (x * 3).eval({x: 2.0}) == 6.0
     assert T.constant(4.0).eval() == 4.0
 
+
+
+def test_debug_mode_with_rewrites_accepts_in_place_nodes():
+    """With the rewrites on, in-place nodes overwrite (and return) their destroyed input:
+    the debug checks must not call that a bug."""
+    from nnframe.core.mode import Mode
+    x = T.fmatrix("x")
+    W = shared(np.arange(12, dtype="float32").reshape(4, 3) / 12, name="W")
+    cost = T.tanh(T.dot(x, W)).sum()
+    f = function([x], cost, updates=[(W, W - 0.1 * T.grad(cost, W))],
+                 mode=Mode("numpy", debug=True))
+    assert any(getattr(n.op, "destroy_map", None) for n in f.maker.fgraph.toposort())
+    ones = np.ones((2, 4), "float32")
+    expected = function([x], cost, mode="numpy")(ones)    # the cost before the update
+    first = f(ones)
+    assert np.isclose(first, expected, rtol=1e-6)
+    assert f(ones) < first                                # and the update was applied
