@@ -29,13 +29,11 @@ import logging
 
 import numpy as np
 
-__all__ = ["get_backend", "NativeBackend", "fallback_reason", "segments_compiled",
-           "native_nodes"]
+__all__ = ["get_backend", "NativeBackend", "fallback_reason", "native_nodes"]
 
 _LOG = logging.getLogger("nnframe")
 _BACKEND = None
 _FALLBACK = None          # why the native mode runs on NumPy, once known
-_STATS = {"segments": 0, "numpy_nodes": 0}
 
 
 def get_backend():
@@ -61,11 +59,6 @@ def fallback_reason():
     """Why mode 'native' runs on the NumPy backend in this process, or None."""
     get_backend()
     return _FALLBACK
-
-
-def segments_compiled():
-    """``{"segments": n, "numpy_nodes": m}``: C segments linked, and nodes left to NumPy."""
-    return dict(_STATS)
 
 
 def native_nodes(fn):
@@ -116,16 +109,16 @@ class NativeBackend:
         """
         from nnframe.backends.native.segment import SegmentSource
         groups = []
-        segment = SegmentSource(self)
+        segment = SegmentSource()
         for node in nodes:
             if segment.try_add(node, lambda value: False):
                 if one_per_node:
                     groups += self._as_node_kernel(self._close(segment, nodes, final))
-                    segment = SegmentSource(self)
+                    segment = SegmentSource()
                 continue
             groups += self._close(segment, nodes, final)
             groups.append(self._numpy_group(node))
-            segment = SegmentSource(self)
+            segment = SegmentSource()
         groups += self._close(segment, nodes, final)
         return groups
 
@@ -152,7 +145,6 @@ class NativeBackend:
     def _numpy_group(node):
         from nnframe.backends.numpy import kernel_for
         from nnframe.core.link import Group
-        _STATS["numpy_nodes"] += 1
         return Group([node], node.inputs, node.outputs, kernel_for(node))
 
     def _close(self, segment, nodes, final):
@@ -185,7 +177,6 @@ class NativeBackend:
                 _FALLBACK = str(exc)
                 _LOG.warning("nnframe: mode 'native' runs on the NumPy backend: %s", exc)
             return [self._numpy_group(node) for node in segment.nodes]
-        _STATS["segments"] += 1
         for node in segment.nodes:
             node.tag["native"] = True  # tests and the profile tell C nodes from NumPy ones
         inputs = [v.var for v in kernel.inputs if not isinstance(v.var, Constant)]

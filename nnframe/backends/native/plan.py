@@ -153,7 +153,7 @@ class SegmentKernel:
             for v in group:
                 v.slot = slot
                 slot += 1
-        seg.first_scratch_slot = slot
+        first_scratch_slot = slot
         slot += len(seg.scratch)
         self.first_input_slot = slot
         for group in (self.inputs, fresh):
@@ -166,7 +166,8 @@ class SegmentKernel:
         self.fresh = fresh
         self.blas = blas
         tuple_items, array_data = offsets()
-        self.source = seg.source(tuple_items, array_data, blas.int_type if blas else "long")
+        self.source = seg.source(tuple_items, array_data, blas.int_type if blas else "long",
+                                 first_scratch_slot)
         what = ", ".join(seg.comment(n) for n in seg.nodes if n is not None)[:300]
         library = library_loader(self.source, what)
         self.call = library.nnf_segment

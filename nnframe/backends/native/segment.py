@@ -32,12 +32,11 @@ import numpy as np
 
 from nnframe.backends.opencl.codegen import ctype, literal
 from nnframe.core.graph import Constant
+from nnframe.core.ops.shape import Shape, ShapeI
 
 __all__ = ["Operand", "SegmentSource", "Value"]
 
 #: ops computed at plan time whatever their inputs: their result depends on shapes only
-from nnframe.core.ops.shape import Shape, ShapeI  # noqa: E402
-
 _SHAPE_ONLY = (Shape, ShapeI)
 #: dtypes the C code handles
 _DTYPES = frozenset(["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
@@ -118,8 +117,7 @@ class Operand:
 class SegmentSource:
     """The C text and the layout of one segment (see the module docstring)."""
 
-    def __init__(self, backend):
-        self.backend = backend
+    def __init__(self):
         self.nodes = []
         self.values = {}          # id(var) -> Value
         self.order = []           # Values in creation order
@@ -305,8 +303,10 @@ class SegmentSource:
         text = str(node.op)
         return text if _SAFE_COMMENT.match(text) else type(node.op).__name__
 
-    def source(self, tuple_items, array_data, blas_int):
-        """The complete C source (prelude, helpers, the entry point)."""
+    def source(self, tuple_items, array_data, blas_int, first_scratch_slot):
+        """The complete C source (prelude, helpers, the entry point), for objects laid out
+        at these offsets (layout.py), BLAS integers of C type ``blas_int`` and scratch
+        buffers from tuple slot ``first_scratch_slot`` on."""
         from nnframe.backends.native.cprelude import prelude
         parts = [prelude(tuple_items, array_data)]
         for suffix in sorted(self.blas_types):
@@ -323,7 +323,7 @@ class SegmentSource:
                                 f"(nnf_gemm_{suffix}_t){self.meta_ref(('gemm', suffix))};")
         for k in range(len(self.scratch)):
             declarations.append(f"    char *S{k} = NNF_DATA(NNF_ITEM(items, "
-                                f"{self.scratch_slot(k)}));")
+                                f"{first_scratch_slot + k}));")
         for value in self.order:
             t = ctype(value.var.dtype)
             owner = value.owner()
@@ -347,6 +347,3 @@ class SegmentSource:
         body += ["    return 0;", "}"]
         parts.append("\n".join(body))
         return "\n\n".join(parts) + "\n"
-
-    def scratch_slot(self, k):
-        return self.first_scratch_slot + k
