@@ -111,7 +111,7 @@ class NativeBackend:
         groups = []
         segment = SegmentSource()
         for node in nodes:
-            if segment.try_add(node, lambda value: False):
+            if segment.try_add(node):
                 if one_per_node:
                     groups += self._as_node_kernel(self._close(segment, nodes, final))
                     segment = SegmentSource()

@@ -207,12 +207,8 @@ class SegmentSource:
         (self.values, self.order, self.helpers, self.meta_keys, self.plan_ints,
          self.failures, self.scratch, self.blas_types) = state
 
-    def try_add(self, node, protected):
-        """Add ``node`` if it has a C form (or is shape arithmetic or a view); True if added.
-
-        ``protected(var)``: values no node of this segment may overwrite
-        (an in-place node then writes into a buffer of its own).
-        """
+    def try_add(self, node):
+        """Add ``node`` if it has a C form (or is shape arithmetic or a view); True if added."""
         from nnframe.backends.native.registry import emitter_for, view_rule_for
         if not all(supported(v) for v in list(node.inputs) + list(node.outputs)):
             return False
@@ -252,7 +248,7 @@ class SegmentSource:
             destroyed = getattr(node.op, "destroy_map", {}).get(node.outputs.index(out))
             if destroyed:
                 target = self._value(node.inputs[destroyed[0]])
-                if self._may_overwrite(node, destroyed[0], target, protected):
+                if self._may_overwrite(node, destroyed[0], target):
                     value.alias = target
                     value.contiguous = target.contiguous
         code = emit(node, self)
@@ -262,7 +258,7 @@ class SegmentSource:
         self._finish_node(node, code)
         return True
 
-    def _may_overwrite(self, node, k, target, protected):
+    def _may_overwrite(self, node, k, target):
         """Whether ``node`` may write its output into input ``k`` (``target``) as it reads.
 
         NumPy copies an operand that overlaps the output; C loops and BLAS do not.
@@ -272,7 +268,7 @@ class SegmentSource:
         the C cannot see).
         """
         owner = target.owner()
-        if protected(target) or owner.kind in ("const", "plan"):
+        if owner.kind in ("const", "plan"):  # their values serve every call
             return False
         for j, var in enumerate(node.inputs):
             if j == k or var is node.inputs[k]:
