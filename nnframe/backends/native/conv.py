@@ -240,10 +240,10 @@ def _direct(op, x, pr, pc):
     return f"({pr} == 0 && {pc} == 0)"
 
 
-@register(Conv2d)
-def emit_conv2d(node, seg):
-    op = node.op
-    x_var, w_var = node.inputs
+def _conv_operands(node, seg):
+    """``(dtype, matmul, first input, second input, result)`` operands of a conv node
+    (image and filters, or one of them and the output gradient), or None when it stays
+    on NumPy."""
     (out_var,) = node.outputs
     dtype = str(out_var.dtype)
     if not _float_node(node):
@@ -251,9 +251,23 @@ def emit_conv2d(node, seg):
     matmul = _matmul_helper(seg, dtype)
     if matmul is None:
         return None
-    x, w, out = seg.operand(x_var), seg.operand(w_var), seg.operand(out_var)
+    first, g, out = (seg.operand(v) for v in (node.inputs[0], node.inputs[1], out_var))
+    for size in node.inputs[2:]:
+        seg.operand(size)  # the dry run reads them: they must be values of the segment
     if not out.contiguous:
         return None
+    return dtype, matmul, first, g, out
+
+
+@register(Conv2d)
+def emit_conv2d(node, seg):
+    op = node.op
+    x_var, w_var = node.inputs
+    (out_var,) = node.outputs
+    prepared = _conv_operands(node, seg)
+    if prepared is None:
+        return None
+    dtype, matmul, x, w, out = prepared
     t = _ctype(dtype)
     im2col = _geometry_helper(seg, _IM2COL, "nnf_im2col", op, dtype)
     pr, pc = _pads(seg, op, lambda geo: geo.shape(w_var)[2:])
@@ -285,30 +299,12 @@ def emit_conv2d(node, seg):
     ])
 
 
-def _gradient_operands(node, seg):
-    """``(dtype, matmul, first input, output gradient, result)`` operands of a conv
-    gradient node, or None when it stays on NumPy."""
-    (out_var,) = node.outputs
-    dtype = str(out_var.dtype)
-    if not _float_node(node):
-        return None
-    matmul = _matmul_helper(seg, dtype)
-    if matmul is None:
-        return None
-    first, g, out = (seg.operand(v) for v in (node.inputs[0], node.inputs[1], out_var))
-    for size in node.inputs[2:]:
-        seg.operand(size)  # the dry run reads them: they must be values of the segment
-    if not out.contiguous:
-        return None
-    return dtype, matmul, first, g, out
-
-
 @register(Conv2dGradWeights)
 def emit_conv2d_grad_weights(node, seg):
     op = node.op
     x_var, g_var = node.inputs[:2]
     (out_var,) = node.outputs
-    prepared = _gradient_operands(node, seg)
+    prepared = _conv_operands(node, seg)
     if prepared is None:
         return None
     dtype, matmul, x, g, out = prepared
@@ -356,7 +352,7 @@ def emit_conv2d_grad_weights(node, seg):
 def emit_conv2d_grad_inputs(node, seg):
     op = node.op
     w_var, g_var = node.inputs[:2]
-    prepared = _gradient_operands(node, seg)
+    prepared = _conv_operands(node, seg)
     if prepared is None:
         return None
     dtype, matmul, w, g, out = prepared
