@@ -33,6 +33,7 @@ import numpy as np
 
 from nnframe.backends.native.reduce import extreme, gather, pairwise_sum, suffix
 from nnframe.backends.native.registry import register
+from nnframe.backends.native.segment import fill
 from nnframe.core.graph import Constant
 from nnframe.core.ops.nnet import (
     CrossentropyCategorical1Hot,
@@ -176,11 +177,8 @@ def _fill(seg, template, dtype, name):
         fields["{PSUM}"] = pairwise_sum(seg, dtype)
     if "{PSUMEXP}" in template:
         fields["{PSUMEXP}"] = pairwise_sum(seg, dtype, shift_exp=True)
-    source = template
-    for key, value in fields.items():
-        source = source.replace(key, value)
     name = f"{name}_{suffix(dtype)}"
-    seg.helper(name, source)
+    seg.helper(name, fill(template, fields))
     return name
 
 

@@ -33,6 +33,7 @@ array([3., 3.], dtype=float32)
 import numpy as np
 
 from nnframe.backends.native.registry import register
+from nnframe.backends.native.segment import fill
 from nnframe.backends.opencl.codegen import ctype, literal
 from nnframe.core.ops.reduce import All, Any, Argmax, Argmin, Max, Min, Prod, Sum
 
@@ -228,10 +229,7 @@ def _inner_reduce(seg, kind, in_dtype, acc_dtype, strided):
               "{IDENT}": _identity(kind, acc_dtype),
               "{ELEM}": _elem(kind, acc_t, "a[i * s]" if strided else "a[i]"),
               "{COMBINE}": _combine(kind, acc_dtype, "r", "v")}
-    source = _INNER
-    for key, value in fields.items():
-        source = source.replace(key, value)
-    seg.helper(name, source)
+    seg.helper(name, fill(_INNER, fields))
     return name
 
 
@@ -269,10 +267,7 @@ def extreme(seg, dtype, kind):
     fields = {"{NAME}": name, "{T}": ctype(dtype), "{KIND}": kind[:3],
               "{PICK_RJ}": _combine(kind, dtype, "r[j]", "v"),
               "{PICK_M}": _combine(kind, dtype, "m", "v")}
-    source = _EXTREME
-    for key, value in fields.items():
-        source = source.replace(key, value)
-    seg.helper(name, source)
+    seg.helper(name, fill(_EXTREME, fields))
     return name
 
 
@@ -357,10 +352,7 @@ def emit_reduce(node, seg):
               "{COMBINES}": _combine(kind, z.dtype, "op[i * ostep]", "v"),
               "{COMBINEOUT}": _combine(kind, z.dtype, "out[0]", "v"),
               "{IDENT}": _identity(kind, z.dtype)}
-    source = _REDUCE
-    for key, value in fields.items():
-        source = source.replace(key, value)
-    seg.helper(name, source)
+    seg.helper(name, fill(_REDUCE, fields))
     nd = x.ndim
     kept = [a for a in range(nd) if a not in axes]
     dims = ", ".join(xo.dim(a) for a in range(nd)) or "0"
@@ -399,11 +391,8 @@ def _arg_helper(seg, op, dtype):
     best = (extreme(seg, dtype, kind) if _is_float(dtype)
             else _inner_reduce(seg, kind, dtype, dtype, False))
     name = f"nnf_arg{kind}_{suffix(dtype)}"
-    source = _ARG
-    for key, value in (("{NAME}", name), ("{T}", ctype(dtype)), ("{KIND}", kind),
-                       ("{EXTREME}", best)):
-        source = source.replace(key, value)
-    seg.helper(name, source)
+    seg.helper(name, fill(_ARG, {"{NAME}": name, "{T}": ctype(dtype), "{KIND}": kind,
+                                 "{EXTREME}": best}))
     return name
 
 

@@ -34,7 +34,7 @@ from nnframe.backends.opencl.codegen import ctype, literal
 from nnframe.core.graph import Constant
 from nnframe.core.ops.shape import Shape, ShapeI
 
-__all__ = ["Operand", "SegmentSource", "Value"]
+__all__ = ["Operand", "SegmentSource", "Value", "fill"]
 
 #: ops computed at plan time whatever their inputs: their result depends on shapes only
 _SHAPE_ONLY = (Shape, ShapeI)
@@ -43,6 +43,17 @@ _DTYPES = frozenset(["bool", "int8", "int16", "int32", "int64", "uint8", "uint16
                      "uint64", "float32", "float64"])
 #: C comments carry an op's str() only when it is made of these characters
 _SAFE_COMMENT = re.compile(r"^[A-Za-z0-9_{}(),.=+\- ]{0,120}$")
+
+
+def fill(template, fields):
+    """``template`` (C of a helper) with each key of ``fields`` (``"{T}"``...) replaced.
+
+    >>> fill("{T} f({T} x)", {"{T}": "float"})
+    'float f(float x)'
+    """
+    for key, value in dict(fields).items():
+        template = template.replace(key, value)
+    return template
 
 
 def supported(var):
