@@ -16,7 +16,7 @@ import numpy as np
 from nnframe.core.ops.scalar import SCALAR_OPS
 
 __all__ = ["N", "TRANSCENDENTAL", "COMPLEX", "FLOAT_ROWS", "INT_ROWS", "DTYPES",
-           "value_generators", "typed_composite"]
+           "value_generators", "typed_composite", "integer_powers"]
 
 N = 300  # more than the OpenCL host shortcut's size: every node runs a device kernel
 
@@ -77,3 +77,12 @@ def typed_composite(float_values, int_values):
     values = [int_values("int8"), np.abs(float_values("float32")) + 0.5,
               float_values("float64")]
     return [a, b, c], [Elemwise(comp)(a, b, c)], values
+
+
+def integer_powers(int_values, dtype):
+    """``(inputs, outputs, values)``: integer ``x ** y`` (exact repeated squaring, as NumPy)
+    with exponents 0..8, a constant exponent and a product after it."""
+    import nnframe.tensor as T
+    x, y = T.tensor(dtype, shape=(None,)), T.tensor(dtype, shape=(None,))
+    exponent = (np.abs(int_values(dtype)) % 9).astype(dtype)
+    return [x, y], [x ** y, x ** 3, x ** y * 2], [int_values(dtype), exponent]
