@@ -5,6 +5,9 @@
 """
 __version__ = "0.1.0"
 
+# first: under mpirun, each rank's BLAS threads are set before NumPy loads
+from nnframe import _launcher_threads  # noqa: F401, I001
+
 from nnframe.config import config
 from nnframe.core.function import In, Out, function
 from nnframe.core.gradient import grad, verify_grad
