@@ -5,6 +5,11 @@ the run directory, a checkpoint or a file cannot be used (one paragraph says wha
 how to fix it); 3 training stopped on a non-finite loss; 130 interrupted (Ctrl-C or
 SIGTERM).  A bug in nnframe still shows its traceback.
 
+Started by ``mpirun -n N`` (or another MPI launcher), the run is data-parallel over the N
+processes (docs/distributed.md).  Rank 0 prints; another rank's error is printed with
+its rank, and any rank's failure ends the whole job (``MPI_Abort``) so that no rank waits
+forever for one that is gone.
+
 >>> main(["recipes/mlp_digits.yaml", "--check"])           # doctest: +SKIP
 0
 """
@@ -48,16 +53,49 @@ def _parser():
     parser.add_argument("--device", choices=["numpy", "opencl", "native"],
                         help="backend to train on (native: generated C, see docs/native.md)")
     parser.add_argument("--seed", type=int, help="override the recipe's seed")
+    parser.add_argument("--distributed", action="store_true",
+                        help="require a data-parallel run (started by mpirun -n N; runs "
+                             "started by mpirun are data-parallel without it)")
     return parser
 
 
 def main(argv=None):
+    from nnframe.distributed import launched, launcher_rank
+    if not launched():
+        return _main(argv)
+    # in a job: rank 0 speaks; another rank's messages wait a moment, so that when every rank
+    # fails alike (a bad recipe) rank 0's message ends the job alone
+    rank = launcher_rank() or 0
+    stderr, captured = sys.stderr, None
+    if rank > 0:
+        import io
+        sys.stderr = captured = io.StringIO()
+    code = 1
+    try:
+        code = _main(argv)
+    finally:
+        if captured is not None:
+            sys.stderr = stderr
+            text = captured.getvalue()
+            if code:
+                import time
+                time.sleep(2)
+            for line in text.splitlines():
+                print(f"rank {rank}: {line}", file=stderr, flush=True)
+    if code:
+        from nnframe.distributed import world
+        world().abort(code)
+    return code
+
+
+def _main(argv=None):
     parser = _parser()
     args = parser.parse_args(argv)
     if args.resume is not None and not args.resume.strip():
         parser.error("--resume needs a checkpoint path or 'auto' (got an empty value)")
     # imported after parsing, so that --help answers at once
     from nnframe.checkpoint import CheckpointError, CheckpointWriteError
+    from nnframe.distributed import DistributedError
     from nnframe.train.recipe import RecipeErrors
     try:
         if args.check:
@@ -70,6 +108,9 @@ def main(argv=None):
     except errors.RunError as exc:
         _run_error(exc)
         return exc.exit_code
+    except DistributedError as exc:
+        _error(str(exc))
+        return 2
     except CheckpointWriteError as exc:   # the disk refused last.h5/best.h5: not about --resume
         _error(str(exc))
         return 2
@@ -116,7 +157,7 @@ def _train(args):
     from nnframe.train import trainer
     trainer.run(args.recipe, args.overrides, resume=args.resume, out=args.out,
                 device=args.device, seed=args.seed, overwrite=args.overwrite,
-                allow_changes=args.allow_changes)
+                allow_changes=args.allow_changes, distributed=args.distributed)
 
 
 # -- errors ----------------------------------------------------------------------------------

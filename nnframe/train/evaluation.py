@@ -25,13 +25,37 @@ def batch_arguments(split, idx, target_is_input):
     return args
 
 
-def evaluate(evaluate_fn, split, resolved, batch_size, predictions=False, recipe=None):
+def _evaluated_batches(evaluate_fn, split, batch_size, target_is_input, world):
+    """``[(loss, outputs)]`` of every batch of the split, in order.  In a data-parallel job
+    (``world``) rank k evaluates batches k, k + N, ... and rank 0 gets them all (the same
+    batches in the same order as one process: the same sums); the other ranks get None."""
+    batches = _batches(len(split.x), batch_size)
+    mine = range(len(batches)) if world is None else range(world.rank, len(batches), world.size)
+    done = [(k, *evaluate_fn(*batch_arguments(split, batches[k], target_is_input)))
+            for k in mine]
+    if world is not None and world.size > 1:
+        gathered = world.gather(done, "gathering the evaluation's batches")
+        if gathered is None:
+            return None, batches
+        done = sorted((item for part in gathered for item in part), key=lambda item: item[0])
+    return [(loss, out) for _, loss, out in done], batches
+
+
+def evaluate(evaluate_fn, split, resolved, batch_size, predictions=False, recipe=None,
+             world=None):
     """Loss and metrics of a split (deterministic outputs), averaged over its examples;
-    ``recipe`` places a metric's error (``file:line:col: metrics[i]``)."""
+    ``recipe`` places a metric's error (``file:line:col: metrics[i]``).
+
+    ``world``: a data-parallel job (:mod:`nnframe.distributed`), whose ranks share the
+    batches; rank 0 gets the result, the other ranks None.
+    """
     target_is_input = resolved["loss"]["target"] == "inputs"
+    results, batches = _evaluated_batches(evaluate_fn, split, batch_size, target_is_input,
+                                          world)
+    if results is None:
+        return (None, None) if predictions else None
     total, outs = 0.0, []
-    for idx in _batches(len(split.x), batch_size):
-        loss, out = evaluate_fn(*batch_arguments(split, idx, target_is_input))
+    for idx, (loss, out) in zip(batches, results):
         weight = len(idx) if resolved["loss"]["aggregate"] == "mean" else 1
         total += float(loss) * weight
         outs.append(out)
@@ -64,16 +88,19 @@ def final_metrics_lines(report, split_names):
     return lines
 
 
-def report(p, eval_fn, resolved, progress, monitor, stopped_early):
+def report(p, eval_fn, resolved, progress, monitor, stopped_early, world=None):
     """The contents of ``report.json``: the final loss and metrics of every split, the best
     epoch and its ``monitor`` value, how long the run went, and what the model's report hook
-    adds (the hashing builder's retrieval metrics)."""
+    adds (the hashing builder's retrieval metrics).  In a data-parallel job (``world``)
+    every rank evaluates a share; rank 0 gets the report, the others None."""
     result = {"recipe": resolved["name"], "seed": resolved["seed"]}
     outputs = {}
     batch_size = resolved["train"]["batch_size"]
     for name, split in p.splits.items():
         result[name], outputs[name] = evaluate(eval_fn, split, resolved, batch_size,
-                                               predictions=True, recipe=p.recipe)
+                                               predictions=True, recipe=p.recipe, world=world)
+    if world is not None and not world.is_root:
+        return None
     result["best"] = {"epoch": progress["best_epoch"], monitor: progress["best"]}
     result["epochs"] = progress["epoch"]
     result["steps"] = progress["step"]

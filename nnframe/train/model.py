@@ -121,12 +121,15 @@ def target_variable(resolved, model, y_dtype, y_ndim=None):
                     shape=(None,) * y_ndim, name="y")
 
 
-def build_functions(resolved, model, y_dtype, y_ndim=None):
+def build_functions(resolved, model, y_dtype, y_ndim=None, world=None):
     """Compiled ``train(x, y) -> loss``, ``evaluate(x, y) -> (loss, prediction)`` and the
     optimizer's updates, from the resolved recipe.
 
     With a mask (``model.mask_layer``) they are ``train(x, mask, y)`` and
     ``evaluate(x, mask, y)``; without labels (``loss.target: inputs``) ``y`` is left out.
+    With ``world`` (a data-parallel job, :mod:`nnframe.distributed`) ``train`` is a
+    :class:`~nnframe.distributed.DataParallel` step instead: the same objective, the
+    gradients summed over the ranks, then the same update rule on every rank.
     """
     from nnframe.regularization import l1, l2, regularize_network_params
     target_is_input = resolved["loss"]["target"] == "inputs"
@@ -135,27 +138,35 @@ def build_functions(resolved, model, y_dtype, y_ndim=None):
     train_out = layers.get_output(model.output_layer, deterministic=False)
     test_out = layers.get_output(model.output_layer, deterministic=True)
     loss = loss_expression(resolved, train_out, y)
-    objective = loss
-    for kind, penalty in (("l2", l2), ("l1", l1)):
-        if resolved["loss"][kind]:
-            objective = objective + resolved["loss"][kind] * regularize_network_params(
-                model.output_layer, penalty)
+    penalties = [resolved["loss"][kind] * regularize_network_params(model.output_layer, norm)
+                 for kind, norm in (("l2", l2), ("l1", l1)) if resolved["loss"][kind]]
     params = layers.get_all_params(model.output_layer, trainable=True)
     opt = dict(resolved["optimizer"])
     rule = registry.OPTIMIZERS[opt.pop("type")]
     clip, decay = opt.pop("grad_clip"), opt.pop("weight_decay_l2")
-    grads = T.grad(objective, params)
-    if decay:
-        grads = optim.apply_weight_decay(grads, params, decay)
-    if clip:
-        grads = optim.total_norm_constraint(grads, clip)
-    updates = rule(grads, params, **opt)
+
+    def update_rule(grads, params):
+        if decay:
+            grads = optim.apply_weight_decay(grads, params, decay)
+        if clip:
+            grads = optim.total_norm_constraint(grads, clip)
+        return rule(grads, params, **opt)
+
     inputs = [x]
     if model.mask_layer is not None:
         inputs.append(model.mask_layer.input_var)
     if not target_is_input:
         inputs.append(y)
-    train = function(inputs, loss, updates=updates, name="train")
+    if world is not None:
+        from nnframe.distributed import DataParallel
+        penalty = sum(penalties[1:], penalties[0]) if penalties else None
+        train = DataParallel(inputs, loss, params, update_rule, penalty=penalty,
+                             mean=resolved["loss"]["aggregate"] == "mean", world=world)
+        updates = train.updates
+    else:
+        objective = sum(penalties, loss)     # loss + l2 term + l1 term, in that order
+        updates = update_rule(T.grad(objective, params), params)
+        train = function(inputs, loss, updates=updates, name="train")
     test_loss = loss_expression(resolved, test_out, y)
     evaluate = function(inputs, [test_loss, test_out], name="evaluate")
     return train, evaluate, updates

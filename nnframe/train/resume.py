@@ -5,8 +5,8 @@ split), batch size or model would silently give a result that no
 uninterrupted run gives.  :func:`check_recipe_unchanged` compares the
 resolved recipe stored in the checkpoint with the current one and refuses a
 change, listing the changed keys, unless it is one of
-:data:`SAFE_CHANGES` (more epochs, logging, how often to checkpoint) or the
-user confirms with ``--allow-changes``.
+:data:`SAFE_CHANGES` (more epochs, logging, how often to checkpoint, the
+data-parallel timeout) or the user confirms with ``--allow-changes``.
 
 >>> changed_keys({"train": {"epochs": 10, "batch_size": 32}},
 ...              {"train": {"epochs": 20, "batch_size": 64}})
@@ -20,7 +20,7 @@ __all__ = ["SAFE_CHANGES", "changed_keys", "check_recipe_unchanged"]
 
 #: Keys (or sections) whose change leaves the numbers of the epochs already run unchanged.
 SAFE_CHANGES = ("name", "train.epochs", "logging", "checkpoint.every_epochs",
-                "checkpoint.every_seconds")
+                "checkpoint.every_seconds", "distributed")
 
 
 #: Changed keys listed in a refusal (a recipe of another model changes a hundred).

