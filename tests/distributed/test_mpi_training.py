@@ -16,8 +16,8 @@ from tests.train.helpers import run_cli, write_recipe
 pytestmark = pytest.mark.usefixtures("_mpi")
 
 # no dropout: the ranks' random streams differ from one process's (docs/distributed.md).
-# 1078 training examples in batches of 64: 17 steps an epoch, the last one of 54 examples
-# (27 per rank); l2 checks that the penalty counts once, not once per rank.
+# 1078 training examples in batches of 48: 23 steps an epoch, the last one of 22 examples
+# (11 per rank); l2 checks that the penalty counts once, not once per rank.
 RECIPE = """\
 nnframe_recipe: 1
 name: dp
@@ -32,7 +32,7 @@ model:
     - {type: dense, name: out, num_units: 10, nonlinearity: linear}
 loss: {type: categorical_crossentropy_from_logits, l2: 1e-3}
 optimizer: {type: adam, learning_rate: 3e-3}
-train: {epochs: 2, batch_size: 64}
+train: {epochs: 2, batch_size: 48}
 metrics: [accuracy]
 checkpoint: {every_epochs: 1}
 logging: {plots: false, progress: never}
@@ -67,7 +67,7 @@ def test_two_ranks_train_as_one_process(tmp_path):
     two = _ok(train(2, recipe, "--out", tmp_path / "two", "--set", "train.epochs=1"))
     one_params, one_progress = _params(tmp_path / "one")
     two_params, two_progress = _params(tmp_path / "two")
-    assert two_progress["step"] == one_progress["step"] == 17
+    assert two_progress["step"] == one_progress["step"] == 23
     _assert_close(two_params, one_params)
     # the ranks agree on the loss (reduced) and only rank 0 reports
     assert abs(two_progress["best"] - one_progress["best"]) <= 1e-6
@@ -85,7 +85,7 @@ def test_checkpoint_of_two_ranks_resumes_on_one_and_back(tmp_path):
     assert "resumed from" in resumed.stdout
     straight, progress = _params(tmp_path / "straight")
     changed, changed_progress = _params(tmp_path / "changed")
-    assert changed_progress["step"] == progress["step"] == 34
+    assert changed_progress["step"] == progress["step"] == 46
     _assert_close(changed, straight)
     # and a one-process checkpoint continues on two ranks
     _ok(run_cli(recipe, "--out", tmp_path / "back", "--set", "train.epochs=1"))
