@@ -121,6 +121,50 @@ def w1(rounds, calls):
     return times, transfers
 
 
+def per_call_counters(step, calls=20):
+    """What one call of ``step`` asks of the device (opencl.device_counts per call, after two
+    warm-up calls) and its host time: the call's time outside blocking waits."""
+    import time
+    step()
+    step()
+    opencl.reset_transfer_counts()
+    start = time.perf_counter()
+    for _ in range(calls):
+        step()
+    elapsed = time.perf_counter() - start
+    counts = {k: v / calls for k, v in opencl.device_counts().items()}
+    counts["host_seconds"] = elapsed / calls - counts["wait_seconds"]
+    return counts
+
+
+def counters():
+    """Per-call device counters of the W1 step (SGD, Adam) and of W3 (resident, round trip):
+    the contract of issue 18, measured on whatever device runs the bench."""
+    from nnframe_workloads import elementwise, mlp_step
+    rng = np.random.default_rng(0)
+    sizes = [784, 512, 512, 10]
+    params = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        params += [rng.normal(0, np.sqrt(2 / n_in), (n_in, n_out)).astype("float32"),
+                   np.zeros(n_out, "float32")]
+    X = rng.normal(size=(128, 784)).astype("float32")
+    y = rng.integers(0, 10, 128).astype("int64")
+    rows = {}
+    for optimizer in ("sgd", "adam"):
+        step, _ = mlp_step(params, 0.01, mode="opencl", optimizer=optimizer)
+        rows[f"W1 step, {optimizer}"] = per_call_counters(lambda: step(X, y))
+    xv = rng.normal(size=N_W3).astype("float32")
+    a, b = np.float32(0.7), np.float32(0.1)
+    x_dev, y_dev = shared(xv, name="x"), shared(np.zeros_like(xv), name="y")
+    fa, fb = T.fscalars("a", "b")
+    resident = function([fa, fb], [], updates=[(y_dev, T.tanh(fa * x_dev + fb)
+                                                * T.nnet.sigmoid(x_dev))], mode="opencl")
+    rows["W3, device-resident"] = per_call_counters(lambda: resident(a, b), 5)
+    roundtrip = elementwise(mode="opencl")
+    rows["W3, upload + download"] = per_call_counters(lambda: roundtrip(a, xv, b), 5)
+    return rows
+
+
 def gemm(rounds, calls):
     """GFLOP/s (median and best round) of the OpenCL product and of NumPy's."""
     from harness import time_calls
@@ -244,15 +288,16 @@ def main():
     rounds = 5 if args.quick else 15
     w3_times, w3_kernels = w3(rounds, 3)
     w1_times, w1_transfers = w1(rounds, 5)
+    call_counters = counters()
     gflops = gemm(rounds, 2)
     builds = one_vs_many(3 if args.quick else 5)
     compile_times = first_call(2 if args.quick else 3)
     write(args.out, w3_times, w3_kernels, w1_times, w1_transfers, gflops, builds, compile_times,
-          rounds)
+          rounds, call_counters)
 
 
 def write(path, w3_times, w3_kernels, w1_times, w1_transfers, gflops, builds, compile_times,
-          rounds):
+          rounds, call_counters):
     m, v = machine(), versions()
     np_w3 = w3_times["hand-written numpy"]
     lines = [
@@ -293,6 +338,20 @@ def write(path, w3_times, w3_kernels, w1_times, w1_transfers, gflops, builds, co
         f"{w1_transfers['download']} download ({w1_transfers['download_bytes']} bytes: the loss), "
         f"{w1_transfers['checks']} error-flag checks. Losses of the first 5 steps agree with "
         "the NumPy backend within 1e-4 relative.",
+        "",
+        "## What one call asks of the device",
+        "",
+        "`opencl.device_counts()` per call (also in a function's profile, `config.profile`): "
+        "kernels enqueued, host<->device transfers, blocking waits (the host stopped until the "
+        "device caught up), and the host time per call outside those waits. Issue 18's budget "
+        "on PoCL: <= 16 kernels per W1 SGD step, <= 24 with Adam, host time <= 150 us; no "
+        "blocking wait except to read a result.",
+        "",
+        "| call | kernels | uploads | downloads | blocking waits | time blocked | host time |",
+        "|---|---|---|---|---|---|---|",
+        *[f"| {name} | {c['kernels']:g} | {c['upload']:g} | {c['download']:g} | "
+          f"{c['waits']:g} | {c['wait_seconds'] * 1e3:.2f} ms | "
+          f"{c['host_seconds'] * 1e6:.0f} us |" for name, c in call_counters.items()],
         "",
         "## GEMM, 1024 x 1024 float32",
         "",

@@ -4,8 +4,9 @@ import nnframe.tensor as T
 from nnframe import function, shared
 
 
-def mlp_step(params, lr, mode=None):
-    """A compiled SGD step of a ReLU MLP with softmax cross-entropy; returns the loss."""
+def mlp_step(params, lr, mode=None, optimizer="sgd"):
+    """A compiled SGD (or ``optimizer="adam"``) step of a ReLU MLP with softmax
+    cross-entropy; returns the loss."""
     X = T.fmatrix("X")
     y = T.lvector("y")
     shared_params = [shared(p.copy(), name=f"p{k}") for k, p in enumerate(params)]
@@ -18,7 +19,11 @@ def mlp_step(params, lr, mode=None):
             h = T.nnet.relu(h)
     loss = T.nnet.categorical_crossentropy(T.nnet.softmax(h), y).mean()
     grads = T.grad(loss, shared_params)
-    updates = [(p, p - lr * g) for p, g in zip(shared_params, grads)]
+    if optimizer == "adam":
+        from nnframe import optim
+        updates = optim.adam(grads, shared_params, learning_rate=lr)
+    else:
+        updates = [(p, p - lr * g) for p, g in zip(shared_params, grads)]
     return function([X, y], loss, updates=updates, mode=mode, trust_input=True), shared_params
 
 

@@ -474,6 +474,7 @@ def _link(graph, copy_outputs, copy_updates, mode, profile, fname):
     if profile:
         from nnframe.core.profile import ProfileStats
         stats = ProfileStats(fname)
+        stats.counter_source = getattr(backend, "counters", None)
         inner = wrap
         wrap = (lambda n, k: stats.timing_kernel(n, inner(n, k))) if inner else stats.timing_kernel
     linked = link(graph.fgraph, graph.input_vars, graph.shared_vars, graph.outputs,
@@ -660,6 +661,7 @@ class Function:
                 container.exposed = False
         profile = self.profile
         if profile is not None:
+            before = profile.counters_before_call()
             start = time.perf_counter()
         try:
             outputs, new_values = self._run(*args)
@@ -678,6 +680,7 @@ class Function:
         if profile is not None:
             profile.calls += 1
             profile.call_time += time.perf_counter() - start
+            profile.count_call(before)
         if self._single:
             return outputs[0] if outputs else None
         return list(outputs)

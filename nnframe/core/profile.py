@@ -20,6 +20,30 @@ class ProfileStats:
         self.node_calls = defaultdict(int)
         self.node_bytes = {}
         self.nodes = []
+        #: the backend's counters (a callable returning a dict of running totals, e.g. the
+        #: OpenCL backend's kernels, transfers and blocking waits) or None
+        self.counter_source = None
+        self.counts = defaultdict(float)
+
+    def counters_before_call(self):
+        """A snapshot of the backend's counters (None without any)."""
+        return self.counter_source() if self.counter_source is not None else None
+
+    def count_call(self, before):
+        """Add what the backend's counters grew by since ``before``."""
+        if before is not None:
+            for key, value in self.counter_source().items():
+                self.counts[key] += value - before.get(key, 0)
+
+    def per_call(self):
+        """The backend's counters per call (``{}`` without any), and ``host_seconds``: the
+        call time outside blocking waits, where the backend counts ``wait_seconds``."""
+        if not self.calls or not self.counts:
+            return {}
+        result = {k: v / self.calls for k, v in self.counts.items()}
+        if "wait_seconds" in result:
+            result["host_seconds"] = self.call_time / self.calls - result["wait_seconds"]
+        return result
 
     def timing_kernel(self, node, kernel):
         """``kernel`` wrapped to add its run time to this profile."""
@@ -55,6 +79,11 @@ class ProfileStats:
         total = sum(self.node_time.values()) or 1e-12
         print(f"Function profile: {self.name or '<unnamed>'}: {self.calls} call(s), "
               f"{self.call_time:.6f} s in calls, {total:.6f} s in nodes", file=out)
+        per_call = self.per_call()
+        if per_call:
+            shown = ", ".join(f"{k} {v:.6f}" if k.endswith("seconds") else f"{k} {v:g}"
+                              for k, v in sorted(per_call.items()))
+            print(f"Per call on the device: {shown}", file=out)
         print(f"{'<% time>':>9} {'<sec>':>11} {'<calls>':>8} {'<out bytes>':>12}  <op class>", file=out)
         for name, (sec, calls) in sorted(self.by_op_class().items(), key=lambda kv: -kv[1][0]):
             print(f"{100 * sec / total:8.1f}% {sec:11.6f} {calls:8d} {'':>12}  {name}", file=out)

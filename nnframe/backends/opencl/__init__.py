@@ -20,7 +20,7 @@ device (updates store device arrays in their containers); outputs are
 downloaded.  :func:`transfer_counts` reports every transfer.
 """
 __all__ = ["get_backend", "OpenCLBackend", "transfer_counts", "reset_transfer_counts",
-           "describe_devices", "fallbacks"]
+           "device_counts", "describe_devices", "fallbacks"]
 
 _BACKENDS = {}
 
@@ -57,8 +57,22 @@ def transfer_counts():
     return {k: TRANSFERS[k] for k in keys}
 
 
+def device_counts():
+    """What the host asked of the device since the last reset: :func:`transfer_counts`'
+    keys, plus ``kernels`` (kernel launches enqueued), ``waits`` (blocking copies: the host
+    stopped until the device caught up) and ``wait_seconds`` (the time blocked).
+
+    A compiled function's profile reports them per call (``config.profile``).
+    """
+    from nnframe.backends.opencl.array import TRANSFERS
+    counts = transfer_counts()
+    counts.update(kernels=TRANSFERS["kernels"], waits=TRANSFERS["waits"],
+                  wait_seconds=TRANSFERS["wait_seconds"])
+    return counts
+
+
 def reset_transfer_counts():
-    """Set every count of :func:`transfer_counts` back to 0."""
+    """Set every count of :func:`transfer_counts` and :func:`device_counts` back to 0."""
     from nnframe.backends.opencl.array import TRANSFERS
     TRANSFERS.clear()
 
@@ -97,6 +111,11 @@ class OpenCLBackend:
         """A DeviceArray for ``value`` (uploaded when a kernel first needs it)."""
         from nnframe.backends.opencl.array import to_native
         return to_native(self.ctx, value)
+
+    @staticmethod
+    def counters():
+        """:func:`device_counts` (the profile's per-call device counters)."""
+        return device_counts()
 
     @staticmethod
     def to_host(value):

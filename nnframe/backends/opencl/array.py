@@ -17,6 +17,7 @@ and download is counted in :data:`TRANSFERS`.
 >>> a.T.get()                                      # doctest: +SKIP
 array([[0., 3.], [1., 4.], [2., 5.]])
 """
+import time
 from collections import Counter
 
 import numpy as np
@@ -24,8 +25,19 @@ import numpy as np
 __all__ = ["DeviceArray", "TRANSFERS", "to_native", "to_host", "empty", "device_args",
            "host_view", "contiguous_strides", "SMALL"]
 
-#: uploads / downloads (counts and bytes) and error-flag checks since the last reset
+#: What the host asked of the device since the last reset: ``upload``/``download``
+#: (counts) and ``upload_bytes``/``download_bytes``, ``checks`` (reads of the error flag),
+#: ``kernels`` (kernel launches enqueued), ``waits`` (times the host blocked until the
+#: device caught up: blocking copies) and ``wait_seconds`` (how long it blocked).
 TRANSFERS = Counter()
+
+
+def blocking_copy(ctx, dest, src, **kwargs):
+    """``enqueue_copy(..., is_blocking=True)``, counted as a wait with its duration."""
+    start = time.perf_counter()
+    ctx.cl.enqueue_copy(ctx.queue, dest, src, is_blocking=True, **kwargs)
+    TRANSFERS["waits"] += 1
+    TRANSFERS["wait_seconds"] += time.perf_counter() - start
 
 #: Arrays of at most this many elements keep their host copy after an upload
 #: (shape vectors, scalars), so host-side shape arithmetic needs no download.
@@ -177,7 +189,7 @@ def _download(a):
     lo, hi = _span(a)
     flat = np.empty(hi - lo, a.dtype)
     item = a.dtype.itemsize
-    ctx.cl.enqueue_copy(ctx.queue, flat, a.data, src_offset=lo * item, is_blocking=True)
+    blocking_copy(ctx, flat, a.data, src_offset=lo * item)
     TRANSFERS["download"] += 1
     TRANSFERS["download_bytes"] += flat.nbytes
     if a.is_contiguous() and flat.size == a.size:
@@ -202,7 +214,7 @@ def _upload(a):
     a.strides = contiguous_strides(a.shape)
     a.offset = 0
     if host.size:
-        ctx.cl.enqueue_copy(ctx.queue, a.data, host, is_blocking=True)
+        blocking_copy(ctx, a.data, host)
         TRANSFERS["upload"] += 1
         TRANSFERS["upload_bytes"] += host.nbytes
     if not _keeps_host(a):

@@ -176,11 +176,12 @@ class DeviceContext:
         if not self.pending_check:
             return
         self.pending_check = False
+        from nnframe.backends.opencl.array import blocking_copy
         flag = np.zeros(2, np.int32)
-        self.cl.enqueue_copy(self.queue, flag, self.err, is_blocking=True)
+        blocking_copy(self, flag, self.err)
         counters["checks"] += 1
         if flag[0]:
-            self.cl.enqueue_copy(self.queue, self.err, np.zeros(2, np.int32), is_blocking=True)
+            blocking_copy(self, self.err, np.zeros(2, np.int32))
             message = self.errors.get(int(flag[0]), "a kernel reported an error")
             raise IndexError(f"{message} (the bad index was {int(flag[1])}; found on the "
                              "device, reported at the next download)")

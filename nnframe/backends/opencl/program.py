@@ -27,6 +27,7 @@ import re
 import tempfile
 import time
 
+from nnframe.backends.opencl.array import TRANSFERS
 from nnframe.config import config
 
 __all__ = ["ProgramBuilder", "KernelHandle", "PREAMBLE", "cache_dir", "STATS", "ProgramError"]
@@ -71,6 +72,7 @@ class KernelHandle:
         self.scalar_dtypes = scalar_dtypes
 
     def __call__(self, queue, global_size, local_size, *args):
+        TRANSFERS["kernels"] += 1
         return self.kernel(queue, global_size, local_size, *args)
 
 

@@ -1,0 +1,68 @@
+"""What a call asks of the OpenCL device: kernels, transfers and blocking waits, counted by
+``opencl.device_counts()`` and reported per call by a function's profile (issue 18)."""
+import io
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pyopencl",
+                    reason="the OpenCL backend needs pyopencl (pip install 'nnframe[opencl]')")
+
+import nnframe.tensor as T  # noqa: E402
+from nnframe import function, shared  # noqa: E402
+from nnframe.backends import opencl  # noqa: E402
+
+
+def test_a_fused_elementwise_call_is_one_kernel_one_upload_one_download():
+    x = T.fvector("x")
+    f = function([x], T.tanh(x * 2) + 1, mode="opencl", profile=True)
+    value = np.linspace(-1, 1, 1000).astype("float32")
+    f(value)                                    # the first call may build kernels
+    f.profile.calls, f.profile.call_time = 0, 0.0
+    f.profile.counts.clear()
+    for _ in range(3):
+        np.testing.assert_allclose(f(value), np.tanh(value * 2) + 1, rtol=1e-6, atol=1e-6)
+    per_call = f.profile.per_call()
+    assert per_call["kernels"] == 1
+    assert per_call["upload"] == 1 and per_call["upload_bytes"] == value.nbytes
+    assert per_call["download"] == 1 and per_call["download_bytes"] == value.nbytes
+    assert per_call["waits"] == 2               # both copies block today
+    assert 0 <= per_call["wait_seconds"] and 0 < per_call["host_seconds"]
+    text = io.StringIO()
+    f.profile.summary(file=text)
+    assert "Per call on the device" in text.getvalue() and "kernels 1" in text.getvalue()
+
+
+def test_device_resident_updates_launch_kernels_without_waiting():
+    s = shared(np.ones(4096, "float32"), name="s")
+    step = function([], [], updates=[(s, s * 0.5 + 1)], mode="opencl")
+    step()
+    opencl.reset_transfer_counts()
+    for _ in range(4):
+        step()
+    counts = opencl.device_counts()
+    assert counts["kernels"] == 4
+    assert counts["waits"] == counts["upload"] == counts["download"] == 0
+    np.testing.assert_allclose(s.get_value()[:3], 2 - 0.5 ** 5, rtol=1e-6)
+    assert opencl.device_counts()["waits"] == 1          # reading the result waits
+
+
+def test_counts_of_a_training_step_are_the_same_every_call():
+    rng = np.random.default_rng(0)
+    W = shared(rng.normal(size=(20, 5)).astype("float32"), name="W")
+    b = shared(np.zeros(5, "float32"), name="b")
+    x, y = T.fmatrix("x"), T.lvector("y")
+    loss = T.nnet.categorical_crossentropy(T.nnet.softmax(T.dot(x, W) + b), y).mean()
+    gW, gb = T.grad(loss, [W, b])
+    step = function([x, y], loss, updates=[(W, W - 0.1 * gW), (b, b - 0.1 * gb)],
+                    mode="opencl")
+    X, Y = rng.normal(size=(8, 20)).astype("float32"), rng.integers(0, 5, 8)
+    step(X, Y)
+    seen = []
+    for _ in range(3):
+        opencl.reset_transfer_counts()
+        step(X, Y)
+        counts = opencl.device_counts()
+        seen.append((counts["kernels"], counts["upload"], counts["download"], counts["waits"]))
+    assert seen[0] == seen[1] == seen[2]
+    assert seen[0][0] > 0 and seen[0][2] == 1               # one download: the loss
