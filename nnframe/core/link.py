@@ -100,7 +100,8 @@ def link(fgraph, inputs, shared_vars, outputs, update_values, backend, copy_outp
     ``native_type``, the type of its values;
     ``to_native(value)``, from a host ndarray (or another backend's value,
     which has ``.get()``) to its own format; ``to_host(value)``; and
-    ``host``: True when its values are host ndarrays (no conversions needed).
+    ``host``: True when its values are host ndarrays (no conversions needed); and
+    optionally ``end_call()``, run at the end of every call, after the outputs' downloads.
     """
     names = {}
     defaults = {"_native": backend.native_type, "_to_native": backend.to_native,
@@ -184,7 +185,13 @@ def link(fgraph, inputs, shared_vars, outputs, update_values, backend, copy_outp
 
     out_expr = "".join(result(v, k in copy_outputs, True) + ", " for k, v in enumerate(outputs))
     upd_expr = "".join(result(v, k in copy_updates) + ", " for k, v in enumerate(update_values))
-    lines.append(f"    return ({out_expr}), ({upd_expr})")
+    if hasattr(backend, "end_call"):    # e.g. OpenCL: uploads of the caller's arrays finished
+        defaults["_end_call"] = backend.end_call
+        lines.append(f"    _result = ({out_expr}), ({upd_expr})")
+        lines.append("    _end_call()")
+        lines.append("    return _result")
+    else:
+        lines.append(f"    return ({out_expr}), ({upd_expr})")
 
     params = ", ".join(f"i{k}" for k in range(len(inputs)))
     kw = ", ".join(f"{d}={d}" for d in defaults)

@@ -112,6 +112,12 @@ class OpenCLBackend:
         from nnframe.backends.opencl.array import to_native
         return to_native(self.ctx, value)
 
+    def end_call(self):
+        """At the end of every call: wait for uploads of the caller's arrays still in flight
+        (none when the call read a result back after them)."""
+        from nnframe.backends.opencl.array import settle_uploads
+        settle_uploads(self.ctx)
+
     @staticmethod
     def counters():
         """:func:`device_counts` (the profile's per-call device counters)."""

@@ -33,11 +33,35 @@ TRANSFERS = Counter()
 
 
 def blocking_copy(ctx, dest, src, **kwargs):
-    """``enqueue_copy(..., is_blocking=True)``, counted as a wait with its duration."""
+    """``enqueue_copy(..., is_blocking=True)``, counted as a wait with its duration.
+
+    The queue is in order: once it returns, every upload enqueued before is done too.
+    """
     start = time.perf_counter()
     ctx.cl.enqueue_copy(ctx.queue, dest, src, is_blocking=True, **kwargs)
+    ctx.pending_uploads.clear()
     TRANSFERS["waits"] += 1
     TRANSFERS["wait_seconds"] += time.perf_counter() - start
+
+
+def settle_uploads(ctx):
+    """Wait for the uploads still in flight, if any (counted as one wait).
+
+    Uploads do not block: the host goes on enqueueing kernels while the data moves, and
+    the copy's event keeps the host array alive.  But the caller may overwrite its input
+    array once a call returns, so a call that enqueued uploads and read nothing back
+    after them (which would have waited for them) waits for them at its end.
+    """
+    pending = ctx.pending_uploads
+    if not pending:
+        return
+    if any(event.command_execution_status != ctx.cl.command_execution_status.COMPLETE
+           for event in pending):
+        start = time.perf_counter()
+        ctx.cl.wait_for_events(pending)
+        TRANSFERS["waits"] += 1
+        TRANSFERS["wait_seconds"] += time.perf_counter() - start
+    pending.clear()
 
 #: Arrays of at most this many elements keep their host copy after an upload
 #: (shape vectors, scalars), so host-side shape arithmetic needs no download.
@@ -214,7 +238,8 @@ def _upload(a):
     a.strides = contiguous_strides(a.shape)
     a.offset = 0
     if host.size:
-        blocking_copy(ctx, a.data, host)
+        ctx.pending_uploads.append(ctx.cl.enqueue_copy(ctx.queue, a.data, host,
+                                                       is_blocking=False))
         TRANSFERS["upload"] += 1
         TRANSFERS["upload_bytes"] += host.nbytes
     if not _keeps_host(a):
