@@ -66,16 +66,18 @@ def main(argv=None):
     # in a job: rank 0 speaks; another rank's messages wait a moment, so that when every rank
     # fails alike (a bad recipe) rank 0's message ends the job alone
     rank = launcher_rank() or 0
-    stderr, captured = sys.stderr, None
-    if rank > 0:
+    stdout, stderr, captured = sys.stdout, sys.stderr, None
+    if rank > 0:                        # rank 0 prints what every rank would print
         import io
         sys.stderr = captured = io.StringIO()
+        sys.stdout = open(os.devnull, "w")
     code = 1
     try:
         code = _main(argv)
     finally:
         if captured is not None:
-            sys.stderr = stderr
+            sys.stdout.close()
+            sys.stdout, sys.stderr = stdout, stderr
             text = captured.getvalue()
             if code:
                 import time

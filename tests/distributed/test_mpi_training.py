@@ -146,6 +146,12 @@ def test_a_bad_recipe_ends_the_job_with_one_message(tmp_path):
     assert "rank 1:" not in text        # rank 0 said it; the others stayed quiet
 
 
+def test_check_under_mpirun_prints_once(tmp_path):
+    recipe = write_recipe(tmp_path, RECIPE)
+    result = _ok(train(2, recipe, "--check"))
+    assert result.stdout.count("recipe OK") == 1
+
+
 def test_distributed_without_a_launcher_shows_the_command(tmp_path):
     recipe = write_recipe(tmp_path, RECIPE)
     result = run_cli(recipe, "--out", tmp_path / "x", "--distributed")
