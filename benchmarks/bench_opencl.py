@@ -153,6 +153,9 @@ def counters():
     for optimizer in ("sgd", "adam"):
         step, _ = mlp_step(params, 0.01, mode="opencl", optimizer=optimizer)
         rows[f"W1 step, {optimizer}"] = per_call_counters(lambda: step(X, y))
+    lazy, _ = mlp_step(params, 0.01, mode="opencl", lazy_loss=True)
+    rows["W1 step, sgd, loss left on the device (Out(borrow=True))"] = per_call_counters(
+        lambda: lazy(X, y))
     xv = rng.normal(size=N_W3).astype("float32")
     a, b = np.float32(0.7), np.float32(0.1)
     x_dev, y_dev = shared(xv, name="x"), shared(np.zeros_like(xv), name="y")
@@ -161,7 +164,7 @@ def counters():
                                                 * T.nnet.sigmoid(x_dev))], mode="opencl")
     rows["W3, device-resident"] = per_call_counters(lambda: resident(a, b), 5)
     roundtrip = elementwise(mode="opencl")
-    rows["W3, upload + download"] = per_call_counters(lambda: roundtrip(a, xv, b), 5)
+    rows["W3, upload + download"] = per_call_counters(lambda: roundtrip(a, xv, b).get(), 5)
     return rows
 
 

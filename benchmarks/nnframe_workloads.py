@@ -4,9 +4,10 @@ import nnframe.tensor as T
 from nnframe import function, shared
 
 
-def mlp_step(params, lr, mode=None, optimizer="sgd"):
+def mlp_step(params, lr, mode=None, optimizer="sgd", lazy_loss=False):
     """A compiled SGD (or ``optimizer="adam"``) step of a ReLU MLP with softmax
-    cross-entropy; returns the loss."""
+    cross-entropy; returns the loss (with ``lazy_loss`` as ``Out(borrow=True)``: on OpenCL
+    a device array, not read)."""
     X = T.fmatrix("X")
     y = T.lvector("y")
     shared_params = [shared(p.copy(), name=f"p{k}") for k, p in enumerate(params)]
@@ -24,6 +25,9 @@ def mlp_step(params, lr, mode=None, optimizer="sgd"):
         updates = optim.adam(grads, shared_params, learning_rate=lr)
     else:
         updates = [(p, p - lr * g) for p, g in zip(shared_params, grads)]
+    if lazy_loss:
+        from nnframe.core.function import Out
+        loss = Out(loss, borrow=True)
     return function([X, y], loss, updates=updates, mode=mode, trust_input=True), shared_params
 
 

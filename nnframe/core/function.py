@@ -70,7 +70,10 @@ class Out:
     By default an output that could share memory with an input, a shared
     variable or another output is copied.  With ``borrow=True`` it is not, and
     its buffer may be reused by the next call: the caller must not keep the
-    array across calls (Theano's ``Out(borrow=True)``).
+    array across calls (Theano's ``Out(borrow=True)``).  On the OpenCL backend a
+    borrowed output is not even downloaded: the call returns a
+    :class:`~nnframe.backends.opencl.array.DeviceArray`, read when the caller asks
+    (``.get()``, ``float()``, ``np.asarray``), so the host need not wait for the device.
 
     >>> import nnframe.tensor as T
     >>> x = T.dvector('x')
@@ -457,7 +460,7 @@ def _mark_buffer_reuse(graph, copy_outputs, copy_updates, borrowed):
 
 # -- compiling, step 4: linking and the callable -------------------------------------------------
 
-def _link(graph, copy_outputs, copy_updates, mode, profile, fname):
+def _link(graph, copy_outputs, copy_updates, mode, profile, fname, borrowed=()):
     """``(linked, stats)``: ``graph`` linked over the kernels of ``mode``'s backend, and the
     :class:`~nnframe.core.profile.ProfileStats` it records into (None unless profiling).
 
@@ -478,7 +481,8 @@ def _link(graph, copy_outputs, copy_updates, mode, profile, fname):
         inner = wrap
         wrap = (lambda n, k: stats.timing_kernel(n, inner(n, k))) if inner else stats.timing_kernel
     linked = link(graph.fgraph, graph.input_vars, graph.shared_vars, graph.outputs,
-                  graph.update_values, backend, copy_outputs, copy_updates, wrap)
+                  graph.update_values, backend, copy_outputs, copy_updates, wrap,
+                  lazy_outputs=borrowed)
     return linked, stats
 
 
@@ -563,7 +567,7 @@ def function(inputs, outputs=None, updates=(), givens=(), mode=None, name=None,
     _mark_buffer_reuse(graph, copy_outputs, copy_updates, borrowed)
 
     # 4. Link, then wrap the linked code in the callable.
-    linked, stats = _link(graph, copy_outputs, copy_updates, mode, profile, fname)
+    linked, stats = _link(graph, copy_outputs, copy_updates, mode, profile, fname, borrowed)
     maker = FunctionMaker(graph.fgraph, linked, mode, ins, update_pairs, dict(
         inputs=ins, outputs=outputs, updates=user_updates, givens=list(replace.items()),
         mode=mode, name=name, allow_input_downcast=allow_input_downcast,
@@ -675,8 +679,9 @@ class Function:
         for cell, value in zip(self._update_cells, new_values):
             cell[0] = value
             cell.exposed = False
-        if self._borrowed:
-            self._lent = [outputs[k] for k in self._borrowed]
+        if self._borrowed:      # device arrays (lazy outputs) are never overwritten
+            self._lent = [outputs[k] for k in self._borrowed
+                          if isinstance(outputs[k], np.ndarray)]
         if profile is not None:
             profile.calls += 1
             profile.call_time += time.perf_counter() - start

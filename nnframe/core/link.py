@@ -78,7 +78,7 @@ class LinkedGraph:
 
 
 def link(fgraph, inputs, shared_vars, outputs, update_values, backend, copy_outputs=(),
-         copy_updates=(), wrap_kernel=None):
+         copy_updates=(), wrap_kernel=None, lazy_outputs=()):
     """Compile ``fgraph`` into a :class:`LinkedGraph` running on ``backend``.
 
     ``inputs`` become positional arguments (host arrays, already checked
@@ -90,6 +90,9 @@ def link(fgraph, inputs, shared_vars, outputs, update_values, backend, copy_outp
     ``copy_outputs`` (and update values in ``copy_updates``) are copied
     because they may alias memory the caller or another variable owns.
     ``wrap_kernel(node, kernel)`` may replace each kernel (profiling, debug).
+    Outputs at the positions in ``lazy_outputs`` (``Out(borrow=True)``) stay in the
+    backend's format when it has ``lazy_outputs = True`` (OpenCL: a DeviceArray, read
+    when the caller asks with ``.get()``, ``float()`` or ``np.asarray``).
 
     The backend protocol (see :class:`nnframe.backends.numpy.NumpyBackend`):
     ``make_kernel(node)``, or ``make_kernels(nodes)`` for a backend that
@@ -178,12 +181,15 @@ def link(fgraph, inputs, shared_vars, outputs, update_values, backend, copy_outp
         if dead:
             lines.append(f"    del {', '.join(dead)}")
 
+    lazy = set(lazy_outputs) if getattr(backend, "lazy_outputs", False) else set()
+
     def result(var, copy, to_host=False):
         if to_host and not backend.host:
             return f"_to_host({name_of(var)})"  # a download is a new host array
         return f"{name_of(var)}.copy()" if copy else name_of(var)
 
-    out_expr = "".join(result(v, k in copy_outputs, True) + ", " for k, v in enumerate(outputs))
+    out_expr = "".join(result(v, k in copy_outputs, k not in lazy) + ", "
+                       for k, v in enumerate(outputs))
     upd_expr = "".join(result(v, k in copy_updates) + ", " for k, v in enumerate(update_values))
     if hasattr(backend, "end_call"):    # e.g. OpenCL: uploads of the caller's arrays finished
         defaults["_end_call"] = backend.end_call

@@ -2,7 +2,7 @@
 import numpy as np
 
 import nnframe.tensor as T
-from nnframe import function, layers, optim
+from nnframe import Out, function, layers, optim
 from nnframe.layers import LayerError
 from nnframe.train import registry
 from nnframe.train.recipe import RecipeError, RecipeErrors
@@ -166,7 +166,8 @@ def build_functions(resolved, model, y_dtype, y_ndim=None, world=None):
     else:
         objective = sum(penalties, loss)     # loss + l2 term + l1 term, in that order
         updates = update_rule(T.grad(objective, params), params)
-        train = function(inputs, loss, updates=updates, name="train")
+        # borrowed: on OpenCL the loss stays on the device until the trainer reads it
+        train = function(inputs, Out(loss, borrow=True), updates=updates, name="train")
     test_loss = loss_expression(resolved, test_out, y)
     evaluate = function(inputs, [test_loss, test_out], name="evaluate")
     return train, evaluate, updates

@@ -332,15 +332,17 @@ class Trainer:
                                               drop_last=resolved["train"]["drop_last"]))
         bar = _bar(self.show_bars, progress["batch"] + len(order), epoch,
                    resolved["train"]["epochs"], initial=progress["batch"])
+        # losses still on the device (OpenCL), read together every 10 steps (one wait)
+        unread = []
         try:
-            for idx in order:
+            for k, idx in enumerate(order):
                 if self.schedule is not None and self.schedule[1] == "step":
                     self.schedule[0].apply(self.updates.learning_rate, progress["step"])
                 t0 = time.perf_counter()
                 if self.world is None:
                     args = batch_arguments(train, idx, self.target_is_input)
                     t1 = time.perf_counter()
-                    loss = float(self.train_fn(*args))
+                    loss = self.train_fn(*args)
                 else:
                     loss = self._data_parallel_step(train, idx)
                     t1 = t0     # the step's time includes the shard's data
@@ -349,16 +351,18 @@ class Trainer:
                 clock.add("steps", t2 - t1)
                 progress["step"] += 1
                 progress["batch"] += 1
-                if not math.isfinite(loss):
-                    self._stop_on_loss(loss, epoch)
-                progress["epoch_loss"] += loss * len(idx)
-                progress["epoch_seen"] += len(idx)
+                unread.append((loss, len(idx), progress["step"], progress["batch"]))
+                refresh = progress["batch"] % 10 == 0
+                stopping = self.stop.requested or self._stop_everywhere
+                if refresh or stopping or k == len(order) - 1 or \
+                        isinstance(loss, (float, np.ndarray)):
+                    self._count_losses(unread, epoch)
                 if bar is not None:
                     bar.update(1)
-                    if progress["batch"] % 10 == 0:
+                    if refresh:
                         bar.set_postfix(loss=f"{progress['epoch_loss'] / progress['epoch_seen']:.4f}",
                                         refresh=False)
-                if self.stop.requested or self._stop_everywhere:
+                if stopping:
                     self._interrupted(epoch)
         finally:
             if bar is not None:
@@ -375,6 +379,24 @@ class Trainer:
                   file=self.stdout)
         return row
 
+    def _count_losses(self, unread, epoch):
+        """Add the steps' losses in ``unread`` (``(loss, examples, step, batch)``, the loss a
+        number or a device array) to the epoch's, reading device arrays with one wait; stop
+        at the first non-finite one.  Empties ``unread``."""
+        from nnframe.backends.opencl.array import read_all
+        start = time.perf_counter()
+        values = read_all([u[0] for u in unread]) if any(
+            not isinstance(u[0], (float, np.ndarray)) for u in unread) else [u[0] for u in unread]
+        self.clock.add("steps", time.perf_counter() - start)    # the device's time
+        progress = self.progress
+        for value, (_, examples, step, batch) in zip(values, unread):
+            loss = float(value)
+            if not math.isfinite(loss):
+                self._stop_on_loss(loss, epoch, step, batch)
+            progress["epoch_loss"] += loss * examples
+            progress["epoch_seen"] += examples
+        unread.clear()
+
     def _data_parallel_step(self, train, idx):
         """This rank's shard of the global minibatch ``idx`` through the data-parallel step;
         a stop request on any rank stops every rank after this step."""
@@ -388,12 +410,12 @@ class Trainer:
 
     _stop_everywhere = False
 
-    def _stop_on_loss(self, loss, epoch):
+    def _stop_on_loss(self, loss, epoch, step, batch):
         last = self.manager.last_path if self.manager else "on rank 0"
         last = last if os.path.exists(last) else "none (no epoch finished)"
         raise TrainingStopped(
-            f"the training loss is {loss} at step {self.progress['step']} (epoch {epoch + 1}, "
-            f"batch {self.progress['batch']}); training stopped. The last good checkpoint is "
+            f"the training loss is {loss} at step {step} (epoch {epoch + 1}, "
+            f"batch {batch}); training stopped. The last good checkpoint is "
             f"{last}. Lower the learning rate or clip gradients (optimizer.grad_clip)")
 
     def _interrupted(self, epoch):

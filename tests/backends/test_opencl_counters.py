@@ -94,3 +94,28 @@ def test_a_training_step_waits_only_to_read_its_loss():
     step(X, Y)
     counts = opencl.device_counts()
     assert counts["upload"] >= 1 and counts["download"] == 1 and counts["waits"] == 1
+
+
+def test_the_trainer_reads_the_losses_every_ten_steps(tmp_path):
+    """On OpenCL a recipe's training step leaves its loss on the device; the trainer reads
+    the losses of ten steps with one wait (and all of an epoch's before it ends)."""
+    from nnframe import config
+    from nnframe.train.trainer import Trainer, prepare
+    from tests.train.helpers import SMALL_RECIPE, write_recipe
+    recipe = write_recipe(tmp_path, SMALL_RECIPE.replace("train: {epochs: 6, batch_size: 32}",
+                                                         "train: {epochs: 1, batch_size: 16}"))
+    device = config.device
+    config.device = "opencl"
+    try:
+        trainer = Trainer(prepare(recipe), str(tmp_path / "run"))
+        trainer.start()
+        opencl.reset_transfer_counts()
+        row = trainer.train_epoch(0)
+        counts = opencl.device_counts()
+    finally:
+        config.device = device
+    steps = row["step"]
+    assert steps > 40
+    assert counts["waits"] <= -(-steps // 10) + 1          # not one per step
+    assert counts["download"] <= -(-steps // 10) * 10        # each loss read once
+    assert np.isfinite(row["train.loss"]) and 0 < row["train.loss"] < 5

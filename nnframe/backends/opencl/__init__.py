@@ -88,6 +88,8 @@ class OpenCLBackend:
 
     name = "opencl"
     host = False
+    #: Out(borrow=True) outputs are returned as DeviceArrays, read when the caller asks
+    lazy_outputs = True
 
     def __init__(self, ctx):
         from nnframe.backends.opencl import kernels  # noqa: F401  (registers the factories)

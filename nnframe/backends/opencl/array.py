@@ -22,7 +22,8 @@ from collections import Counter
 
 import numpy as np
 
-__all__ = ["DeviceArray", "TRANSFERS", "to_native", "to_host", "empty", "device_args",
+__all__ = ["DeviceArray", "TRANSFERS", "to_native", "to_host", "read_all", "empty",
+           "device_args",
            "host_view", "contiguous_strides", "SMALL"]
 
 #: What the host asked of the device since the last reset: ``upload``/``download``
@@ -40,17 +41,24 @@ def blocking_copy(ctx, dest, src, **kwargs):
     start = time.perf_counter()
     ctx.cl.enqueue_copy(ctx.queue, dest, src, is_blocking=True, **kwargs)
     ctx.pending_uploads.clear()
+    ctx.staged_uploads.clear()
     TRANSFERS["waits"] += 1
     TRANSFERS["wait_seconds"] += time.perf_counter() - start
 
 
+#: Uploads up to this size go through a private copy (a "staging" copy, as CUDA does for
+#: pageable memory), so the caller's array is free at once and nothing waits for them.
+STAGE_BYTES = 4 << 20
+
+
 def settle_uploads(ctx):
-    """Wait for the uploads still in flight, if any (counted as one wait).
+    """Wait for the uploads of callers' arrays still in flight, if any (one wait).
 
     Uploads do not block: the host goes on enqueueing kernels while the data moves, and
-    the copy's event keeps the host array alive.  But the caller may overwrite its input
-    array once a call returns, so a call that enqueued uploads and read nothing back
-    after them (which would have waited for them) waits for them at its end.
+    the copy's event keeps the host array alive.  Arrays up to :data:`STAGE_BYTES` are
+    copied first (cheap next to the transfer); a larger one is the caller's, who may
+    overwrite it once a call returns, so a call that enqueued such an upload and read
+    nothing back after it (which would have waited for it) waits for it at its end.
     """
     pending = ctx.pending_uploads
     if not pending:
@@ -142,6 +150,13 @@ class DeviceArray:
     def __array__(self, dtype=None, copy=None):
         out = self.get()
         return out if dtype is None else out.astype(dtype, copy=False)
+
+    def __float__(self):
+        return float(self.get())
+
+    def item(self):
+        """The one value of a one-element array, as a Python number (a download)."""
+        return self.get().item()
 
     # -- views ------------------------------------------------------------------
     def view(self, shape, strides, offset, host_fn):
@@ -238,8 +253,15 @@ def _upload(a):
     a.strides = contiguous_strides(a.shape)
     a.offset = 0
     if host.size:
-        ctx.pending_uploads.append(ctx.cl.enqueue_copy(ctx.queue, a.data, host,
-                                                       is_blocking=False))
+        staged = host.nbytes <= STAGE_BYTES
+        event = ctx.cl.enqueue_copy(ctx.queue, a.data, host.copy() if staged else host,
+                                    is_blocking=False)
+        # the event keeps the (staged) host array alive until the copy is done
+        (ctx.staged_uploads if staged else ctx.pending_uploads).append(event)
+        if len(ctx.staged_uploads) > 64:      # forget the ones done (status is a query)
+            ctx.staged_uploads[:] = [e for e in ctx.staged_uploads if
+                                     e.command_execution_status
+                                     != ctx.cl.command_execution_status.COMPLETE]
         TRANSFERS["upload"] += 1
         TRANSFERS["upload_bytes"] += host.nbytes
     if not _keeps_host(a):
@@ -277,6 +299,39 @@ def to_native(ctx, value):
     elif not isinstance(value, np.ndarray):
         value = value.get() if hasattr(value, "get") else np.asarray(value)
     return DeviceArray(ctx, value.shape, value.dtype, host=value)
+
+
+def read_all(values):
+    """NumPy copies of several values with at most one wait: every download is enqueued
+    first, then the host waits once (e.g. a run's losses of the last steps).
+
+    Values that are not DeviceArrays come back as ``np.asarray`` of themselves.
+    """
+    results, events, ctx = [], [], None
+    for value in values:
+        if not isinstance(value, DeviceArray):
+            results.append(np.asarray(value))
+            continue
+        if value.host is not None or value.size == 0 or not value.is_contiguous():
+            results.append(None)        # read below, one by one (rare: no wait or a view)
+            continue
+        ctx = value.ctx
+        ctx.check_errors(TRANSFERS)
+        out = np.empty(value.shape, value.dtype)
+        events.append(ctx.cl.enqueue_copy(ctx.queue, out, value.data,
+                                          src_offset=value.offset * value.dtype.itemsize,
+                                          is_blocking=False))
+        TRANSFERS["download"] += 1
+        TRANSFERS["download_bytes"] += out.nbytes
+        results.append(out)
+    if events:
+        start = time.perf_counter()
+        ctx.cl.wait_for_events(events)
+        ctx.pending_uploads.clear()
+        ctx.staged_uploads.clear()
+        TRANSFERS["waits"] += 1
+        TRANSFERS["wait_seconds"] += time.perf_counter() - start
+    return [to_host(v) if r is None else r for v, r in zip(values, results)]
 
 
 def to_host(value):

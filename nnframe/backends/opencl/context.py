@@ -157,8 +157,10 @@ class DeviceContext:
         cl.enqueue_copy(self.queue, self.err, np.zeros(2, np.int32), is_blocking=True)
         self.errors = {}
         self.pending_check = False
-        # events of uploads not known to be done (array.settle_uploads)
+        # events of uploads not known to be done: of callers' arrays, and of staged copies
+        # (array.settle_uploads)
         self.pending_uploads = []
+        self.staged_uploads = []
 
     def __repr__(self):
         return (f"<OpenCL device {self.device.name!r} (platform {self.platform_index}, "
