@@ -119,3 +119,14 @@ def test_the_trainer_reads_the_losses_every_ten_steps(tmp_path):
     assert counts["waits"] <= -(-steps // 10) + 1          # not one per step
     assert counts["download"] <= -(-steps // 10) * 10        # each loss read once
     assert np.isfinite(row["train.loss"]) and 0 < row["train.loss"] < 5
+
+
+def test_a_function_with_device_resident_state_pickles_as_values():
+    import pickle
+    s = shared(np.arange(4, dtype="float32"), name="s")
+    step = function([], [], updates=[(s, s + 1)], mode="opencl")
+    step()                                   # s now lives on the device
+    step2, s2 = pickle.loads(pickle.dumps((step, s)))
+    np.testing.assert_array_equal(s2.get_value(), np.arange(4) + 1)
+    step2()
+    np.testing.assert_array_equal(s2.get_value(), np.arange(4) + 2)

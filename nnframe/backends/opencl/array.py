@@ -151,6 +151,11 @@ class DeviceArray:
         out = self.get()
         return out if dtype is None else out.astype(dtype, copy=False)
 
+    def __reduce__(self):
+        # pickled as its values: a device buffer means nothing in another process, and a
+        # function unpickled there uploads the host array on its first call
+        return (np.asarray, (self.get(),))
+
     def __float__(self):
         return float(self.get())
 
