@@ -162,3 +162,13 @@ def test_complex_and_float16_run_on_the_host():
     got = function([x], x * 2 + 1, mode="opencl")(v)
     assert_same(got, v * np.float16(2) + np.float16(1))
     assert any("float16" in k for k in opencl.fallbacks())
+
+
+@pytest.mark.parametrize("limit", [1, 5])
+def test_a_bool_computed_on_the_host_is_passed_by_value(limit):
+    """A boolean scalar from host-side shape arithmetic reaches a kernel as a by-value
+    uint8 argument (pyopencl refused a NumPy bool: scan's truncate_gradient met this)."""
+    x = T.dmatrix("x")
+    n = T.lscalar("n")
+    out = T.switch(T.lt(n, 3).dimshuffle("x", "x"), x, x * 2) + 1
+    compare([x, n], [out], [np.arange(6.0).reshape(2, 3), np.int64(limit)])

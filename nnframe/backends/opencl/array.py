@@ -23,7 +23,7 @@ from collections import Counter
 import numpy as np
 
 __all__ = ["DeviceArray", "TRANSFERS", "to_native", "to_host", "read_all", "empty",
-           "device_args",
+           "device_args", "host_scalar",
            "host_view", "contiguous_strides", "SMALL"]
 
 #: What the host asked of the device since the last reset: ``upload``/``download``
@@ -275,6 +275,13 @@ def _upload(a):
 
 def _keeps_host(a):
     return a.size <= SMALL or (a.dtype.kind in "biu" and a.nbytes <= SMALL_INT_BYTES)
+
+
+def host_scalar(a):
+    """The one value of a host array as a kernel's by-value argument (a bool as the uint8
+    the kernels declare: pyopencl refuses to pass a NumPy bool as one)."""
+    value = a.host.reshape(-1)[0]
+    return np.uint8(value) if value.dtype == np.bool_ else value
 
 
 def device_args(a):

@@ -19,7 +19,7 @@ multiply-adds where the device has them (``a * b + c`` under
 import numpy as np
 
 from nnframe.backends.opencl import elemwise as EW
-from nnframe.backends.opencl.array import device_args, empty
+from nnframe.backends.opencl.array import device_args, empty, host_scalar
 from nnframe.backends.opencl.codegen import CONTRACT, ctype, kernel_name, vector_access
 from nnframe.backends.opencl.registry import register
 from nnframe.backends.opencl.target import lanes, tile_bits
@@ -55,7 +55,7 @@ def scalar_args(ctx, value, default):
     if value is None:
         return [ctx.err, 0, default, 0]
     if value.data is None:
-        return [ctx.err, 0, value.host.reshape(-1)[0], 0]
+        return [ctx.err, 0, host_scalar(value), 0]
     return [value.data, value.offset, 0, 1]
 
 

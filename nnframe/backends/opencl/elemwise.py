@@ -25,7 +25,7 @@ The strided kernel also serves copies and casts into views
 """
 import numpy as np
 
-from nnframe.backends.opencl.array import SMALL, DeviceArray, device_args, empty
+from nnframe.backends.opencl.array import SMALL, DeviceArray, device_args, empty, host_scalar
 from nnframe.backends.opencl.codegen import (
     ctype,
     helpers_for,
@@ -246,7 +246,7 @@ class ElementwiseCode:
     # -- launches ----------------------------------------------------------------
     def _scalar_args(self, value):
         if value.data is None:  # on the host: by value
-            return [self.ctx.err, 0, value.host.reshape(-1)[0], 0]
+            return [self.ctx.err, 0, host_scalar(value), 0]
         return [value.data, value.offset, 0, 1]
 
     def run(self, out, inputs):

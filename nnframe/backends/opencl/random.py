@@ -21,7 +21,7 @@ import numpy as np
 
 from nnframe.backends.numpy import random as NR
 from nnframe.backends.opencl import elemwise as EW
-from nnframe.backends.opencl.array import DeviceArray, device_args, empty, host_view
+from nnframe.backends.opencl.array import DeviceArray, device_args, empty, host_scalar, host_view
 from nnframe.backends.opencl.codegen import ctype, kernel_name
 from nnframe.backends.opencl.registry import register
 from nnframe.core.ops import random as random_ops
@@ -207,7 +207,7 @@ class _Params:
 
     def args(self, value, shape):
         if value.size == 1 and value.host is not None:
-            return [self.ctx.err, value.host.reshape(-1)[0], 0]
+            return [self.ctx.err, host_scalar(value), 0]
         dense = empty(self.ctx, shape, self.dtype)
         src = value
         pad = len(shape) - value.ndim
