@@ -11,9 +11,10 @@ NumPy's default (set ``OPENBLAS_NUM_THREADS`` yourself, e.g. ``mpirun -x``).
 """
 import os
 
-#: what launchers put in the environment: the number of ranks on this machine
-_LOCAL_SIZE_VARIABLES = ("OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "PMIX_LOCAL_SIZE",
-                         "SLURM_NTASKS_PER_NODE")
+#: what launchers put in the environment of the processes they start: the number of ranks
+#: on this machine (Open MPI, MPICH/Hydra, PMIx).  Not Slurm's SLURM_NTASKS_PER_NODE: an
+#: allocation's variable, also set for a plain one-process program run inside it.
+_LOCAL_SIZE_VARIABLES = ("OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "PMIX_LOCAL_SIZE")
 _THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 

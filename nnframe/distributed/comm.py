@@ -34,7 +34,7 @@ DEFAULT_TIMEOUT = 900.0
 #: What MPI launchers put in the environment of the processes they start: world size.
 _SIZE_VARIABLES = ("OMPI_COMM_WORLD_SIZE",      # Open MPI
                    "PMI_SIZE",                  # MPICH, Intel MPI (Hydra)
-                   "PMIX_SIZE", "SLURM_NTASKS")  # PMIx launchers, srun
+                   "PMIX_SIZE")                 # PMIx launchers (srun --mpi=pmix)
 
 
 class DistributedError(RuntimeError):
@@ -43,7 +43,7 @@ class DistributedError(RuntimeError):
 
 def launcher_size():
     """The number of processes an MPI launcher started this one with, or None."""
-    for name in _SIZE_VARIABLES[:3]:
+    for name in _SIZE_VARIABLES:
         value = os.environ.get(name)
         if value and value.isdigit():
             return int(value)
@@ -178,8 +178,9 @@ class MPIWorld:
     def _timed_out(self, what):
         print(f"error: rank {self.rank} of {self.size} waited more than "
               f"{self.watchdog.timeout:g} s for the other ranks in {what}: a rank died, hangs "
-              "or is much slower; ending the job. Continue from the last checkpoint with "
-              "--resume auto (raise distributed.timeout if ranks are just slow)",
+              "or is much slower; ending the job. A recipe run continues from its last "
+              "checkpoint with --resume auto (raise distributed.timeout if the ranks are "
+              "just slow; world(timeout=...) in your own program)",
               file=sys.stderr, flush=True)
         self.abort(1)
 

@@ -44,6 +44,7 @@ import numpy as np
 
 import nnframe.tensor as T
 from nnframe.core.function import function
+from nnframe.distributed.comm import DistributedError
 from nnframe.distributed.comm import world as _world
 
 __all__ = ["DataParallel", "data_parallel", "shard"]
@@ -109,22 +110,47 @@ class DataParallel:
         data_term = share * loss if mean else loss
         objective = data_term if penalty is None else data_term + share * penalty
         grads = T.grad(objective, self.params)
+        # a summed loss without a penalty does not use its share
         self.grads_fn = function(self.inputs + [share], [data_term] + list(grads),
-                                 name=f"{name}.grads")
+                                 name=f"{name}.grads", on_unused_input="ignore")
         grad_inputs = [p.type.make_variable(name=f"grad({p.name})") for p in self.params]
         self.updates = update_rule(grad_inputs, self.params)
         self.apply_fn = function(grad_inputs, [], updates=self.updates, name=f"{name}.apply")
         self._share_dtype = np.dtype(loss.dtype)
-        self._buffers = self._grad_views = self._slots = None
+        self._buffers = self._grad_views = None
+        # the random streams the step draws from (dropout): rank 0's go to every rank after
+        # each step (see _derive_streams)
+        self.streams = [v for v in self.grads_fn.maker.fgraph.inputs
+                        if getattr(v, "default_update", None) is not None
+                        and is_random_state(v)]
+        self._check_same_parameters()
+
+    def _check_same_parameters(self):
+        """Every rank must train the same parameters (shapes and dtypes), or the sums mix
+        unrelated numbers: a clear error on every rank instead."""
+        if self.world.size == 1:
+            return
+        mine = [(p.name, np.shape(p.get_value(borrow=True)), str(p.dtype)) for p in self.params]
+        root = self.world.bcast(mine, "the check of the parameters")
+        differ = np.array([float(mine != root)])
+        self.world.allreduce_sum(differ, "the check of the parameters")
+        if differ[0]:
+            raise DistributedError(
+                f"the ranks build different models: {int(differ[0])} of the "
+                f"{self.world.size} ranks have parameters other than rank 0's ({root}); "
+                "every rank must run the same program with the same model")
 
     def _allocate(self, flags):
-        """Buffers by dtype; the loss and ``flags`` scalars ride in the loss dtype's buffer."""
+        """Buffers by dtype.  The loss dtype's buffer also carries, after the gradients, the
+        loss, the share (their sum must be 1), the ``flags``, and rank 0's random states
+        as 16-bit pieces (exact in any float type; the other ranks add zeros)."""
         values = [p.get_value(borrow=True) for p in self.params]
         dtypes = list(dict.fromkeys([np.dtype(v.dtype) for v in values] + [self._share_dtype]))
         self._buffers = {}
         for dtype in dtypes:
             shapes = [np.shape(v) for v in values if np.dtype(v.dtype) == dtype]
-            scalars = 1 + flags if dtype == self._share_dtype else 0
+            scalars = (2 + flags + _PIECES * 3 * len(self.streams)
+                       if dtype == self._share_dtype else 0)
             self._buffers[dtype] = _FlatBuffer(dtype, shapes, scalars)
         taken = {dtype: iter(buffer.views) for dtype, buffer in self._buffers.items()}
         self._grad_views = [next(taken[np.dtype(v.dtype)]) for v in values]
@@ -139,6 +165,7 @@ class DataParallel:
         if self._buffers is None or self._flags != len(flags):
             self._allocate(len(flags))
         extras = self._buffers[self._share_dtype].scalars
+        nflags = len(flags)
         if share > 0:
             outputs = self.grads_fn(*shard_inputs, self._share_dtype.type(share))
             extras[0] = outputs[0]
@@ -147,11 +174,21 @@ class DataParallel:
         else:                   # no examples here: nothing to add
             for buffer in self._buffers.values():
                 buffer.data[:] = 0
-        extras[1:] = flags
+        extras[1] = share
+        extras[2:2 + nflags] = flags
+        pieces = extras[2 + nflags:]
+        pieces[:] = _state_pieces(self.streams) if self.world.is_root and self.streams else 0
         for buffer in self._buffers.values():
             self.world.allreduce_sum(buffer.data, "the gradient allreduce")
+        if abs(float(extras[1]) - 1.0) > 1e-3:
+            raise DistributedError(
+                f"the ranks' shares of the minibatch add up to {float(extras[1]):.6g}, not 1: "
+                "every rank must step through the same global minibatches (same size, same "
+                "order) and pass its own shard with its share")
+        if self.world.size > 1 and self.streams:
+            _set_states(self.streams, pieces, self.world.rank)
         self.apply_fn(*self._grad_views)
-        return extras[0].copy(), tuple(extras[1:].tolist())
+        return extras[0].copy(), tuple(extras[2:2 + nflags].tolist())
 
     def __call__(self, *inputs):
         """One step given the whole global minibatch (every rank passes the same one);
@@ -191,6 +228,28 @@ def data_parallel(inputs, loss, params, update_rule, **options):
     step = DataParallel(inputs, loss, params, update_rule, **options)
     step.broadcast_parameters()
     return step
+
+
+#: 16-bit pieces per uint64 word of a random state in the step's float buffer
+_PIECES = 4
+
+
+def _state_pieces(streams):
+    """The random states of ``streams`` as 16-bit pieces (numbers < 2^16: exact in float16,
+    float32 and float64, and their sum with zeros is exact)."""
+    words = np.concatenate([np.asarray(v.get_value(borrow=True), dtype="<u8")
+                            for v in streams])
+    return np.frombuffer(words.tobytes(), dtype="<u2")
+
+
+def _set_states(streams, pieces, rank):
+    """Set ``streams`` to the states in ``pieces`` (rank 0's), mixed for ``rank``."""
+    words = np.frombuffer(np.asarray(pieces).astype("<u2").tobytes(), dtype="<u8")
+    for k, variable in enumerate(streams):
+        state = np.array(words[3 * k:3 * k + 3], dtype=np.uint64)
+        if rank:
+            state[0] = _mix(state[0], rank)
+        variable.set_value(state)
 
 
 def is_random_state(variable):

@@ -7,8 +7,9 @@ SIGTERM).  A bug in nnframe still shows its traceback.
 
 Started by ``mpirun -n N`` (or another MPI launcher), the run is data-parallel over the N
 processes (docs/distributed.md).  Rank 0 prints; another rank's error is printed with
-its rank, and any rank's failure ends the whole job (``MPI_Abort``) so that no rank waits
-forever for one that is gone.
+its rank, and a rank's failure ends the whole job (``MPI_Abort``) so that no rank waits
+forever for one that is gone.  A stop that every rank takes at the same step (a stop
+request, a non-finite loss) ends every rank normally, with the codes above.
 
 >>> main(["recipes/mlp_digits.yaml", "--check"])           # doctest: +SKIP
 0
@@ -71,7 +72,7 @@ def main(argv=None):
         import io
         sys.stderr = captured = io.StringIO()
         sys.stdout = open(os.devnull, "w")
-    code = 1
+    code, _ENDED_EVERYWHERE[:] = 1, [False]
     try:
         code = _main(argv)
     finally:
@@ -79,15 +80,21 @@ def main(argv=None):
             sys.stdout.close()
             sys.stdout, sys.stderr = stdout, stderr
             text = captured.getvalue()
-            if code:
+            if _ENDED_EVERYWHERE[0]:
+                text = ""               # rank 0 said it for every rank
+            elif code:
                 import time
                 time.sleep(2)
             for line in text.splitlines():
                 print(f"rank {rank}: {line}", file=stderr, flush=True)
-    if code:
+    if code and not _ENDED_EVERYWHERE[0]:
         from nnframe.distributed import world
         world().abort(code)
     return code
+
+
+#: [whether the run ended by an error every rank raised at the same step]
+_ENDED_EVERYWHERE = [False]
 
 
 def _main(argv=None):
@@ -109,6 +116,7 @@ def _main(argv=None):
         return 2
     except errors.RunError as exc:
         _run_error(exc)
+        _ENDED_EVERYWHERE[0] = exc.everywhere
         return exc.exit_code
     except DistributedError as exc:
         _error(str(exc))

@@ -21,6 +21,9 @@ class RunError(Exception):
     """A run could not start or could not go on; the message says why and what to do."""
 
     exit_code = 2
+    #: True when every rank of a data-parallel job raised it at the same step (a stop
+    #: request or a loss they all see): the job then ends without MPI_Abort
+    everywhere = False
 
 
 class RunDirError(RunError, ValueError):

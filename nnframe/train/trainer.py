@@ -94,6 +94,13 @@ def _state_variables(train, params, updates):
     return optim_vars, streams
 
 
+def _everywhere(world, error):
+    """``error``, marked as raised by every rank of a data-parallel job at the same step (the
+    job then ends without MPI_Abort: no rank waits for another)."""
+    error.everywhere = world is not None
+    return error
+
+
 def _is_random_state(variable):
     from nnframe.distributed import is_random_state
     return is_random_state(variable)
@@ -353,7 +360,10 @@ class Trainer:
                 progress["batch"] += 1
                 unread.append((loss, len(idx), progress["step"], progress["batch"]))
                 refresh = progress["batch"] % 10 == 0
-                stopping = self.stop.requested or self._stop_everywhere
+                # data-parallel: every rank stops after the step where any rank's request
+                # was summed, never alone
+                stopping = self._stop_everywhere if self.world is not None else \
+                    self.stop.requested
                 if refresh or stopping or k == len(order) - 1 or \
                         isinstance(loss, (float, np.ndarray)):
                     self._count_losses(unread, epoch)
@@ -413,20 +423,20 @@ class Trainer:
     def _stop_on_loss(self, loss, epoch, step, batch):
         last = self.manager.last_path if self.manager else "on rank 0"
         last = last if os.path.exists(last) else "none (no epoch finished)"
-        raise TrainingStopped(
+        raise _everywhere(self.world, TrainingStopped(
             f"the training loss is {loss} at step {step} (epoch {epoch + 1}, "
             f"batch {batch}); training stopped. The last good checkpoint is "
-            f"{last}. Lower the learning rate or clip gradients (optimizer.grad_clip)")
+            f"{last}. Lower the learning rate or clip gradients (optimizer.grad_clip)"))
 
     def _interrupted(self, epoch):
         self.save()
         how = "Ctrl-C" if self.stop.requested == "SIGINT" else self.stop.requested
         how = how or "a stop request on another rank"
         saved = self.manager.last_path if self.manager else "the checkpoint (rank 0)"
-        raise TrainingInterrupted(
+        raise _everywhere(self.world, TrainingInterrupted(
             f"{how}: stopped after step {self.progress['step']} (epoch {epoch + 1}, batch "
             f"{self.progress['batch']}) and saved {saved}. To continue "
-            f"exactly where it stopped: {self.resume_command}")
+            f"exactly where it stopped: {self.resume_command}"))
 
     def validate(self, row):
         """Add the validation loss and metrics to ``row`` (when there is a valid split)."""
@@ -441,10 +451,10 @@ class Trainer:
             values = self.world.bcast(values, "the broadcast of the validation metrics")
         self.clock.add("evaluation", time.perf_counter() - start)
         if not math.isfinite(values["loss"]):
-            raise TrainingStopped(
+            raise _everywhere(self.world, TrainingStopped(
                 f"the validation loss is {values['loss']} after epoch {row['epoch']}; training "
                 "stopped. The model's outputs overflowed on the validation data: lower the "
-                "learning rate or clip gradients (optimizer.grad_clip)")
+                "learning rate or clip gradients (optimizer.grad_clip)"))
         row.update((f"valid.{k}", v) for k, v in values.items())
         return row
 
@@ -679,6 +689,10 @@ def _progress_enabled(resolved, stdout):
     setting = resolved["logging"]["progress"]
     if setting == "never":
         return False
+    if setting == "auto":
+        from nnframe.distributed import launched
+        if launched():      # mpirun gives rank 0 a terminal but does not pass bars through
+            return False
     if setting == "always":
         return True
     isatty = getattr(stdout, "isatty", None)

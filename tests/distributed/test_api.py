@@ -58,14 +58,22 @@ def test_shares_weight_the_mean_losses_and_count_the_penalty_once():
     np.testing.assert_allclose(first[0] + second[0], batch_loss, rtol=1e-6)
 
 
-def test_an_empty_shard_adds_nothing():
+def test_shares_that_do_not_add_up_to_one_are_an_error():
+    """Ranks stepping through different minibatches would mix unrelated gradients."""
     (x, y), params, per_example, penalty, (X, Y) = _model()
     step = distributed.DataParallel([x, y], per_example.mean(), params, _adam, penalty=penalty)
-    before = [p.get_value() for p in params]
-    loss, flags = step.step([X[:0], Y[:0]], 0.0, flags=(1.0,))
-    assert loss == 0 and flags == (1.0,)
-    for p, value in zip(params, before):   # Adam with a zero gradient does not move
-        np.testing.assert_array_equal(p.get_value(), value)
+    with pytest.raises(distributed.DistributedError, match="add up to 0.5"):
+        step.step([X[:4], Y[:4]], 0.5)
+
+
+def test_a_summed_loss_without_a_penalty_trains():
+    """The share is unused then (the audit found it crashed the compile)."""
+    (x, y), params, per_example, _, (X, Y) = _model()
+    step = distributed.DataParallel([x, y], per_example.sum(), params, _adam, mean=False)
+    first = float(step(X, Y))
+    for _ in range(5):
+        last = float(step(X, Y))
+    assert last < first
 
 
 def test_shards_are_contiguous_and_even():

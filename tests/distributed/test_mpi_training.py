@@ -35,7 +35,7 @@ optimizer: {type: adam, learning_rate: 3e-3}
 train: {epochs: 2, batch_size: 48}
 metrics: [accuracy]
 checkpoint: {every_epochs: 1}
-logging: {plots: false, progress: never}
+logging: {plots: false}
 """
 
 
@@ -73,6 +73,8 @@ def test_two_ranks_train_as_one_process(tmp_path):
     assert abs(two_progress["best"] - one_progress["best"]) <= 1e-6
     assert two.stdout.count("final test:") == 1
     assert "data-parallel: 2 ranks" in two.stdout
+    # progress: auto gives epoch lines (mpirun hands rank 0 a terminal but passes no bars)
+    assert two.stdout.count("epoch 1/1") == 1
     report_one = (tmp_path / "one" / "report.json").read_text()
     assert '"accuracy"' in report_one and (tmp_path / "two" / "report.json").exists()
 
@@ -158,3 +160,54 @@ def test_distributed_without_a_launcher_shows_the_command(tmp_path):
     assert result.returncode == 2
     assert "mpirun -n 2" in result.stderr and str(recipe) in result.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_a_rank_with_no_examples_adds_nothing(tmp_path):
+    """3 ranks and a last minibatch of one example: two ranks have empty shards."""
+    recipe = write_recipe(tmp_path, RECIPE.replace("batch_size: 48", "batch_size: 1077"))
+    _ok(run_cli(recipe, "--out", tmp_path / "one", "--set", "train.epochs=3"))
+    _ok(train(3, recipe, "--out", tmp_path / "three", "--set", "train.epochs=3"))
+    _assert_close(_params(tmp_path / "three")[0], _params(tmp_path / "one")[0])
+
+
+DROPOUT = RECIPE.replace("""    - {type: dense, name: out,""", """    - {type: dropout, p: 0.3}
+    - {type: dense, name: out,""")
+
+
+def test_dropout_draws_of_a_resumed_run_are_those_of_the_straight_one(tmp_path):
+    """3 ranks with uneven shards: each step gives the ranks rank 0's streams (mixed by
+    rank), so where the run resumes does not change the draws."""
+    recipe = write_recipe(tmp_path, DROPOUT.replace("batch_size: 48", "batch_size: 64"))
+    _ok(train(3, recipe, "--out", tmp_path / "straight"))
+    _ok(train(3, recipe, "--out", tmp_path / "resumed", "--set", "train.epochs=1"))
+    _ok(train(3, recipe, "--out", tmp_path / "resumed", "--resume", "auto"))
+    _assert_close(_params(tmp_path / "resumed")[0], _params(tmp_path / "straight")[0], 1e-6)
+
+
+def test_a_stop_request_to_one_rank_stops_every_rank_after_the_same_step(tmp_path):
+    """SIGUSR1 (what mpirun forwards; Ctrl-C on mpirun kills too soon to save) to rank 1
+    alone: every rank stops after the same step, rank 0 saves, and the run resumes."""
+    recipe = write_recipe(tmp_path, RECIPE.replace("epochs: 2", "epochs: 400"))
+    out = tmp_path / "run"
+    marker = uuid.uuid4().hex
+    job = train(2, recipe, "--out", out, env=mpi_env(NNFRAME_TEST_JOB=marker), popen=True)
+    try:
+        last = out / "checkpoints" / "last.h5"
+        deadline = time.monotonic() + 60
+        while not last.exists() and time.monotonic() < deadline and job.poll() is None:
+            time.sleep(0.1)
+        pid = _rank_pid(marker, 1)
+        assert pid is not None
+        os.kill(pid, signal.SIGUSR1)
+        output, _ = job.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        job.kill()
+        raise
+    assert job.returncode == 130, output
+    assert output.count("SIGUSR1: stopped after step") == 0      # rank 1 got it, not 0
+    assert output.count("a stop request on another rank: stopped after step") == 1, output
+    assert "--resume auto" in output and "rank 1:" not in output
+    saved = _params(out)[1]
+    resumed = _ok(train(2, recipe, "--out", out, "--resume", "auto",
+                        "--set", f"train.epochs={saved['epoch'] + 1}"))
+    assert "resumed from" in resumed.stdout
