@@ -31,14 +31,18 @@ uniform over each function's working range, plus the edge cases).  The bounds ar
     log1p      0.84 / 1                   0.85 / 1
     log2       0.86 / 1                   0.77 / 1
     log10      0.74 / 1                   0.69 / 1
-    tanh       1.33 / 2                   1.46 / 2
-    sigmoid    2.40 / 2.5                 2.28 / 3
+    tanh       2.48 / 2.5                 1.46 / 2
+    sigmoid    2.44 / 2.5                 2.28 / 3
     softplus   1.68 / 2                   1.47 / 2
     erf        0.50 / 1                   1.20 / 2
     sinh       0.50 / 1                   1.54 / 2
     cosh       0.50 / 1                   1.21 / 2
 
-sigmoid is 1/(1+e) or e/(1+e) with e = exp(-|x|): three roundings, hence its bound.
+float32 tanh and sigmoid each divide two separately rounded quantities (one division and
+no select, see MATH_SOURCE): that takes a third off their cost, which the
+tanh(a*x + b) * sigmoid(x) loop of issue 20's W3 needs, and tanh pays 1.15 ulp for it.
+float64 sigmoid is 1/(1+e) or e/(1+e) with e = exp(-|x|), three roundings.  Hence their
+bounds.
 Results below the smallest normal number are rounded once, from the exact value times a
 power of two, so subnormal results (exp, expm1, sigmoid, softplus) are within the bound
 in units of the smallest subnormal; subnormal inputs of the logarithms are scaled exactly.
@@ -70,11 +74,14 @@ exact 1/(1+exp(-x)) rounded):
 #: The C source: ``static inline`` functions ``nnf_<name>_f32(float)`` and
 #: ``nnf_<name>_f64(double)``, plus their ``nnf_``-prefixed helpers.
 #:
-#: Every conditional is a bit select (``nnf_sel_*``), not a C ternary: GCC turns a
+#: Every float conditional is a bit select (``nnf_sel_*``), not a C ternary: GCC turns a
 #: ternary into a branch, sinks the arithmetic only one arm needs into that arm, and
 #: then, under the default ``-ftrapping-math``, refuses to if-convert float operations
 #: that "could trap" - so without AVX-512's masked operations the loop stops vectorising.
 #: Clamps also go through the select, so constant-folded arms cannot overflow either.
+#: Integer min/max (``nnf_min_i32``) are ternaries: GCC folds those to MIN/MAX before
+#: vectorising, with no float compare involved; float32 tanh and sigmoid clamp on the
+#: bits with them, one instruction where a select takes three or more.
 MATH_SOURCE = r"""
 /* ---- nnframe native math: branch-free elementary functions (see cmath.py) ---- */
 /* always_inline: the functions must inline into the caller's loop to vectorise, and
@@ -98,6 +105,17 @@ NNF_INLINE float nnf_sel_f32(_Bool c, float a, float b) {
 NNF_INLINE double nnf_sel_f64(_Bool c, double a, double b) {
     nnf_u64 m = (nnf_u64)0 - (nnf_u64)c;
     return nnf_float_f64((nnf_bits_f64(a) & m) | (nnf_bits_f64(b) & ~m));
+}
+/* a < b ? a : b on integers is safe where the float ternary is not: GCC folds it to a
+   MIN_EXPR before vectorising (pminsd; emulated on SSE2), with no float compare to trap */
+NNF_INLINE nnf_i32 nnf_min_i32(nnf_i32 a, nnf_i32 b) { return a < b ? a : b; }
+NNF_INLINE nnf_i32 nnf_max_i32(nnf_i32 a, nnf_i32 b) { return a > b ? a : b; }
+/* x's sign bit set ? a : b: an arithmetic shift and a bit select.  Cheaper than
+   nnf_sel_f32(x < 0, ...), which AVX-512 code builds from two compares, two masked moves and
+   an OR; here -0.0 and NaNs with the bit set pick a too. */
+NNF_INLINE float nnf_sel_sign_f32(float x, float a, float b) {
+    nnf_u32 m = (nnf_u32)((nnf_i32)nnf_bits_f32(x) >> 31);
+    return nnf_float_f32((nnf_bits_f32(a) & m) | (nnf_bits_f32(b) & ~m));
 }
 
 #define NNF_INF_F32 __builtin_inff()
@@ -430,23 +448,36 @@ NNF_INLINE double nnf_log1p_f64(double x) {
     return nnf_sel_f64(__builtin_fabs(x) < 0x1p-54, x, y);
 }
 
-/* ---- tanh(|x|), signed by copysign (so tanh(-0) = -0): a + a^3 P(a^2) near 0 (minimax,
-   0.08 / 0.005 ulp); beyond, 1 - 2 / (exp(2a) + 1) with a clamped where tanh rounds
-   to 1. */
+/* ---- tanh, float32: a = |x| = n ln2/2 + r with |r| <= ln2/4, s = 2^n = e^(2a - 2r) and
+   T = tanh(r) = r + r^3 P(r^2) (minimax, 0.003 ulp) give the addition formula
+       tanh(a) = ((s - 1) + (s + 1) T) / ((s + 1) + (s - 1) T):
+   one division and no select: 29 vector instructions where a polynomial for small |x| and
+   an exp path for the rest, both evaluated, took 47 (W3 of issue 20).  The price: numerator
+   and denominator are rounded separately, 2.48 ulp at most instead of 1.33.  s +- 1 are
+   exact up to n = 24 and both round to s beyond, where the quotient is 1, tanh rounded; for
+   n = 0 the quotient is 2T / 2 = T exactly, so tiny and subnormal x come out as x.  The
+   reduction is exact (ln2/2 in two parts, n <= 26 since |x| is clamped to 9.1, past which
+   tanh rounds to 1, on the bits so that NaN stays NaN: +0x7fffff takes +inf to INT32_MAX and
+   every NaN below 0, where the signed min keeps it).  The sign is x's, put back by OR:
+   tanh(-0) = -0. */
 NNF_INLINE float nnf_tanh_f32(float x) {
-    float a = __builtin_fabsf(x);
-    float z = a * a;
-    float p = -0x1.750ce4p-8f;
-    p = p * z + 0x1.51f8cep-6f;
-    p = p * z - 0x1.b835a4p-5f;
-    p = p * z + 0x1.1106f6p-3f;
-    p = p * z - 0x1.555532p-2f;
-    float small = a + a * (z * p);
-    nnf_expr_f32 e = nnf_exp_reduce_f32(2.0f * nnf_sel_f32(a > 10.0f, 10.0f, a));
-    float s = nnf_float_f32((nnf_u32)(e.n + 127) << 23);          /* n <= 29 */
-    float big = 1.0f - 2.0f / (nnf_exp_poly_f32(e.r) * s + 1.0f);
-    return __builtin_copysignf(nnf_sel_f32(a < 0.625f, small, big), x);
+    nnf_u32 ua = nnf_bits_f32(x) & 0x7fffffffu;
+    float a = nnf_float_f32((nnf_u32)nnf_min_i32((nnf_i32)(ua + 0x7fffffu),
+                                                 (nnf_i32)(0x4111999au + 0x7fffffu)) - 0x7fffffu);
+    const float shift = 0x1.8p23f + 127.0f;                /* low bits of t: n + 127 */
+    float t = a * 0x1.715476p+1f + shift;
+    float kf = t - shift;
+    float s = nnf_float_f32(nnf_bits_f32(t) << 23);
+    float r = (a - kf * 0x1.62e4p-2f) - kf * 0x1.7f7d1cp-21f;  /* exact, then rounded once */
+    float z = r * r;
+    float p = -0x1.55554ep-2f + z * (0x1.1105b8p-3f - 0x1.afe7eep-5f * z);
+    float T = r + (r * z) * p;
+    float sm = s - 1.0f, sp = s + 1.0f;
+    float y = (sm + sp * T) / (sp + sm * T);                  /* >= +0 */
+    return nnf_float_f32(nnf_bits_f32(y) | (nnf_bits_f32(x) & 0x80000000u));
 }
+/* ---- tanh, float64: a + a^3 P(a^2) for a = |x| < 0.55 (minimax, 0.005 ulp); beyond,
+   1 - 2 / (exp(2a) + 1) with a clamped where tanh rounds to 1; copysign keeps tanh(-0) = -0. */
 NNF_INLINE double nnf_tanh_f64(double x) {
     double a = __builtin_fabs(x);
     double z = a * a;
@@ -468,12 +499,36 @@ NNF_INLINE double nnf_tanh_f64(double x) {
     return __builtin_copysign(nnf_sel_f64(a < 0.55, small, big), x);
 }
 
-/* ---- sigmoid = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0, e = exp(-|x|):
-   no overflow, and for large negative x the result is exp(x), subnormals included. */
+/* ---- sigmoid, float32: with u = -|x| = n ln2 + r, |r| <= ln2/2 and s = 2^n,
+       sigmoid(u) = e^u / (1 + e^u) = s / ((1 + s) + expm1(-r))
+   has an exact numerator.  The denominator, in [0.7, 2.5], is 1 + s (exact for n >= -23,
+   off by at most s below) plus expm1(-r) = -r + r^2 P(r) (minimax, 0.05 ulp of 1 absolute),
+   rounded once: so the error is about that rounding and the division's, 2.44 ulp at most
+   (the worst at n = -24).  1 / (1 + e) with e = exp(-|x|) had 2.40 and an exp on top of the
+   division: 43 vector instructions against 28.  sigmoid(-u) = 1 - sigmoid(u), rounded once
+   more, is within 1.25 ulp (sigmoid(u) <= 1/2 carries its error at half weight).  Both
+   sides of the quotient are scaled by 2^64, so that s stays normal for n down to -150 and
+   a subnormal result is rounded once, by the division.  n is clamped at -150 (u < -104.3,
+   where sigmoid(u) rounds to 0): r is then large, expm1(-r) grows to +inf and the quotient
+   goes to 0, as it should; NaN passes (r is NaN).  The sign bit of x picks the side. */
 NNF_INLINE float nnf_sigmoid_f32(float x) {
-    float e = nnf_exp_f32(-__builtin_fabsf(x));
-    return nnf_sel_f32(x < 0.0f, e, 1.0f) / (1.0f + e);
+    float u = nnf_float_f32(nnf_bits_f32(x) | 0x80000000u);        /* -|x| */
+    const float shift = 0x1.8p23f + 191.0f;                        /* low bits: n + 64 + 127 */
+    float t = nnf_float_f32((nnf_u32)nnf_max_i32((nnf_i32)nnf_bits_f32(u * 0x1.715476p+0f + shift),
+                                                 (nnf_i32)nnf_bits_f32(shift - 150.0f)));
+    float kf = t - shift;
+    float r = (u - kf * 0x1.63p-1f) - kf * -0x1.bd0106p-13f;       /* as nnf_exp_reduce_f32 */
+    float p = 0x1.6db424p54f;                                      /* P * 2^64 */
+    p = p * r - 0x1.123b4ep57f;
+    p = p * r + 0x1.55545ep59f;
+    p = p * r - 0x1.55548ep61f;
+    p = p * r + 0x1p63f;
+    float s64 = nnf_float_f32(nnf_bits_f32(t) << 23);              /* 2^(n + 64) */
+    float e = s64 / ((0x1p64f + s64) + ((r * r) * p - r * 0x1p64f));   /* sigmoid(-|x|) */
+    return nnf_sel_sign_f32(x, e, 1.0f - e);
 }
+/* ---- sigmoid, float64: 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0, e = exp(-|x|):
+   no overflow, and for large negative x the result is exp(x), subnormals included. */
 NNF_INLINE double nnf_sigmoid_f64(double x) {
     double e = nnf_exp_f64(-__builtin_fabs(x));
     return nnf_sel_f64(x < 0.0, e, 1.0) / (1.0 + e);
@@ -568,8 +623,9 @@ _NAMES = ("exp", "expm1", "log", "log1p", "log2", "log10", "tanh", "sigmoid", "s
 MATH_FUNCTIONS = {name: (f"nnf_{name}_f32", f"nnf_{name}_f64") for name in _NAMES}
 
 #: (function name, dtype name) -> largest error in ulp the tests allow; the measured
-#: maxima are in the module docstring.  sigmoid rounds three times (e, 1 + e, the
-#: division), hence its looser bound.
+#: maxima are in the module docstring.  float32 tanh and sigmoid divide two rounded
+#: quantities and float64 sigmoid rounds three times (e, 1 + e, the division), hence
+#: their looser bounds.
 MATH_ERRORS = {
     ("exp", "float32"): 1, ("exp", "float64"): 1,
     ("expm1", "float32"): 1.5, ("expm1", "float64"): 1.5,
@@ -577,7 +633,7 @@ MATH_ERRORS = {
     ("log1p", "float32"): 1, ("log1p", "float64"): 1,
     ("log2", "float32"): 1, ("log2", "float64"): 1,
     ("log10", "float32"): 1, ("log10", "float64"): 1,
-    ("tanh", "float32"): 2, ("tanh", "float64"): 2,
+    ("tanh", "float32"): 2.5, ("tanh", "float64"): 2,
     ("sigmoid", "float32"): 2.5, ("sigmoid", "float64"): 3,
     ("softplus", "float32"): 2, ("softplus", "float64"): 2,
     ("erf", "float32"): 1, ("erf", "float64"): 2,
