@@ -25,6 +25,7 @@ from nnframe.backends.native import compiler, native_nodes, registry
 from nnframe.config import config
 from nnframe.core.ops.blas import Dot, Gemm
 from nnframe.core.ops.elemwise import Elemwise
+from nnframe.core.ops.reduce import Sum
 from nnframe.core.ops.shape import DimShuffle, Reshape
 
 pytestmark = pytest.mark.skipif(native.fallback_reason() is not None,
@@ -274,6 +275,10 @@ def test_mlp_training_step_follows_numpy_for_ten_steps():
     # the whole step is ONE C segment: one kernel call in the linked code
     assert len(native_nodes(step_c)) == len(step_c.maker.fgraph.toposort())
     assert step_c.maker.linked.source.count("= _k") == 1
+    # ... whose C is big enough to be compiled as two units at once, linked into one call
+    (kernel,) = segment_kernels(step_c)
+    assert "return nnf_segment_1(items);" in kernel.source
+    assert "nnf_segment_2" not in kernel.source
     for _ in range(10):
         X = rng.standard_normal((batch, sizes[0])).astype(np.float32)
         y = rng.integers(0, sizes[-1], batch).astype(np.int64)
@@ -292,6 +297,20 @@ def test_gradients_of_a_small_model_run_in_c():
     in_c(f, Dot)
     values = [rng.normal(size=(5, 3)), rng.normal(size=(3, 4)), rng.normal(size=4)]
     check(f, g, values)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sum_along_a_strided_view_is_numpys_pairwise_sum_bit_for_bit(dtype):
+    x = T.tensor(dtype, (None, None))
+    f, g = pair([x], x[:, ::2].sum(axis=1))     # rows of stride 2: the strided pairwise sum
+    in_c(f, Sum)
+    suffix = "f32" if dtype == "float32" else "f64"
+    assert all(f"nnf_psum_{suffix}_s(" in k.source for k in segment_kernels(f))
+    for shape in [(3, 2001), (2, 300), (4, 17), (1, 258)]:   # recursion, blocks, < 8
+        value = (rng.standard_normal(shape) * 10 ** rng.uniform(-3, 3, shape)).astype(dtype)
+        got = f(value)
+        np.testing.assert_array_equal(got, g(value))
+        np.testing.assert_array_equal(got, value[:, ::2].sum(axis=1))
 
 
 # -- views --------------------------------------------------------------------------------------
@@ -490,6 +509,28 @@ def test_errors_found_by_a_plan_or_by_the_c_name_the_function():
     with pytest.raises(ValueError, match="of function 'power'") as info:
         g(np.array([2]), np.array([-1]))          # raised by the C (same shapes)
     assert str(info.value).count("Apply node that caused the error") == 1
+
+
+def test_an_error_in_the_second_unit_of_a_segment_cut_in_two_stops_the_call():
+    x, n = T.fmatrix("x"), T.lvector("n")
+    sums = [T.tanh(x * k).sum(axis=0) for k in range(1, 7)]   # big: cut in two
+    total = sums[0]
+    for s in sums[1:]:
+        total = total + s
+    power = n ** (n - 3 + T.cast(total.sum() > 1e9, "int64"))  # last: after every sum
+    f, g = pair([x, n], [total, power], name="late_error")
+    (kernel,) = segment_kernels(f)
+    assert "return nnf_segment_1(items);" in kernel.source
+    second = kernel.source[kernel.source.index("int nnf_segment_1(void *items)\n{"):]
+    assert "return 1;" in second                  # the power's check is in the second unit
+    xv = rng.normal(size=(4, 3)).astype("float32")
+    check(f, g, [xv, np.array([3, 4])])
+    with pytest.raises(ValueError, match="Integers to negative integer powers") as info:
+        f(xv, np.array([3, 1]))
+    assert "late_error" in str(info.value)
+    check(f, g, [xv, np.array([5])])                             # still usable
+    small, _ = pair([n], [n ** 2])                                # one loop: one unit
+    assert [k.source.count("int nnf_segment") for k in segment_kernels(small)] == [1]
 
 
 def test_debug_mode_checks_every_node_of_a_native_function():

@@ -141,6 +141,66 @@ def test_concurrent_processes_compiling_one_source_all_succeed(cache):
     assert left == [so.name, digest.name]  # no temp left
 
 
+# -- translation units compiled at the same time ---------------------------------------------
+
+HALF = "int twice(int x) { return 2 * x; }\n"   # hidden: -fvisibility=hidden
+QUAD = ('int twice(int x);\n__attribute__((visibility("default"))) '
+        "int quad(int x) { return twice(twice(x)); }\n")
+
+
+def test_translation_units_are_linked_into_one_library(cache):
+    before = cc.compile_count()
+    lib = cc.load_library([QUAD, HALF], what="two units")
+    assert lib.quad(3) == 12
+    assert not hasattr(lib, "twice")            # the units call it; no one else can
+    assert cc.compile_count() == before + 1     # one library
+    key = cc.cache_key([QUAD, HALF], cc.find_compiler())
+    left = sorted(p.name for p in cache.iterdir() if not p.name.startswith("compiler-"))
+    assert left == [f"{key}.so", f"{key}.so.sha256"]  # no object or temp left
+    assert len({key, cc.cache_key([HALF, QUAD], cc.find_compiler()),
+                cc.cache_key(QUAD + HALF, cc.find_compiler())}) == 3
+
+
+def test_translation_units_compile_at_the_same_time(tmp_path, cache, monkeypatch):
+    """Each unit's compiler waits (up to 10 s) until the other has started: one at a
+    time, the first would fail."""
+    wrapper = _script(tmp_path, "paircc", textwrap.dedent(f"""\
+        case " $* " in *" -c "*)
+            touch {tmp_path}/started.$$
+            n=0
+            while [ "$(ls {tmp_path} | grep -c '^started')" -lt 2 ]; do
+                n=$((n + 1)); [ $n -gt 100 ] && echo "alone" >&2 && exit 1
+                sleep 0.1
+            done;;
+        esac
+        exec {_real_cc()} "$@"
+    """))
+    monkeypatch.setenv("CC", wrapper)
+    assert cc.load_library([QUAD, HALF + "/* pair */"]).quad(5) == 20
+
+
+def test_a_unit_the_compiler_rejects_is_kept_for_the_report(cache):
+    bad = "int twice(int x) { return 2 * x }\n"      # the unit with the error
+    with pytest.raises(cc.NativeCompileError) as info:
+        cc.load_library([QUAD, bad], what="function two_units")
+    message = str(info.value)
+    saved = cache / (cc.cache_key([QUAD, bad], cc.find_compiler()) + ".c")
+    assert "function two_units" in message and str(saved) in message
+    assert saved.read_text() == bad                  # the compiler's line numbers are its own
+    assert f"{saved}:1" in message                   # and its diagnostics point into it
+    assert not [p for p in cache.iterdir() if p.name.startswith(".")]
+
+
+def test_units_that_leave_a_function_undefined_are_reported_whole(cache):
+    with pytest.raises(cc.NativeCompileError) as info:
+        cc.load_library([QUAD, "int thrice(int x) { return 3 * x; }\n"], what="unlinked")
+    saved = next(cache.glob("*.c"))
+    assert str(saved) in str(info.value) and "twice" in str(info.value)
+    text = saved.read_text()
+    assert "translation unit 1 of 2" in text and "translation unit 2 of 2" in text
+    assert "thrice" in text and "quad" in text
+
+
 # -- the cache directory -----------------------------------------------------------------------
 
 def test_cache_dir_is_created_private_with_its_parents(tmp_path):
@@ -300,13 +360,62 @@ def test_broken_cc_falls_back_to_cc_on_path_with_a_warning(monkeypatch):
     assert compiler.path != "/nonexistent/cc"
 
 
-def test_compiler_without_march_native_gets_the_default_flags(tmp_path, monkeypatch):
+def test_compiler_without_march_native_gets_the_default_flags(tmp_path, cache, monkeypatch):
     wrapper = _script(tmp_path, "oldcc", textwrap.dedent(f"""\
         for a in "$@"; do [ "$a" = -march=native ] && echo "unknown -march" >&2 && exit 1; done
         exec {_real_cc()} "$@"
     """))
     monkeypatch.setenv("CC", wrapper)
+    assert cc.load_library(ADD).add(1, 2) == 3   # the first compile settles the flags
     assert cc.find_compiler().flags == cc.DEFAULT_FLAGS
+    assert not list(cache.glob("*.c"))           # no bug report: the source was fine
+    cc._DETECTED.clear()                         # a new process: remembered, not probed
+    assert cc.find_compiler().flags == cc.DEFAULT_FLAGS
+
+
+def test_a_cold_start_asks_the_compiler_its_version_only(tmp_path, monkeypatch):
+    """No test compile before the first real one: on an empty cache, detection runs
+    ``cc --version`` and nothing else (a test compile would add ~40 ms to a cold start)."""
+    calls = []
+    real_run = cc._run
+    monkeypatch.setattr(cc, "_run", lambda argv, **k: calls.append(argv) or real_run(argv, **k))
+    monkeypatch.setattr(cc, "_DETECTED", {})
+    with config.change_flags(compiledir=str(tmp_path)):
+        compiler = cc.find_compiler()
+        assert [argv[-1] for argv in calls] == ["--version"]
+        assert "-march=native" in compiler.flags and not compiler.verified
+        assert not list((tmp_path / "native").glob("compiler-*.json"))
+        cc.load_library(ADD + "/* cold */")
+        assert cc.find_compiler().verified     # the compile proved the flags ...
+        assert len(list((tmp_path / "native").glob("compiler-*.json"))) == 1  # ... for good
+
+
+def test_a_compiler_that_answers_but_cannot_build_is_unavailable(tmp_path, cache, monkeypatch):
+    broken = _script(tmp_path, "brokencc", textwrap.dedent(f"""\
+        [ "$1" = --version ] && exec {_real_cc()} --version
+        echo "cannot find crt1.o" >&2; exit 1
+    """))
+    monkeypatch.setenv("CC", broken)
+    monkeypatch.setenv("PATH", str(tmp_path))   # nothing to fall back to
+    monkeypatch.setattr(cc, "_DETECTED", {})
+    assert cc.find_compiler().path == broken    # it answered: taken until it fails
+    with pytest.raises(cc.NativeUnavailable, match="no working C compiler") as info:
+        cc.load_library(ADD)
+    assert broken in str(info.value) and "cannot find crt1.o" in str(info.value)
+    assert not list(cache.glob("*.c"))           # not reported as an nnframe bug
+
+
+def test_a_broken_cc_that_answers_gives_way_to_cc_on_path_at_the_first_compile(
+        tmp_path, cache, monkeypatch):
+    broken = _script(tmp_path, "brokencc", textwrap.dedent(f"""\
+        [ "$1" = --version ] && exec {_real_cc()} --version
+        exit 1
+    """))
+    monkeypatch.setenv("CC", broken)
+    monkeypatch.setattr(cc, "_DETECTED", {})
+    with pytest.warns(RuntimeWarning, match="brokencc"):
+        assert cc.load_library(ADD + "/* fallback */").add(2, 2) == 4
+    assert cc.find_compiler().path != broken
 
 
 def test_compiler_removed_after_detection_is_unavailable(tmp_path, cache, monkeypatch):
@@ -367,10 +476,11 @@ def test_cpu_identity_describes_this_cpu():
 
 
 def test_a_new_process_reuses_the_remembered_probe(tmp_path):
-    """The probe (--version and a test compile) is remembered in the cache directory, so a
-    new process loading cached code does not run the compiler at all."""
+    """A compiler that built a library is remembered in the cache directory, so a new
+    process loading cached code does not run the compiler at all."""
     with config.change_flags(compiledir=str(tmp_path)):
         cc._DETECTED.clear()
+        cc.load_library(ADD + "/* remembered */")
         first = cc.find_compiler()
         records = list((tmp_path / "native").glob("compiler-*.json"))
         assert len(records) == 1 and records[0].stat().st_mode & 0o777 == 0o600
@@ -383,7 +493,7 @@ def test_a_new_process_reuses_the_remembered_probe(tmp_path):
         finally:
             cc._run = real_run
         assert again == first and calls == []
-        records[0].write_text("not json")            # a damaged record: probed again
+        records[0].write_text("not json")            # a damaged record: detected again
         cc._DETECTED.clear()
         assert cc.find_compiler() == first
 

@@ -1,9 +1,19 @@
 """The C compiler driver of the native backend and its private cache of shared objects.
 
-:func:`find_compiler` picks a working C compiler once per process (``$CC``, then
-``cc``, ``gcc``, ``clang``); :func:`load_library` turns one C source into a loaded
+:func:`find_compiler` picks a C compiler once per process (``$CC``, then ``cc``,
+``gcc``, ``clang``); :func:`load_library` turns C source into a loaded
 :class:`ctypes.PyDLL`, compiling it only when neither this process nor the
-on-disk cache (``<compiledir>/native/``) has it yet.
+on-disk cache (``<compiledir>/native/``) has it yet.  The source may come as
+several translation units: they are compiled at the same time, one compiler
+process each, and linked into one library (a segment's C takes about half
+the time on two cores).
+
+A compiler is tried on real work: the first compile with a compiler this cache
+has not seen yet uses ``-march=native`` and, when it succeeds, records that the
+compiler works with those flags; only when it fails is the compiler tested on a
+one-line program (with and without ``-march=native``) to tell a compiler problem
+from an nnframe bug.  A separate test compile first would add ~40 ms to every
+cold start.
 
 The cache is trusted code: whatever is in it gets loaded into the process.  So
 the directory must be ours and writable by no one else, a cached ``.so`` must
@@ -60,10 +70,10 @@ DEFAULT_FLAGS = ("-O2", "-ftree-vectorize", "-fvect-cost-model=dynamic", "-std=g
 LINK_FLAGS = ("-lm",)
 COMPILE_TIMEOUT_S = 120
 # Bump when the way sources become libraries changes, so old cache entries are not reused.
-_FORMAT = "nnframe-native-1"
+_FORMAT = "nnframe-native-2"
 _COMPILEDIR_HOW = ("NNFRAME_FLAGS='compiledir=/some/dir', or compiledir = /some/dir in "
                    "~/.nnframerc's [global] section, or config.compiledir = '/some/dir'")
-# Compiled by find_compiler: needs the C headers and libm the generated code uses.
+# The test program of _probe_in: needs the C headers and libm the generated code uses.
 _PROBE_SOURCE = ("#include <math.h>\n#include <stdint.h>\n"
                  '__attribute__((visibility("default"))) int32_t nnf_probe(int32_t x) '
                  "{ return (int32_t)floor((double)x + 1.5); }\n")
@@ -82,15 +92,18 @@ class NativeCompileError(RuntimeError):
 
 @dataclasses.dataclass(frozen=True)
 class Compiler:
-    """A C compiler that works: ``[path, *args, *flags, source, -o, out, -lm]`` builds a .so.
+    """A C compiler: ``[path, *args, *flags, source, -o, out, -lm]`` builds a .so.
 
     ``version`` is the first line of ``<cc> --version``; ``args`` are the words after
     the program in ``$CC`` (``CC="ccache gcc"`` gives ``path=.../ccache``, ``args=("gcc",)``).
+    ``verified`` is False while ``flags`` are assumed, not yet proven by a compile (the
+    first compile proves or settles them); it is not part of the compiler's identity.
     """
     path: str
     version: str
     flags: tuple
     args: tuple = ()
+    verified: bool = dataclasses.field(default=True, compare=False)
 
     def command(self, source_path, output_path):
         """The argument list that compiles ``source_path`` into the .so ``output_path``.
@@ -99,6 +112,24 @@ class Compiler:
         ['/usr/bin/cc', '-O3', '-shared', 'f.c', '-o', 'f.so', '-lm']
         """
         return [self.path, *self.args, *self.flags, source_path, "-o", output_path, *LINK_FLAGS]
+
+    def object_command(self, source_path, object_path):
+        """The argument list that compiles ``source_path`` into the object ``object_path``.
+
+        >>> Compiler("/usr/bin/cc", "cc 12", ("-O3", "-shared")).object_command("f.c", "f.o")
+        ['/usr/bin/cc', '-O3', '-c', 'f.c', '-o', 'f.o']
+        """
+        flags = [f for f in self.flags if f != "-shared"]  # a link flag: clang warns with -c
+        return [self.path, *self.args, *flags, "-c", source_path, "-o", object_path]
+
+    def link_command(self, object_paths, output_path):
+        """The argument list that links ``object_paths`` into the .so ``output_path``.
+
+        >>> Compiler("/usr/bin/cc", "cc 12", ("-O3", "-shared")).link_command(["a.o"], "f.so")
+        ['/usr/bin/cc', '-O3', '-shared', 'a.o', '-o', 'f.so', '-lm']
+        """
+        return [self.path, *self.args, *self.flags, *object_paths, "-o", output_path,
+                *LINK_FLAGS]
 
 
 # -- compiler detection ------------------------------------------------------------------------
@@ -109,12 +140,15 @@ _COUNT = {"compiles": 0}
 
 
 def find_compiler():
-    """The working C compiler for the current ``$CC`` and ``$PATH`` (detected once per value).
+    """The C compiler for the current ``$CC`` and ``$PATH`` (detected once per value).
 
     >>> find_compiler().flags[:2]                               # doctest: +SKIP
-    ('-O3', '-std=gnu11')
+    ('-O2', '-ftree-vectorize')
 
-    Raises :class:`NativeUnavailable` naming every candidate tried and why it failed.
+    The first candidate that answers ``--version`` is chosen (or, where this cache
+    remembers a compiler that worked, that one); a candidate that does not answer is
+    tried on a test program.  Raises :class:`NativeUnavailable` naming every
+    candidate tried and why it failed.
     """
     env_key = (os.environ.get("CC", ""), os.environ.get("PATH"))
     found = _DETECTED.get(env_key)
@@ -150,8 +184,11 @@ def _candidates(cc):
     return out
 
 
-def _detect(cc, path_env):
-    """A :class:`Compiler`, or the message saying what was tried (cached by the caller)."""
+def _detect(cc, path_env, test=False):
+    """A :class:`Compiler`, or the message saying what was tried (cached by the caller).
+
+    ``test``: every candidate not remembered is tried on a test program (see _probe).
+    """
     tried, seen = [], set()
     for label, words in _candidates(cc):
         if isinstance(words, Exception):
@@ -167,7 +204,7 @@ def _detect(cc, path_env):
         if identity in seen:  # cc is often gcc: probing it twice only costs time
             continue
         seen.add(identity)
-        compiler, why = _probe(program, tuple(words[1:]))
+        compiler, why = _probe(program, tuple(words[1:]), test)
         if compiler is not None:
             if tried and cc.strip():
                 warnings.warn(f"nnframe native backend: {tried[0]}; using {program} instead",
@@ -180,16 +217,21 @@ def _detect(cc, path_env):
             "CC=/path/to/a/c/compiler, or use another backend (config.device='numpy').")
 
 
-def _probe(program, args):
-    """``(Compiler, None)`` when ``program`` builds a tiny .so, else ``(None, why)``.
+def _probe(program, args, test=False):
+    """``(Compiler, None)`` for ``program``, else ``(None, why)``.
 
-    ``-march=native`` is tried first (one compile in the usual case); a compiler that
-    rejects it is tried again without it.
+    A compiler this cache remembers is taken as recorded.  Otherwise one that answers
+    ``--version`` is taken unverified, with ``-march=native`` (see :func:`_settle`),
+    unless ``test``; one that does not, or with ``test``, must build a tiny .so:
+    ``-march=native`` is tried first, then without it.
     """
     remembered = _remembered(program, args)
     if remembered is not None:
         return remembered, None
     version = _version(program, args)
+    if version and not test:
+        return Compiler(program, version, DEFAULT_FLAGS + ("-march=native",), args,
+                        verified=False), None
     try:
         with tempfile.TemporaryDirectory(prefix="nnframe-cc-") as tmp:
             compiler, why = _probe_in(program, version, args, tmp)
@@ -201,7 +243,7 @@ def _probe(program, args):
 
 
 def _probe_record(program, args):
-    """Where a successful probe of this exact compiler binary is remembered, or None.
+    """Where a compiler binary that worked (a probe or a first compile) is remembered, or None.
 
     A new process would otherwise spend ~50 ms (``--version`` and a test compile)
     before loading a cached library.  The name hashes the binary's real path,
@@ -245,6 +287,34 @@ def _remember(program, args, compiler):
             os.unlink(tmp)
 
 
+def _confirm(compiler):
+    """``compiler`` (unverified) has built a library: remember it, and use it as verified."""
+    verified = dataclasses.replace(compiler, verified=True)
+    _remember(compiler.path, compiler.args, verified)
+    with _DETECT_LOCK:
+        for env_key, found in list(_DETECTED.items()):
+            if found == compiler:
+                _DETECTED[env_key] = verified
+
+
+def _settle(compiler):
+    """The compiler to use after unverified ``compiler`` failed to build a library.
+
+    The detection is redone with test programs: a compiler that rejects ``-march=native``
+    comes back with the default flags, a broken one gives way to the next candidate (with
+    a warning) or to :class:`NativeUnavailable`.  The same compiler coming back means the
+    compiler works and the source is at fault.
+    """
+    env_key = (os.environ.get("CC", ""), os.environ.get("PATH"))
+    with _DETECT_LOCK:
+        for key in [k for k, v in _DETECTED.items() if v == compiler]:
+            del _DETECTED[key]
+        found = _DETECTED[env_key] = _detect(*env_key, test=True)
+    if isinstance(found, str):
+        raise NativeUnavailable(found)
+    return found
+
+
 def _probe_in(program, version, args, tmp):
     """_probe's work in the temporary directory ``tmp``."""
     source = os.path.join(tmp, "probe.c")
@@ -278,24 +348,38 @@ def _version(program, args):
 
 
 def _run(argv, timeout):
-    """Run ``argv`` (no shell) in its own process group; kill the whole group on timeout.
+    """Run ``argv`` (no shell) in its own process group; kill the whole group on timeout."""
+    return _run_all([argv], timeout)[0]
+
+
+def _run_all(argvs, timeout):
+    """Run every argument list of ``argvs`` at once (no shell), each in its own process group;
+    their ``CompletedProcess`` es.  Raises ``TimeoutExpired`` when they are not all done
+    within ``timeout`` seconds, after killing every group.
 
     The compiler driver starts cc1/as/ld as children: killing only the driver would
     leave them running.  English diagnostics (LC_ALL=C) keep messages and the
     version line (part of the cache key) independent of the user's locale.
     """
     env = dict(os.environ, LC_ALL="C")
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env, start_new_session=True)
+    procs, results = [], []
     try:
-        out, err = proc.communicate(timeout=timeout)
-    except BaseException:  # timeout or Ctrl-C: no compiler may outlive the call
-        with contextlib.suppress(OSError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        for argv in argvs:
+            procs.append(subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          env=env, start_new_session=True))
+        deadline = time.monotonic() + timeout
+        for argv, proc in zip(argvs, procs):
+            out, err = proc.communicate(timeout=max(deadline - time.monotonic(), 0))
+            results.append(subprocess.CompletedProcess(
+                argv, proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")))
+    except BaseException:  # timeout, Ctrl-C or a failed start: no compiler may outlive the call
+        for proc in procs:
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
         raise
-    return subprocess.CompletedProcess(argv, proc.returncode, out.decode(errors="replace"),
-                                       err.decode(errors="replace"))
+    return results
 
 
 def _first_lines(text, n):
@@ -379,14 +463,22 @@ def cpu_identity():
     return _cpu_text()
 
 
+def _units(source):
+    """``source`` (one C text, or a sequence of translation units) as a tuple of units."""
+    return (source,) if isinstance(source, str) else tuple(source)
+
+
 def cache_key(source, compiler):
     """The SHA-256 hex name of ``source`` compiled by ``compiler`` for this CPU and Python.
+
+    ``source`` is one C text or a sequence of translation units (see load_library).
 
     >>> len(cache_key("int x;", find_compiler()))              # doctest: +SKIP
     64
     """
     from nnframe import __version__  # here: this module may load while nnframe is importing
-    fields = (_FORMAT, source, compiler.path, compiler.version, *compiler.args, "|",
+    units = _units(source)
+    fields = (_FORMAT, len(units), *units, compiler.path, compiler.version, *compiler.args, "|",
               *compiler.flags, "|", *LINK_FLAGS, cpu_identity(), __version__,
               numpy.__version__, platform.python_implementation(), sys.version,
               sysconfig.get_config_var("SOABI") or "", getattr(sys, "abiflags", ""))
@@ -406,18 +498,34 @@ _LOCKS_LOCK = threading.Lock()
 
 
 def compile_count():
-    """How many sources this process has compiled (find_compiler's probes not counted)."""
+    """How many libraries this process has compiled (test programs not counted)."""
     return _COUNT["compiles"]
+
+
+class _Unsettled(Exception):
+    """A compiler whose flags were assumed (not verified) failed to build a library."""
 
 
 def load_library(source, what="a function"):
     """The loaded library built from ``source``: from memory, from the disk cache, or compiled.
 
+    ``source`` is one C text, or a sequence of translation units compiled at the same
+    time and linked together: a function one unit defines and another calls is not
+    ``static``, and ``-fvisibility=hidden`` keeps it out of the library's exports.
     ``what`` names the thing being compiled in error messages (e.g. ``"function f"``).
     Raises :class:`NativeUnavailable` (no compiler or no safe cache) or
     :class:`NativeCompileError` (the compiler rejected ``source``).
     """
     compiler = find_compiler()
+    try:
+        return _load(source, what, compiler)
+    except _Unsettled:
+        # The first compile with assumed flags failed: test the compiler and build again
+        # with what the test found.  If it fails again, the source is at fault.
+        return _load(source, what, _settle(compiler))
+
+
+def _load(source, what, compiler):
     key = cache_key(source, compiler)
     lib = _LOADED.get(key)
     if lib is not None:
@@ -495,37 +603,53 @@ def _compile(source, what, compiler, directory, key):
     The work happens in a private temporary directory inside the cache, under the final
     names: the object file records the source's name, so every process compiling one
     source writes the same bytes, and a .so renamed over by another process still
-    matches the digest renamed after it.
+    matches the digest renamed after it.  Several translation units are compiled to
+    objects at the same time (one compiler process each), then linked.
     """
+    units = _units(source)
     work = tempfile.mkdtemp(prefix=f".tmp-{key[:16]}-", dir=directory)  # 0700
     try:
-        src_tmp = os.path.join(work, key + ".c")
+        names = [key] if len(units) == 1 else [f"{key}-{j}" for j in range(len(units))]
+        sources = [os.path.join(work, name + ".c") for name in names]
         so_tmp = os.path.join(work, key + ".so")
-        _write_private(src_tmp, source.encode("utf-8", "surrogateescape"))
+        for path, unit in zip(sources, units):
+            _write_private(path, unit.encode("utf-8", "surrogateescape"))
+        if len(units) == 1:
+            steps = [[compiler.command(sources[0], so_tmp)]]
+        else:
+            objects = [os.path.join(work, name + ".o") for name in names]
+            steps = [[compiler.object_command(c, o) for c, o in zip(sources, objects)],
+                     [compiler.link_command(objects, so_tmp)]]
         start = time.perf_counter()
         with _LOCKS_LOCK:  # threads may compile different keys at once
             _COUNT["compiles"] += 1
         try:
-            proc = _run(compiler.command(src_tmp, so_tmp), timeout=COMPILE_TIMEOUT_S)
+            failed = _run_steps(steps, start + COMPILE_TIMEOUT_S)
         except OSError as exc:  # the binary was removed (or lost its x bit) since detection
             _forget_compiler(compiler)
             raise NativeUnavailable(
                 f"the C compiler {compiler.path} found earlier cannot be run any more ({exc}); "
                 "reinstall it, or set CC=/path/to/a/c/compiler") from None
         except subprocess.TimeoutExpired:
-            saved = _save_source(src_tmp, directory, key)
+            saved = _keep_for_report(units, sources, None, directory, key)
             raise NativeCompileError(
                 f"{compiler.path} did not finish compiling {what} within {COMPILE_TIMEOUT_S} s; "
                 f"please report it with the source saved at {saved}") from None
         finally:
             TIMINGS["compile_s"] = time.perf_counter() - start
-        if proc.returncode != 0 or not os.path.isfile(so_tmp):
-            saved = _save_source(src_tmp, directory, key)
-            stderr = proc.stderr.replace(src_tmp, saved)
+        if failed is not None or not os.path.isfile(so_tmp):
+            if not compiler.verified:
+                raise _Unsettled()
+            unit, stderr = failed if failed is not None else (None, "")
+            saved = _keep_for_report(units, sources, unit, directory, key)
+            for path in sources:
+                stderr = stderr.replace(path, saved)
             raise NativeCompileError(
                 f"nnframe generated C that {compiler.path} rejected while compiling {what}; "
                 f"please report it with the source saved at {saved}\n"
                 f"{_first_lines(stderr, 30)}")
+        if not compiler.verified:
+            _confirm(compiler)
         # The linker may recreate the output with the umask's mode: make it private again.
         os.chmod(so_tmp, 0o600)
         with open(so_tmp, "rb") as f:
@@ -537,6 +661,44 @@ def _compile(source, what, compiler, directory, key):
         os.replace(so_tmp + ".sha256", so_path + ".sha256")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _run_steps(steps, deadline):
+    """Run each step's commands at once, the steps in order, until one fails.
+
+    Returns None when every command succeeded, else ``(unit, stderr)`` of the first
+    failure, ``unit`` being the index of the translation unit that failed to compile (the
+    first step compiles the units) or None (the link).  Raises ``TimeoutExpired`` past
+    ``deadline`` (``time.perf_counter()``).
+    """
+    for step, argvs in enumerate(steps):
+        procs = _run_all(argvs, timeout=max(deadline - time.perf_counter(), 0))
+        for k, proc in enumerate(procs):
+            if proc.returncode != 0:
+                return (k if step == 0 else None), proc.stderr
+    return None
+
+
+def _keep_for_report(units, sources, unit, directory, key):
+    """Keep the source of a failed compile as ``<key>.c`` (0600) for the bug report; its path.
+
+    The unit that failed when one did (the compiler's line numbers are its own), else
+    every unit, one after the other.
+    """
+    if unit is None and len(units) > 1:
+        fd, path = tempfile.mkstemp(suffix=".c", dir=os.path.dirname(sources[0]))  # 0600
+        with os.fdopen(fd, "wb") as f:
+            f.write(_report_text(units).encode("utf-8", "surrogateescape"))
+        return _save_source(path, directory, key)
+    return _save_source(sources[unit or 0], directory, key)
+
+
+def _report_text(units):
+    """The translation units as one text to read (not to compile: their helpers repeat)."""
+    if len(units) == 1:
+        return units[0]
+    return "".join(f"/* ---- translation unit {j + 1} of {len(units)} ---- */\n{unit}"
+                   for j, unit in enumerate(units))
 
 
 def _save_source(src_path, directory, key):
@@ -563,7 +725,7 @@ def _dlopen(so_path, directory, what, source, key):
                 "CC=/path/to/a/compiler for this platform") from None
         fd, src_tmp = tempfile.mkstemp(suffix=".c", dir=directory)  # 0600
         with os.fdopen(fd, "wb") as f:
-            f.write(source.encode("utf-8", "surrogateescape"))
+            f.write(_report_text(_units(source)).encode("utf-8", "surrogateescape"))
         saved = _save_source(src_tmp, directory, key)
         raise NativeCompileError(
             f"nnframe compiled C for {what} that cannot be loaded ({text}); please report it "

@@ -11,7 +11,7 @@ nnframe's own vectorisable polynomials (:mod:`~nnframe.backends.native.cmath`),
 never libm's scalar calls, which stop GCC from vectorising the loop.
 No ``#include``: nothing here depends on the system's headers.
 """
-__all__ = ["prelude"]
+__all__ = ["prelude", "MATH_CALLS"]
 
 _TYPES = r"""
 typedef unsigned char uchar;
@@ -20,6 +20,8 @@ typedef unsigned int uint;
 typedef unsigned long ulong;
 typedef char nnf_check_long[sizeof(long) == 8 ? 1 : -1];  /* OpenCL's long is 64-bit */
 #define NNF_EXPORT __attribute__((visibility("default")))
+/* a function another translation unit of the same library calls */
+#define NNF_HIDDEN __attribute__((visibility("hidden")))
 #define NAN __builtin_nanf("")
 #define INFINITY __builtin_inff()
 #define isnan(x) __builtin_isnan(x)
@@ -53,6 +55,9 @@ _MATH_NAMES = {"exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p",
 #: rows computed by one function of the math module rather than the shared form
 #: (sigmoid as 1 / (1 + exp(-x)) loses accuracy for large negative x)
 _ROW_FUNCTIONS = ("sigmoid", "softplus")
+
+#: the names generated C calls the elementary functions by (each a macro of the prelude)
+MATH_CALLS = tuple(_MATH_NAMES) + tuple(f"nnf_{row}" for row in _ROW_FUNCTIONS)
 
 _OBJECTS = r"""
 /* the Python objects the entry point reads (offsets measured by layout.py) */

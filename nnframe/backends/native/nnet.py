@@ -313,9 +313,11 @@ def _gradient_step(op):
 
 _XENT_SOFTMAX_ROW = r"""
 /* softmax of one row of n logits x (element stride xs) into sm, and the row's loss
-   log(sum(exp(x - max))) - (x[lab] - max), in the NumPy kernel's order */
+   log(sum(exp(x - max))) - (x[lab] - max), in the NumPy kernel's order; sm is the node's
+   own output (restrict: GCC need not check at run time that it misses x) */
 __attribute__((noinline))
-static {T} nnf_xent_softmax_{S}(const {T} *x, long xs, long n, long lab, {T} *sm)
+static {T} nnf_xent_softmax_{S}(const {T} *restrict x, long xs, long n, long lab,
+                                {T} *restrict sm)
 {
     {T} m = x[0];
     if (xs == 1) m = {MAX}(x, n);

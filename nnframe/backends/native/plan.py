@@ -166,10 +166,11 @@ class SegmentKernel:
         self.fresh = fresh
         self.blas = blas
         tuple_items, array_data = offsets()
-        self.source = seg.source(tuple_items, array_data, blas.int_type if blas else "long",
-                                 first_scratch_slot)
+        units = seg.source(tuple_items, array_data, blas.int_type if blas else "long",
+                           first_scratch_slot)
+        self.source = "\n".join(units)  # to read: the translation units one after the other
         what = ", ".join(seg.comment(n) for n in seg.nodes if n is not None)[:300]
-        library = library_loader(self.source, what)
+        library = library_loader(units, what)
         self.call = library.nnf_segment
         self.call.argtypes = [ctypes.py_object]
         self.call.restype = ctypes.c_int

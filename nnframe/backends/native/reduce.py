@@ -63,7 +63,7 @@ def _is_float(dtype):
 _PAIRWISE = r"""
 /* NumPy's pairwise sum of {ELEM} for i < n (same order, same roundings) */
 __attribute__((noinline))
-static {T} {NAME}(const {T} *a, long n{PARAMS})
+static {T} {NAME}(const {T} *a, long n)
 {
     if (n < 8) {
         {T} res = 0;
@@ -84,7 +84,27 @@ static {T} {NAME}(const {T} *a, long n{PARAMS})
     }
     long n2 = n / 2;
     n2 -= n2 % 8;
-    return {NAME}(a, n2{ARGS}) + {NAME}(a + n2{STEP}, n - n2{ARGS});
+    return {NAME}(a, n2) + {NAME}(a + n2, n - n2);
+}
+"""
+
+# A strided row is summed block by block: each block of at most {BLOCK} elements (a leaf
+# of the pairwise sum) copied into a contiguous row for the contiguous sum, which then
+# does the same operations in the same order.  A strided copy of the whole pairwise sum
+# would cost GCC as much time again (~15 ms) for a path that views rarely take.
+_PAIRWISE_STRIDED = r"""
+/* NumPy's pairwise sum of {ELEM} for i < n, a[i] being the element at a + i * s */
+__attribute__((noinline))
+static {T} {NAME}(const {T} *a, long n, long s)
+{
+    if (n <= {BLOCK}) {
+        {T} row[{BLOCK}];
+        for (long i = 0; i < n; i++) row[i] = a[i * s];
+        return {CONTIGUOUS}(row, n);
+    }
+    long n2 = n / 2;
+    n2 -= n2 % 8;
+    return {NAME}(a, n2, s) + {NAME}(a + n2 * s, n - n2, s);
 }
 """
 
@@ -97,21 +117,19 @@ def pairwise_sum(seg, dtype, strided=False, shift_exp=False):
     normaliser, the exponentials never stored).  Added to ``seg`` once.
     """
     t = ctype(dtype)
-    name = f"nnf_psum{'exp' if shift_exp else ''}_{suffix(dtype)}{'_s' if strided else ''}"
-    index = (lambda k: f"({k}) * s") if strided else (lambda k: k)
-
-    def elem(k):
-        return f"exp(a[{index(k)}])" if shift_exp else f"a[{index(k)}]"
-    fields = {"{NAME}": name, "{T}": t, "{BLOCK}": str(_PW_BLOCKSIZE),
-              "{PARAMS}": ", long s" if strided else "", "{ARGS}": ", s" if strided else "",
-              "{STEP}": " * s" if strided else "", "{ELEM}": elem("i"), "{E_i}": elem("i")}
+    name = f"nnf_psum{'exp' if shift_exp else ''}_{suffix(dtype)}"
+    elem = (lambda k: f"exp(a[{k}])") if shift_exp else (lambda k: f"a[{k}]")
+    fields = {"{NAME}": name, "{T}": t, "{BLOCK}": str(_PW_BLOCKSIZE), "{ELEM}": elem("i"),
+              "{E_i}": elem("i")}
+    if strided:
+        fields["{CONTIGUOUS}"] = pairwise_sum(seg, dtype, shift_exp=shift_exp)
+        fields["{NAME}"] = name = name + "_s"
+        seg.helper(name, fill(_PAIRWISE_STRIDED, fields))
+        return name
     for k in range(8):
         fields[f"{{E_{k}}}"] = elem(str(k))
         fields[f"{{E_i{k}}}"] = elem(f"i + {k}")
-    source = _PAIRWISE
-    for key in sorted(fields, key=len, reverse=True):
-        source = source.replace(key, fields[key])
-    seg.helper(name, source)
+    seg.helper(name, fill(_PAIRWISE, fields))
     return name
 
 
@@ -250,8 +268,11 @@ static {T} {NAME}(const {T} *a, long n)
             const {T} *b = a + i;
             for (int j = 0; j < 128; j++) { const {T} v = b[j]; r[j] = {PICK_RJ}; }
         }
-        for (int w = 64; w > 0; w /= 2)  /* halves folded: vectorised too */
+        /* halves folded: vectorised too (ivdep: they never overlap, no run-time check) */
+        for (int w = 64; w > 0; w /= 2) {
+            #pragma GCC ivdep
             for (int j = 0; j < w; j++) { const {T} v = r[j + w]; r[j] = {PICK_RJ}; }
+        }
         m = r[0];
     }
     for (; i < n; i++) { const {T} v = a[i]; m = {PICK_M}; }

@@ -30,6 +30,8 @@ import re
 
 import numpy as np
 
+from nnframe.backends.native.cprelude import prelude
+from nnframe.backends.native.units import split
 from nnframe.backends.opencl.codegen import ctype, literal
 from nnframe.core.graph import Constant
 from nnframe.core.ops.shape import Shape, ShapeI
@@ -311,10 +313,16 @@ class SegmentSource:
         return text if _SAFE_COMMENT.match(text) else type(node.op).__name__
 
     def source(self, tuple_items, array_data, blas_int, first_scratch_slot):
-        """The complete C source (prelude, helpers, the entry point), for objects laid out
-        at these offsets (layout.py), BLAS integers of C type ``blas_int`` and scratch
-        buffers from tuple slot ``first_scratch_slot`` on."""
-        from nnframe.backends.native.cprelude import prelude
+        """The C source as a list of translation units, for objects laid out at these
+        offsets (layout.py), BLAS integers of C type ``blas_int`` and scratch buffers from
+        tuple slot ``first_scratch_slot`` on.
+
+        Each unit is the prelude, every helper (GCC drops the ones a unit does not call
+        before optimising them) and one function running a run of the nodes: the
+        entry point ``nnf_segment`` runs the first and calls the next unit's
+        ``nnf_segment_1`` (hidden in the library) for the rest.  A big segment makes
+        two units that the compiler builds at the same time (see units.py).
+        """
         parts = [prelude(tuple_items, array_data)]
         for suffix in sorted(self.blas_types):
             t = "float" if suffix == "f32" else "double"
@@ -323,6 +331,7 @@ class SegmentSource:
                          f"{blas_int}, {t}, {t} *, {blas_int});")
         parts += [src.replace("inline ", "static inline ", 1) if src.startswith("inline ")
                   else src for src in self.helpers.values()]
+        common = "\n\n".join(parts) + "\n\n"
         # The pointers and BLAS entries first: they ask for meta entries of their own.
         declarations = []
         for suffix in sorted(self.blas_types):
@@ -337,20 +346,28 @@ class SegmentSource:
             offset = f" + {self.meta_ref(('offset', value.index))}" if value.kind == "view" else ""
             declarations.append(f"    {t} *p{value.index} = ({t} *)NNF_DATA(NNF_ITEM(items, "
                                 f"{owner.slot})){offset};")
-        body = ["NNF_EXPORT int nnf_segment(void *items)", "{",
-                "    const long *M = (const long *)NNF_DATA(NNF_ITEM(items, 0));",
-                "    long *E = (long *)NNF_DATA(NNF_ITEM(items, 1));",
-                "    (void)M; (void)E;"]
+        prologue = ["    const long *M = (const long *)NNF_DATA(NNF_ITEM(items, 0));",
+                    "    long *E = (long *)NNF_DATA(NNF_ITEM(items, 1));",
+                    "    (void)M; (void)E;"]
         n_meta = len(self.meta_keys) + len(self.plan_ints)
-        body += [f"    const long m{k} = M[{k}]; (void)m{k};" for k in range(n_meta)]
-        body += declarations
+        prologue += [f"    const long m{k} = M[{k}]; (void)m{k};" for k in range(n_meta)]
+        prologue += declarations
+        blocks = []
         for node, block in zip(self.nodes, self.blocks):
-            if block is None:
-                continue
-            body.append(f"    /* {self.comment(node)} */")
-            body.append("    {")
-            body += ["        " + line for line in block.splitlines()]
-            body.append("    }")
-        body += ["    return 0;", "}"]
-        parts.append("\n".join(body))
-        return "\n\n".join(parts) + "\n"
+            if block is not None:
+                blocks.append("\n".join([f"    /* {self.comment(node)} */", "    {"]
+                                        + ["        " + line for line in block.splitlines()]
+                                        + ["    }"]))
+        runs = split(blocks, self.helpers)
+        units = []
+        for j, run in enumerate(runs):
+            # every run reads meta and the pointers again: a few loads, once per call
+            name = "nnf_segment" + (f"_{j}" if j else "")
+            head = [f"NNF_EXPORT int {name}(void *items)" if j == 0
+                    else f"NNF_HIDDEN int {name}(void *items)"]
+            tail = ["    return 0;", "}"]
+            if j + 1 < len(runs):
+                head.insert(0, f"NNF_HIDDEN int nnf_segment_{j + 1}(void *items);\n")
+                tail = [f"    return nnf_segment_{j + 1}(items);", "}"]
+            units.append(common + "\n".join(head + ["{"] + prologue + run + tail) + "\n")
+        return units
