@@ -98,8 +98,8 @@ def w3(rounds, calls):
     return times, len(kernels)
 
 
-def w1(rounds, calls):
-    from nnframe_workloads import mlp_step
+def w1_problem():
+    """The W1 MLP's initial parameters (784-512-512-10, He init), a minibatch X and labels y."""
     rng = np.random.default_rng(0)
     sizes = [784, 512, 512, 10]
     params = []
@@ -108,6 +108,12 @@ def w1(rounds, calls):
                    np.zeros(n_out, "float32")]
     X = rng.normal(size=(128, 784)).astype("float32")
     y = rng.integers(0, 10, 128).astype("int64")
+    return params, X, y, rng
+
+
+def w1(rounds, calls):
+    from nnframe_workloads import mlp_step
+    params, X, y, _ = w1_problem()
     step_cl, _ = mlp_step(params, 0.01, mode="opencl")
     step_np, _ = mlp_step(params, 0.01, mode="numpy")
     losses = [(float(step_cl(X, y)), float(step_np(X, y))) for _ in range(5)]
@@ -141,18 +147,11 @@ def counters():
     """Per-call device counters of the W1 step (SGD, Adam) and of W3 (resident, round trip):
     the contract of issue 18, measured on whatever device runs the bench."""
     from nnframe_workloads import elementwise, mlp_step
-    rng = np.random.default_rng(0)
-    sizes = [784, 512, 512, 10]
-    params = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        params += [rng.normal(0, np.sqrt(2 / n_in), (n_in, n_out)).astype("float32"),
-                   np.zeros(n_out, "float32")]
-    X = rng.normal(size=(128, 784)).astype("float32")
-    y = rng.integers(0, 10, 128).astype("int64")
+    params, X, y, rng = w1_problem()
     rows = {}
     for optimizer in ("sgd", "adam"):
         step, _ = mlp_step(params, 0.01, mode="opencl", optimizer=optimizer)
-        rows[f"W1 step, {optimizer}"] = per_call_counters(lambda: step(X, y))
+        rows[f"W1 step, {optimizer}"] = per_call_counters(lambda s=step: s(X, y))
     lazy, _ = mlp_step(params, 0.01, mode="opencl", lazy_loss=True)
     rows["W1 step, sgd, loss left on the device (Out(borrow=True))"] = per_call_counters(
         lambda: lazy(X, y))
