@@ -194,6 +194,25 @@ def test_sgd_update_becomes_one_inplace_gemm():
     np.testing.assert_allclose(W.get_value(), before - 0.1 * av.T @ dv)
 
 
+@pytest.mark.parametrize("scaled", [True, False])
+def test_a_product_read_elsewhere_is_not_recomputed_in_a_gemm(scaled):
+    """Adam's ``m = 0.9 * m + 0.1 * g`` with ``g = dot(a.T, d)`` also squared for ``v``: a
+    GEMM for ``m`` would compute the product a second time."""
+    m = shared(np.zeros((3, 4)), name="m")
+    v = shared(np.zeros((3, 4)), name="v")
+    a, d = T.dmatrices("a", "d")
+    g = T.dot(a.T, d)
+    new_m = 0.9 * m + (0.1 * g if scaled else g)
+    f = function([a, d], [], updates=[(m, new_m), (v, 0.99 * v + 0.01 * g ** 2)])
+    assert not any(isinstance(op, Gemm) for op in ops_of(f))
+    assert sum(isinstance(op, Dot) for op in ops_of(f)) == 1
+    av, dv = rng.normal(size=(5, 3)), rng.normal(size=(5, 4))
+    f(av, dv)
+    gv = av.T @ dv
+    np.testing.assert_allclose(m.get_value(), 0.1 * gv if scaled else gv)
+    np.testing.assert_allclose(v.get_value(), 0.01 * gv ** 2)
+
+
 def test_large_gemm_goes_through_blas_and_matches_numpy():
     W, f = sgd_step(rng.normal(size=(200, 300)).astype("float64"))
     before = W.get_value()
