@@ -24,6 +24,7 @@ import yaml
 
 from nnframe import checkpoint as ckpt
 from nnframe import config, data, rng
+from nnframe.distributed import is_random_state
 from nnframe.train import evaluation
 from nnframe.train.checks import preflight
 from nnframe.train.curves import write_svg
@@ -99,11 +100,6 @@ def _everywhere(world, error):
     job then ends without MPI_Abort: no rank waits for another)."""
     error.everywhere = world is not None
     return error
-
-
-def _is_random_state(variable):
-    from nnframe.distributed import is_random_state
-    return is_random_state(variable)
 
 
 def _values(variables):
@@ -463,7 +459,7 @@ class Trainer:
         each rank updated them from its own shards) before evaluating."""
         if self.world is not None:
             from nnframe.distributed import broadcast_values
-            kept = [v for v in self.streams if not _is_random_state(v)]
+            kept = [v for v in self.streams if not is_random_state(v)]
             broadcast_values(self.world, kept, "the broadcast of the running statistics")
 
     def end_epoch(self, row):

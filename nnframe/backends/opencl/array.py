@@ -40,10 +40,17 @@ def blocking_copy(ctx, dest, src, **kwargs):
     """
     start = time.perf_counter()
     ctx.cl.enqueue_copy(ctx.queue, dest, src, is_blocking=True, **kwargs)
-    ctx.pending_uploads.clear()
-    ctx.staged_uploads.clear()
+    _waited(ctx, start, drained=True)
+
+
+def _waited(ctx, start, drained):
+    """Count a wait of the host that began at ``start``; ``drained``: everything enqueued
+    before it is done (a blocking read on the in-order queue), so no upload is in flight."""
     TRANSFERS["waits"] += 1
     TRANSFERS["wait_seconds"] += time.perf_counter() - start
+    if drained:
+        ctx.pending_uploads.clear()
+        ctx.staged_uploads.clear()
 
 
 #: Uploads up to this size go through a private copy (a "staging" copy, as CUDA does for
@@ -67,8 +74,7 @@ def settle_uploads(ctx):
            for event in pending):
         start = time.perf_counter()
         ctx.cl.wait_for_events(pending)
-        TRANSFERS["waits"] += 1
-        TRANSFERS["wait_seconds"] += time.perf_counter() - start
+        _waited(ctx, start, drained=False)
     pending.clear()
 
 #: Arrays of at most this many elements keep their host copy after an upload
@@ -339,10 +345,7 @@ def read_all(values):
     if events:
         start = time.perf_counter()
         ctx.cl.wait_for_events(events)
-        ctx.pending_uploads.clear()
-        ctx.staged_uploads.clear()
-        TRANSFERS["waits"] += 1
-        TRANSFERS["wait_seconds"] += time.perf_counter() - start
+        _waited(ctx, start, drained=True)
     return [to_host(v) if r is None else r for v, r in zip(values, results)]
 
 
