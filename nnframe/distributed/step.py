@@ -119,7 +119,7 @@ class DataParallel:
         self._share_dtype = np.dtype(loss.dtype)
         self._buffers = self._grad_views = None
         # the random streams the step draws from (dropout): rank 0's go to every rank after
-        # each step (see _derive_streams)
+        # each step (see _set_states)
         self.streams = [v for v in self.grads_fn.maker.fgraph.inputs
                         if getattr(v, "default_update", None) is not None
                         and is_random_state(v)]
