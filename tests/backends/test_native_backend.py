@@ -208,6 +208,33 @@ def test_gemm_not_in_place_leaves_its_input_alone(dtype):
     check(f, g, values, dtype)
 
 
+@pytest.mark.parametrize("overlap", ["same buffer", "a view of it", "apart"])
+def test_gemm_in_place_checks_at_run_time_whether_its_arguments_share_the_weights(overlap):
+    # W - lr * dot(a.T, b) updates the shared W in place although a and b come from outside
+    # the segment and may be W's own buffer (or a view of it): the C then compares
+    # addresses and copies what overlaps.  512 > the BLAS's block of k, so a product reading the W
+    # it is updating would go wrong in the second block.
+    a, b = T.dmatrix("a"), T.dmatrix("b")
+    w0 = rng.normal(size=(512, 512))
+    W = shared(w0.copy(), name="W")
+    f = function([a, b], [], updates=[(W, W - 0.1 * T.dot(a.T, b))], mode="native")
+    (gemm,) = in_c(f, Gemm)
+    assert gemm.op.destroy_map
+    # W's own array, not exposed (get_value(borrow=True) would make the call copy W first):
+    # as values from outside a segment may be, say the output of a NumPy kernel viewing W
+    buffer = W.container[0]
+    if overlap == "same buffer":
+        args, want = (buffer, buffer), w0 - 0.1 * w0.T @ w0
+    elif overlap == "a view of it":
+        args, want = (buffer[100:300], buffer[:200]), w0 - 0.1 * w0[100:300].T @ w0[:200]
+    else:
+        other = rng.normal(size=(64, 512))
+        args, want = (other, other), w0 - 0.1 * other.T @ other
+    f(*args)
+    assert np.shares_memory(W.get_value(borrow=True), buffer)  # updated in place
+    assert_close(W.get_value(), want, "float64")
+
+
 def test_gemm_in_place_whose_product_reads_the_destroyed_matrix():
     # W - lr * dot(W.T, W + x) updates W in place while the product still reads W: the
     # result must be the one of the old W (NumPy's Gemm kernel copies what aliases z).

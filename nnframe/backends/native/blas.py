@@ -47,6 +47,17 @@ static void nnf_copy2d_{S}({T} *restrict dst, const {T} *restrict src, long rows
 }
 """
 
+_OVERLAP = r"""
+/* whether na elements from a and nb elements from b share memory (compared as integers:
+   C leaves < between pointers into different arrays undefined) */
+static int nnf_overlap(const void *a, long na, const void *b, long nb, long item)
+{
+    __UINTPTR_TYPE__ p = (__UINTPTR_TYPE__)a, q = (__UINTPTR_TYPE__)b;
+    return na > 0 && nb > 0 && p < q + (__UINTPTR_TYPE__)(nb * item)
+           && q < p + (__UINTPTR_TYPE__)(na * item);
+}
+"""
+
 # noinline: one copy however many products call it (GCC would inline it where one does).
 _MATMUL = r"""
 /* c[m, n] = alpha * a[m, k] b[k, n] + beta * c (c contiguous); scratch holds copies */
@@ -144,13 +155,49 @@ def emit_gemm(node, seg):
     zo, ao, xo, yo, bo, oo = (seg.operand(v) for v in (z, alpha, x, y, beta, out))
     if not oo.contiguous:
         return None
+    suffix = _suffix(out.dtype)
     lines = []
     if oo.value.alias is None:  # not in place: start from a copy of z (another buffer)
-        lines.append(f"nnf_copy2d_{_suffix(out.dtype)}({oo.ptr}, {zo.ptr}, {zo.dim(0)}, "
+        lines.append(f"nnf_copy2d_{suffix}({oo.ptr}, {zo.ptr}, {zo.dim(0)}, "
                      f"{zo.dim(1)}, {zo.stride(0)}, {zo.stride(1)});")
+    a, b = _unshared(seg, node, xo, yo, lines)
     scratch = _scratch(seg, x, y)
-    lines.append(f"{matmul}({ao.scalar()}, {xo.ptr}, {xo.dim(0)}, {xo.dim(1)}, {xo.stride(0)}, "
-                 f"{xo.stride(1)}, {yo.ptr}, {yo.dim(1)}, {yo.stride(0)}, {yo.stride(1)}, "
-                 f"{bo.scalar()}, {oo.ptr}, ({oo.ctype} *){scratch}, "
-                 f"nnf_gemm_{_suffix(out.dtype)});")
-    return "\n".join(lines)
+    lines.append(f"{matmul}({ao.scalar()}, {a[0]}, {xo.dim(0)}, {xo.dim(1)}, {a[1]}, {a[2]}, "
+                 f"{b[0]}, {yo.dim(1)}, {b[1]}, {b[2]}, {bo.scalar()}, {oo.ptr}, "
+                 f"({oo.ctype} *){scratch}, nnf_gemm_{suffix});")
+    return "{\n" + "\n".join(lines) + "\n}" if len(lines) > 1 else lines[0]
+
+
+# Gemm may update z in place even when z and x (or y) both come from outside the segment
+emit_gemm.copies_overlapping_inputs = True
+
+
+def _unshared(seg, node, xo, yo, lines):
+    """``(pointer, stride0, stride1)`` C expressions of Gemm's x and y, each replaced by a
+    contiguous copy (C appended to ``lines``) when it came from outside the segment and
+    its buffer overlaps the buffer the Gemm updates in place (checked at every call: two
+    arrays from outside may share memory, which only their addresses tell)."""
+    out = node.outputs[0]
+    checks = seg.operand(out).value.overlap_checks
+    operands = [(xo, xo.ptr, xo.stride(0), xo.stride(1)), (yo, yo.ptr, yo.stride(0), yo.stride(1))]
+    if not checks:
+        return [o[1:] for o in operands]
+    seg.helper("nnf_overlap", _OVERLAP)
+    target = seg.operand(seg.operand(out).value.alias.owner().var)
+    copies = _scratch(seg, node.inputs[2], node.inputs[3])
+    result, offset = [], "0"
+    for k, (o, ptr, s0, s1) in enumerate(operands):
+        owner = o.value.owner()
+        if not any(owner is c for c in checks):
+            result.append((ptr, s0, s1))
+            continue
+        source = seg.operand(owner.var)
+        name = f"g{o.value.index}_{k}"
+        lines.append(f"const {o.ctype} *{name} = {ptr}; long {name}s0 = {s0}, {name}s1 = {s1};")
+        lines.append(f"if (nnf_overlap({source.ptr}, {source.size}, {target.ptr}, {target.size}, "
+                     f"sizeof({o.ctype}))) {{ {o.ctype} *c = ({o.ctype} *){copies} + {offset}; "
+                     f"nnf_copy2d_{_suffix(o.dtype)}(c, {ptr}, {o.dim(0)}, {o.dim(1)}, {s0}, {s1}); "
+                     f"{name} = c; {name}s0 = {o.dim(1)}; {name}s1 = 1; }}")
+        result.append((name, f"{name}s0", f"{name}s1"))
+        offset = f"{xo.dim(0)} * {xo.dim(1)}"  # y's copy follows x's
+    return result

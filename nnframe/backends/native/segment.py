@@ -67,7 +67,7 @@ class Value:
     """What a segment knows of one variable: its kind and its buffer."""
 
     __slots__ = ("var", "kind", "index", "base", "alias", "fresh", "contiguous", "slot",
-                 "view_node")
+                 "view_node", "overlap_checks")
 
     def __init__(self, var, kind, index, contiguous=True):
         self.var = var
@@ -79,6 +79,9 @@ class Value:
         self.contiguous = contiguous
         self.slot = None          # index in the tuple (set when the source is finished)
         self.view_node = None     # view: the node making it
+        # computed in place over an input: the other inputs from outside whose buffers the
+        # emitter must compare with the alias's at run time (and copy when they overlap)
+        self.overlap_checks = ()
 
     def owner(self):
         """The Value whose array holds this value's elements."""
@@ -261,9 +264,12 @@ class SegmentSource:
             destroyed = getattr(node.op, "destroy_map", {}).get(node.outputs.index(out))
             if destroyed:
                 target = self._value(node.inputs[destroyed[0]])
-                if self._may_overwrite(node, destroyed[0], target):
+                checks = self._may_overwrite(node, destroyed[0], target,
+                                             getattr(emit, "copies_overlapping_inputs", False))
+                if checks is not None:
                     value.alias = target
                     value.contiguous = target.contiguous
+                    value.overlap_checks = checks
         code = emit(node, self)
         if code is None:
             self._restore(state)
@@ -271,27 +277,37 @@ class SegmentSource:
         self._finish_node(node, code)
         return True
 
-    def _may_overwrite(self, node, k, target):
-        """Whether ``node`` may write its output into input ``k`` (``target``) as it reads.
+    def _may_overwrite(self, node, k, target, checks_at_run_time=False):
+        """Whether ``node`` may write its output into input ``k`` (``target``) as it reads:
+        None if not, else the owners of the inputs to compare with the target's buffer at
+        run time (a tuple, empty when none need it).
 
         NumPy copies an operand that overlaps the output; C loops and BLAS do not.
         So no other input may read the target's buffer through another view of
         it, and when the buffer came from outside the segment, no other input may
         come from outside either (two arrays from outside may share memory, which
-        the C cannot see).
+        the C cannot see) -- unless the emitter ``checks_at_run_time``: it compares
+        the buffers and copies an overlapping input first (Gemm, whose in-place
+        update of a weight matrix from the batch input would otherwise copy the
+        weights at every call).
         """
         owner = target.owner()
         if owner.kind in ("const", "plan"):  # their values serve every call
-            return False
+            return None
+        checks = []
         for j, var in enumerate(node.inputs):
             if j == k or var is node.inputs[k]:
                 continue
             other = self._value(var).owner()
             if other.kind in ("const", "plan"):
                 continue
-            if other is owner or (owner.kind == "input" and other.kind == "input"):
-                return False
-        return True
+            if other is owner:
+                return None
+            if owner.kind == "input" and other.kind == "input":
+                if not checks_at_run_time:
+                    return None
+                checks.append(other)
+        return tuple(checks)
 
     def _plan_op(self, node):
         """Whether ``node`` may run once per plan when its inputs are known then."""
