@@ -95,6 +95,29 @@ def plain(tmp_path_factory):
     return Harness(compile_harness(tmp_path_factory.mktemp("plain"), PLAIN_FLAGS)[0])
 
 
+def has_fma(flags):
+    """Whether ``cc`` with these flags targets FMA (then NNF_FMA_F32 is one rounding)."""
+    if CC is None:
+        pytest.skip("no C compiler")
+    flags = [f for f in flags if f != "-shared"]
+    proc = subprocess.run([CC, *flags, "-dM", "-E", "-x", "c", "/dev/null"],
+                          capture_output=True, text=True, timeout=60)
+    return proc.returncode == 0 and ("__FMA__" in proc.stdout or "__aarch64__" in proc.stdout)
+
+
+@pytest.fixture(scope="module")
+def native_no_fma(tmp_path_factory):
+    """The harness for this CPU with FMA turned off: the other variant of tanh and sigmoid."""
+    if not (X86_64 and has_fma(NATIVE_FLAGS)):
+        pytest.skip("needs an x86-64 CPU with FMA (the variant without is `native` then)")
+    flags = NATIVE_FLAGS + ("-mno-fma",)
+    return Harness(compile_harness(tmp_path_factory.mktemp("no_fma"), flags)[0])
+
+
+#: the functions whose float32 results depend on FMA (cmath.py's NNF_FMA_F32)
+FMA_DEPENDENT = {("tanh", "float32"), ("sigmoid", "float32")}
+
+
 # -- references --------------------------------------------------------------------------
 _TWO_OVER_SQRTPI = np.longdouble("1.1283791670955125738961589031215451716881012586580")
 
@@ -280,9 +303,38 @@ def test_float32_every_input_within_the_bound(native, name):
 
 @pytest.mark.parametrize("name,dtype", CASES)
 def test_the_same_results_with_and_without_march_native(native, plain, name, dtype):
-    """No contraction, no reassociation: vector width and ISA do not change a bit."""
+    """No contraction, no reassociation: vector width and ISA do not change a bit (but FMA
+    does, in float32 tanh and sigmoid: see the next test)."""
+    if (name, dtype) in FMA_DEPENDENT and has_fma(NATIVE_FLAGS) != has_fma(PLAIN_FLAGS):
+        pytest.skip("this CPU has FMA and baseline x86-64 has not: compared below")
     x = sweep(name, dtype, 100_000, seed=1)
     np.testing.assert_array_equal(native(name, x), plain(name, x))
+
+
+@pytest.mark.parametrize("name,dtype", sorted(FMA_DEPENDENT))
+def test_float32_tanh_and_sigmoid_depend_on_fma_only(native, native_no_fma, plain, tmp_path,
+                                                      name, dtype):
+    """Without FMA they are the results of baseline x86-64, bit for bit; with FMA those of
+    any other FMA target (x86-64-v3: AVX2, 256-bit vectors) -- and both within the bound."""
+    x = sweep(name, dtype, 100_000, seed=1)
+    np.testing.assert_array_equal(native_no_fma(name, x), plain(name, x))
+    major = subprocess.run([CC, "-dumpversion"], capture_output=True, text=True).stdout
+    if "clang" not in CC and int(major.split(".")[0]) >= 11:  # -march=x86-64-v3: GCC 11
+        v3 = Harness(compile_harness(tmp_path, PLAIN_FLAGS + ("-march=x86-64-v3",))[0])
+        np.testing.assert_array_equal(native(name, x), v3(name, x))
+    assert not np.array_equal(native(name, x), plain(name, x))  # FMA is used: a test that can fail
+
+
+@pytest.mark.parametrize("name", ["tanh", "sigmoid"])
+def test_float32_tanh_and_sigmoid_without_fma_within_the_bound(native_no_fma, name):
+    """The variant for CPUs without FMA, on a sweep and at the reduction seams."""
+    centre = np.array(SEAMS[name], dtype=np.float32).view(np.int32)
+    seams = (centre[:, None] + np.arange(-4096, 4097, dtype=np.int32)).view(np.float32).ravel()
+    x = np.concatenate([sweep(name, "float32", 1_000_000), seams, -seams])
+    err = ulp_errors(native_no_fma(name, x), reference(name, x), "float32")
+    worst = int(np.argmax(err))
+    bound = MATH_ERRORS[(name, "float32")]
+    assert err[worst] <= bound, f"{name}({x[worst]!r}) is {err[worst]:.3f} ulp off (bound {bound})"
 
 
 def test_the_reference_is_more_accurate_than_the_bounds():
