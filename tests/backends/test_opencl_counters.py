@@ -11,6 +11,7 @@ pytest.importorskip("pyopencl",
 import nnframe.tensor as T  # noqa: E402
 from nnframe import function, shared  # noqa: E402
 from nnframe.backends import opencl  # noqa: E402
+from nnframe.core.function import Out  # noqa: E402
 
 
 def test_a_fused_elementwise_call_is_one_kernel_one_upload_one_download():
@@ -80,6 +81,28 @@ def test_an_input_may_be_overwritten_once_the_call_returned():
     assert opencl.device_counts()["waits"] <= 1 and opencl.device_counts()["upload"] == 1
     value[:] = 5                                  # the caller reuses its buffer at once
     np.testing.assert_array_equal(s.get_value(), 2)
+
+
+def test_staging_copies_are_reused_only_once_their_upload_is_done():
+    """Many calls in a row, each uploading a different array of one size and reading
+    nothing back: each result is of its own input, although the staging copies of that
+    size are reused (and more are in flight than there are kept)."""
+    from nnframe.backends.opencl.array import STAGING_PER_SIZE
+    x = T.fmatrix("x")
+    f = function([x], Out((x * 2).sum(axis=1), borrow=True), mode="opencl")
+    values = [np.full((64, 1024), k, "float32") for k in range(4 * STAGING_PER_SIZE)]
+    big = shared(np.ones((1024, 1024), "float32"), name="big")
+    slow = function([], Out(T.dot(big, big).sum(), borrow=True), mode="opencl")
+    slow()
+    opencl.reset_transfer_counts()
+    busy = slow()                                 # the uploads queue up behind its product
+    results = [f(v) for v in values]
+    for v in values:
+        v[:] = -1                                 # the caller's arrays are free at once
+    assert opencl.device_counts()["waits"] == 0
+    for k, r in enumerate(results):
+        np.testing.assert_array_equal(r.get(), np.full(64, 2048 * k, "float32"))
+    assert float(busy) == 1024 ** 3
 
 
 def test_a_training_step_waits_only_to_read_its_loss():

@@ -9,6 +9,8 @@ one (PoCL's CPU device on a machine without a GPU driver).
 >>> get_context().device.name          # doctest: +SKIP
 'pthread-Intel(R) Xeon(R) Processor @ 2.80GHz'
 """
+from collections import deque
+
 import numpy as np
 
 from nnframe.backends.opencl.target import device_widths
@@ -160,7 +162,9 @@ class DeviceContext:
         # events of uploads not known to be done: of callers' arrays, and of staged copies
         # (array.settle_uploads)
         self.pending_uploads = []
-        self.staged_uploads = []
+        self.staged_uploads = deque()
+        # staging arrays kept for reuse, by size: [array, event of its last upload]
+        self.staging = {}
 
     def __repr__(self):
         return (f"<OpenCL device {self.device.name!r} (platform {self.platform_index}, "
