@@ -100,14 +100,17 @@ class OpenCLBackend:
     def __repr__(self):
         return f"<OpenCLBackend on {self.ctx.device.name!r}>"
 
-    def make_kernels(self, nodes):
-        """The kernels of all ``nodes``, built as one OpenCL program."""
+    def make_groups(self, nodes, final, one_per_node=False):
+        """The kernels of all ``nodes``, built as one OpenCL program: one per node, except an
+        elementwise node computed in the kernel producing its input (a GEMM's or a
+        reduction's epilogue, see :mod:`~nnframe.backends.opencl.fusion`; not with
+        ``one_per_node``)."""
+        from nnframe.backends.opencl.fusion import make_groups
         from nnframe.backends.opencl.program import ProgramBuilder
-        from nnframe.backends.opencl.registry import make_runner
         builder = ProgramBuilder(self.ctx)
-        runners = [make_runner(node, builder) for node in nodes]
+        groups = make_groups(builder, nodes, final, one_per_node)
         builder.build()
-        return runners
+        return groups
 
     def to_native(self, value):
         """A DeviceArray for ``value`` (uploaded when a kernel first needs it)."""

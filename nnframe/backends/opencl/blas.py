@@ -7,9 +7,12 @@ reading one row segment of B as a vector and one entry of A per tile row for
 every k.  On PoCL's CPU device this
 reaches ~70 GFLOP/s on 1024^2 float32 (a local-memory tiled kernel gets 3;
 see benchmarks/RESULTS-opencl.md).  A is read through any strides (so
-transposed operands cost nothing); B needs unit stride along its rows and is
-copied otherwise.  Tiles at the right and bottom edges take a scalar path.
-``alpha``, ``beta`` and ``z`` (for Gemm) are applied in the epilogue.
+transposed operands cost nothing); a B without contiguous rows (a transposed
+weight in a backward pass) is read by a kernel gathering its vectors, instead
+of being copied first.  Tiles at the right and bottom edges take a scalar path.
+``alpha``, ``beta`` and ``z`` (for Gemm) are applied in the epilogue, and so
+is an elementwise node reading a Dot's product (a bias add and an activation:
+:mod:`~nnframe.backends.opencl.fusion`).
 
 Products with a vector operand use a matrix-vector kernel (one work-item
 per output).  Products accumulate in k order everywhere, with fused
@@ -21,6 +24,7 @@ import numpy as np
 from nnframe.backends.opencl import elemwise as EW
 from nnframe.backends.opencl.array import device_args, empty, host_scalar
 from nnframe.backends.opencl.codegen import CONTRACT, ctype, kernel_name, vector_access
+from nnframe.backends.opencl.fusion import register_epilogue
 from nnframe.backends.opencl.registry import register
 from nnframe.backends.opencl.target import lanes, tile_bits
 from nnframe.core.ops.blas import BatchedDot, Dot, Gemm
@@ -60,21 +64,48 @@ def scalar_args(ctx, value, default):
 
 
 class GemmCode:
-    """``C[b] = alpha * A[b] @ B[b] (+ beta * Z)`` for contiguous-row B, any-strided A."""
+    """``C[b] = alpha * A[b] @ B[b] (+ beta * Z)`` for A and B of any strides.
 
-    def __init__(self, builder, dtype):
+    The kernel reads B by the layout it has at the launch: rows contiguous, a
+    vector load per k; columns contiguous (a transposed matrix), several k at
+    a time (:meth:`_column_steps`); other strides, entry by entry.  A transposed
+    operand is read where it is instead of being copied first (one kernel, not
+    two).
+    With an ``epilogue`` (:class:`~nnframe.backends.opencl.fusion.Epilogue`,
+    for batches of one) the kernels store the epilogue's value of each entry
+    of the product, in the epilogue's dtype, instead of the product.
+    """
+
+    def __init__(self, builder, dtype, epilogue=None):
         self.ctx = builder.ctx
         self.dtype = str(np.dtype(dtype))
-        rm, w = tile_shape(dtype, tile_bits(self.ctx))
-        self.rm, self.w = rm, w
-        t = ctype(dtype)
+        self.rm, self.w = tile_shape(dtype, tile_bits(self.ctx))
+        self.epilogue = epilogue
+        self.kernel = self._kernel(builder)
+        self.local = (1, 1) if self.ctx.cpu else (8, 8)
+
+    def _kernel(self, builder):
+        rm, w = self.rm, self.w
+        t = ctype(self.dtype)
         vt = f"{t}{w}"
-        load, store = vector_access(builder, dtype, w)
+        load, store = vector_access(builder, self.dtype, w)
+        gathered = f"({vt})(" + ", ".join(f"B[k * bs0 + (j0 + {c}) * bs1]" for c in range(w)) + ")"
         acc = [f"{vt} c{r} = 0;" for r in range(rm)]
         rows = [f"const __global {t}* a{r} = A + (i0 + {r}) * as0;" for r in range(rm)]
-        update = [f"const {vt} bv = {load('B + k * bs0 + j0')};"]
-        update += [f"c{r} = ({vt})(a{r}[k * as1]) * bv + c{r};" for r in range(rm)]
         stores = [store(f"c{r}", f"C + (i0 + {r}) * N + j0") for r in range(rm)]
+        # The layout of B is known at the launch only: one loop per layout, picked once.
+        k_loop = ["long k = 0;",
+                  "if (bs1 == 1)",
+                  "  for (; k < K; ++k) {",
+                  "    " + CONTRACT,
+                  *["    " + s for s in self._update(load("B + k * bs0 + j0"), "k")],
+                  "  }",
+                  "else if (bs0 == 1)",
+                  *self._column_steps(builder),
+                  "for (; k < K; ++k) {",
+                  "  " + CONTRACT,
+                  *["  " + s for s in self._update(gathered, "k")],
+                  "}"]
         lines = [
             f"long j0 = get_global_id(0) * {w}, i0 = get_global_id(1) * {rm}, "
             "bt = get_global_id(2);",
@@ -83,10 +114,7 @@ class GemmCode:
             "A += ao + bt * ab; B += bo + bt * bb; C += bt * cb;",
             f"if (i1 == i0 + {rm} && j1 == j0 + {w}) {{",
             *["  " + s for s in acc + rows],
-            "  for (long k = 0; k < K; ++k) {",
-            "    " + CONTRACT,
-            *["    " + s for s in update],
-            "  }",
+            *["  " + s for s in k_loop],
             *["  " + s for s in stores],
             "} else {",
             "  for (long i = i0; i < i1; ++i)",
@@ -94,58 +122,97 @@ class GemmCode:
             f"      {t} s = 0;",
             "      for (long k = 0; k < K; ++k) {",
             "        " + CONTRACT,
-            "        s = A[i * as0 + k * as1] * B[k * bs0 + j] + s;",
+            "        s = A[i * as0 + k * as1] * B[k * bs0 + j * bs1] + s;",
             "      }",
             "      C[i * N + j] = s;",
             "    }",
             "}",
-            "if (use_z || fa || sa != 1) {",
-            f"  const {t} alpha = fa ? pa[oa] : sa;",
-            f"  const {t} beta = fb ? pb[ob] : sb;",
-            "  for (long i = i0; i < i1; ++i)",
-            "    for (long j = j0; j < j1; ++j) {",
-            "      const long at = i * N + j;",
-            "      C[at] = use_z ? beta * Z[zo + bt * zb + i * zs0 + j * zs1] + alpha * C[at]"
-            " : alpha * C[at];",
-            "    }",
-            "}",
+            *self._finish(t),
         ]
         params = [
             "long M", "long N", "long K",
             f"__global const {t}* A", "long ao", "long as0", "long as1", "long ab",
-            f"__global const {t}* B", "long bo", "long bs0", "long bb",
+            f"__global const {t}* B", "long bo", "long bs0", "long bs1", "long bb",
             f"__global {t}* C", "long cb",
             f"__global const {t}* Z", "long zo", "long zs0", "long zs1", "long zb", "int use_z",
             _scalar_param("a", t), _scalar_param("b", t)]
-        text = ("__kernel void KNAME(" + ", ".join(params) + ") {\n  " + "\n  ".join(lines)
-                + "\n}\n")
         i64 = np.int64
         s = _np_scalar(self.dtype)
-        self.kernel = builder.kernel(
-            text.replace("KNAME", kernel_name("gemm", text)),
-            [i64] * 3 + [None] + [i64] * 4 + [None] + [i64] * 3 + [None, i64]
-            + [None] + [i64] * 4 + [np.int32] + [None, i64, s, np.int32] * 2)
-        self.copy = EW.strided_copy(builder, dtype, dtype, 3)
-        self.local = (1, 1) if self.ctx.cpu else (8, 8)
+        dtypes = ([i64] * 3 + [None] + [i64] * 4 + [None] + [i64] * 4 + [None, i64]
+                  + [None] + [i64] * 4 + [np.int32] + [None, i64, s, np.int32] * 2)
+        if self.epilogue is not None:
+            params += [f"__global {ctype(self.epilogue.out_dtype)}* E"] + self.epilogue.params()
+            dtypes += [None] + self.epilogue.scalar_dtypes()
+        text = ("__kernel void KNAME(" + ", ".join(params) + ") {\n  " + "\n  ".join(lines)
+                + "\n}\n")
+        return builder.kernel(text.replace("KNAME", kernel_name("gemm", text)), dtypes)
 
-    def unit_rows(self, b):
-        """``b`` (3-d) itself when its rows are contiguous, else a contiguous copy."""
-        if b.shape[2] <= 1 or b.strides[2] == 1:
-            return b
-        dense = empty(self.ctx, b.shape, b.dtype)
-        self.copy(dense, b)
-        return dense
+    def _update(self, b_vector, k):
+        """One step of the accumulation: ``c_r += A[i0 + r, k] * B[k, j0:j0 + w]``."""
+        vt = f"{ctype(self.dtype)}{self.w}"
+        return [f"const {vt} bv = {b_vector};"] + [
+            f"c{r} = ({vt})(a{r}[({k}) * as1]) * bv + c{r};" for r in range(self.rm)]
 
-    def run(self, a, b, alpha=None, beta=None, z=None):
-        """``alpha * a @ b + beta * z`` for 3-d ``a`` (batch, M, K), ``b`` (batch, K, N)."""
+    def _column_steps(self, builder):
+        """For a B whose columns are contiguous (a transposed matrix: ``bs0 == 1``), steps of
+        ``u`` k at once (4, or the tile's width when narrower, so no vector is wider than the
+        tile's): each column's ``u`` entries in one vector load, transposed in registers (the
+        same products, in the same k order, as the entry-by-entry gather)."""
+        t = ctype(self.dtype)
+        u = min(4, self.w)
+        load, _ = vector_access(builder, self.dtype, u)
+        columns = [f"const {t}{u} q{c} = {load(f'B + (j0 + {c}) * bs1 + k')};"
+                   for c in range(self.w)]
+        steps = []
+        for d in range(u):
+            b_vector = f"({t}{self.w})(" + ", ".join(f"q{c}.s{d}" for c in range(self.w)) + ")"
+            steps += ["  {", *["    " + s for s in self._update(b_vector, f"k + {d}")], "  }"]
+        return [f"  for (; k + {u} <= K; k += {u}) {{",
+                "    " + CONTRACT,
+                *["    " + s for s in columns],
+                *["  " + s for s in steps],
+                "  }"]
+
+    def _finish(self, t):
+        """The statements after the product: ``alpha``, ``beta * Z``, then the epilogue."""
+        scale = [f"const {t} alpha = fa ? pa[oa] : sa;", f"const {t} beta = fb ? pb[ob] : sb;"]
+        z_term = "beta * Z[zo + bt * zb + i * zs0 + j * zs1]"
+        if self.epilogue is None:
+            return [
+                "if (use_z || fa || sa != 1) {",
+                *["  " + s for s in scale],
+                "  for (long i = i0; i < i1; ++i)",
+                "    for (long j = j0; j < j1; ++j) {",
+                "      const long at = i * N + j;",
+                f"      C[at] = use_z ? {z_term} + alpha * C[at] : alpha * C[at];",
+                "    }",
+                "}"]
+        code, result = self.epilogue.code("v", ["i", "j"])
+        return [
+            *scale,
+            "E += bt * cb;",
+            "for (long i = i0; i < i1; ++i)",
+            "  for (long j = j0; j < j1; ++j) {",
+            "    const long at = i * N + j;",
+            f"    {t} v = C[at];",
+            f"    if (use_z || fa || sa != 1) v = use_z ? {z_term} + alpha * v : alpha * v;",
+            *["    " + s for s in code],
+            f"    E[at] = {result};",
+            "  }"]
+
+    def run(self, a, b, alpha=None, beta=None, z=None, epilogue_args=None):
+        """``alpha * a @ b + beta * z`` for 3-d ``a`` (batch, M, K), ``b`` (batch, K, N);
+        with an epilogue, its value of that, ``epilogue_args`` being its node's inputs."""
         ctx = self.ctx
         batch = max(a.shape[0], b.shape[0])  # a batch of 1 broadcasts (stride 0)
         _, m, k = a.shape
         n = b.shape[2]
         out = empty(ctx, (batch, m, n), self.dtype)
+        result = out
+        if self.epilogue is not None and self.epilogue.out_dtype != self.dtype:
+            result = empty(ctx, (batch, m, n), self.epilogue.out_dtype)
         if out.size == 0:
-            return out
-        b = self.unit_rows(b)
+            return result
         abuf, ao = device_args(a)
         bbuf, bo = device_args(b)
         if z is not None:
@@ -159,12 +226,15 @@ class GemmCode:
         gsize = ((gx + lx - 1) // lx * lx, (gy + ly - 1) // ly * ly, batch)
         astr = [0 if a.shape[d] == 1 else a.strides[d] for d in range(3)]
         bstr = [0 if b.shape[d] == 1 else b.strides[d] for d in range(3)]
+        extra = []
+        if self.epilogue is not None:
+            extra = [result.data] + self.epilogue.args(epilogue_args)
         self.kernel(ctx.queue, gsize, (lx, ly, 1), m, n, k,
                     abuf, ao, astr[1], astr[2], astr[0],
-                    bbuf, bo, bstr[1], bstr[0],
+                    bbuf, bo, bstr[1], bstr[2], bstr[0],
                     out.data, m * n, *zargs,
-                    *scalar_args(ctx, alpha, 1), *scalar_args(ctx, beta, 0))
-        return out
+                    *scalar_args(ctx, alpha, 1), *scalar_args(ctx, beta, 0), *extra)
+        return result
 
 
 class GemvCode:
@@ -251,6 +321,27 @@ def dot_kernel(node, builder):
                             (y.shape[1],))
         return gemv.run((1, x.shape[0]), (0, x.strides[0]), x, y, ())
     return run
+
+
+@register_epilogue(Dot)
+def dot_epilogue(node, epilogue, builder):
+    """A matrix product computing ``epilogue`` on each entry as it stores it (None for
+    products with a vector operand: those take the matrix-vector kernel)."""
+    x_var, y_var = node.inputs
+    if x_var.ndim != 2 or y_var.ndim != 2:
+        return None
+    dtype = node.outputs[0].dtype
+    cx, cy = _caster(builder, x_var, dtype), _caster(builder, y_var, dtype)
+    gemm = GemmCode(builder, dtype, epilogue)
+
+    def fused(producer_args, consumer_args):
+        x, y = producer_args
+        _check_inner("dot", x, y, 1, 0)
+        if not epilogue.fits(consumer_args, (x.shape[0], y.shape[1])):
+            return None
+        out = gemm.run(_as3(cx(x)), _as3(cy(y)), epilogue_args=consumer_args)
+        return out.view(out.shape[1:], out.strides[1:], 0, None)
+    return fused
 
 
 @register(BatchedDot)

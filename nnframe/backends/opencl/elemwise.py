@@ -21,7 +21,9 @@ written into the kernel as exact literals.  When every input is on the host
 and the result is small (shape arithmetic), the node runs on the host.
 
 The strided kernel also serves copies and casts into views
-(:func:`strided_copy`), which the shape, indexing and GEMM modules use.
+(:func:`strided_copy`), which the shape, indexing and GEMM modules use, and,
+with several outputs, groups of elementwise nodes computed together
+(:class:`ElementwiseGroupCode`, see :mod:`~nnframe.backends.opencl.fusion`).
 """
 import numpy as np
 
@@ -42,7 +44,9 @@ from nnframe.core.graph import Constant
 from nnframe.core.ops.elemwise import Elemwise
 from nnframe.core.ops.scalar import SCALAR_OPS, Composite
 
-__all__ = ["ElementwiseCode", "strided_copy", "long8", "collapse", "pad", "launch_2d", "LOCAL"]
+__all__ = ["ElementwiseCode", "ElementwiseGroupCode", "strided_copy", "long8", "collapse", "pad",
+           "launch_2d", "LOCAL", "chain_lines", "steps_of", "input_kinds", "input_kind",
+           "scalar_kernel_args", "np_scalar"]
 
 #: work-group size of the 1-d and 2-d elementwise launches
 LOCAL = 64
@@ -139,16 +143,8 @@ class ElementwiseCode:
 
     def _body(self, names, vector):
         """Statements computing each step; returns (lines, name of the result)."""
-        lines = []
-        nin = self.nin
-        for j, (row, refs) in enumerate(self.steps):
-            dtype = self.value_dtypes[nin + j]
-            expr = scalar_expr(row, [self.value_dtypes[r] for r in refs], dtype,
-                               [names[r] for r in refs], vector)
-            t = self._vtype(dtype) if vector else ctype(dtype)
-            lines.append(f"{t} w{j} = {expr};")
-            names.append(f"w{j}")
-        return lines, names[-1]
+        return chain_lines(self.steps, self.value_dtypes, names,
+                           self._vtype if vector else None)
 
     def _vtype(self, dtype):
         return f"{ctype(dtype)}{self.width}"
@@ -176,7 +172,7 @@ class ElementwiseCode:
             if kind == "array":
                 dts += [None, np.int64] + ([cltypes.long8] if array_args == 3 else [])
             elif kind == "scalar":
-                dts += [None, np.int64, _np_scalar(self.in_dtypes[k]), np.int32]
+                dts += [None, np.int64, np_scalar(self.in_dtypes[k]), np.int32]
         return dts
 
     def _ordered_params(self, array_param):
@@ -244,11 +240,6 @@ class ElementwiseCode:
         return builder.kernel(source, scalar_dtypes)
 
     # -- launches ----------------------------------------------------------------
-    def _scalar_args(self, value):
-        if value.data is None:  # on the host: by value
-            return [self.ctx.err, 0, host_scalar(value), 0]
-        return [value.data, value.offset, 0, 1]
-
     def run(self, out, inputs):
         """Compute into ``out`` (a DeviceArray, maybe a strided view) from ``inputs``.
 
@@ -268,7 +259,7 @@ class ElementwiseCode:
                 if kind == "array":
                     args += [inputs[k].data, inputs[k].offset]
                 elif kind == "scalar":
-                    args += self._scalar_args(inputs[k])
+                    args += scalar_kernel_args(self.ctx, inputs[k])
             w = self.width
             groups = n // w
             if groups:
@@ -301,9 +292,33 @@ class ElementwiseCode:
                 args += [inputs[k].data, inputs[k].offset, long8(pad(strides[pos], self.ndim))]
                 pos += 1
             elif kind == "scalar":
-                args += self._scalar_args(inputs[k])
+                args += scalar_kernel_args(self.ctx, inputs[k])
         launch_2d(self.general, queue, shape, self.ndim,
                   [out.data, out.offset, long8(pad(strides[0], self.ndim))], args)
+
+
+def chain_lines(steps, value_dtypes, names, vector_type=None, prefix="w"):
+    """C statements computing each step of a chain (as in a Composite) on ``names``.
+
+    ``names`` are C expressions of the inputs (the steps' variables are named
+    ``prefix`` + step number); ``value_dtypes`` are the
+    inputs' then the steps' dtypes; ``vector_type(dtype)`` gives the vector
+    type when the values are vectors.  Returns (lines, name of the result).
+    The elementwise kernels and the epilogues of other kernels
+    (:mod:`~nnframe.backends.opencl.fusion`) share it, so a fused node computes
+    exactly what its own kernel would.
+    """
+    lines = []
+    names = list(names)
+    nin = len(value_dtypes) - len(steps)
+    for j, (row, refs) in enumerate(steps):
+        dtype = value_dtypes[nin + j]
+        expr = scalar_expr(row, [value_dtypes[r] for r in refs], dtype,
+                           [names[r] for r in refs], vector_type is not None)
+        t = vector_type(dtype) if vector_type is not None else ctype(dtype)
+        lines.append(f"{t} {prefix}{j} = {expr};")
+        names.append(f"{prefix}{j}")
+    return lines, names[-1]
 
 
 def pad(values, ndim):
@@ -311,12 +326,23 @@ def pad(values, ndim):
     return [0] * (ndim - len(values)) + list(values)
 
 
-def _np_scalar(dtype):
+def np_scalar(dtype):
+    """The NumPy type of a by-value kernel argument of ``dtype`` (bool travels as uint8)."""
     return np.uint8 if dtype == "bool" else np.dtype(dtype).type
 
 
+def scalar_kernel_args(ctx, value):
+    """The four kernel arguments of a one-element input (``p, o, s, f``): by value when it
+    is on the host (no upload), else its buffer and offset (``f`` = 1)."""
+    if value.data is None:
+        return [ctx.err, 0, host_scalar(value), 0]
+    return [value.data, value.offset, 0, 1]
+
+
 # -- Elemwise nodes -------------------------------------------------------------------
-def _steps_of(node):
+def steps_of(node):
+    """``(input dtypes, steps, value dtypes)`` of an Elemwise node: its Composite's chain, or
+    one step."""
     op = node.op.scalar_op
     if isinstance(op, Composite):
         return op.input_dtypes, op.steps, op.value_dtypes
@@ -324,16 +350,19 @@ def _steps_of(node):
     return in_dtypes, ((op, tuple(range(len(in_dtypes)))),), in_dtypes + (node.outputs[0].dtype,)
 
 
-def _kinds(node):
-    kinds = []
-    for var in node.inputs:
-        if isinstance(var, Constant) and var.data.size == 1:
-            kinds.append(literal(var.data.reshape(-1)[0], var.dtype))
-        elif all(n == 1 for n in var.type.shape):
-            kinds.append("scalar")
-        else:
-            kinds.append("array")
-    return kinds
+def input_kinds(node):
+    """Per input of an Elemwise node: a C literal (a one-element constant), 'scalar' (one
+    element by its type) or 'array'."""
+    return [input_kind(var) for var in node.inputs]
+
+
+def input_kind(var):
+    """How a kernel reads ``var``: as a C literal, a 'scalar' or an 'array'."""
+    if isinstance(var, Constant) and var.data.size == 1:
+        return literal(var.data.reshape(-1)[0], var.dtype)
+    if all(n == 1 for n in var.type.shape):
+        return "scalar"
+    return "array"
 
 
 def output_shape(node, values):
@@ -351,9 +380,9 @@ def output_shape(node, values):
 
 @register(Elemwise)
 def elemwise_kernel(node, builder):
-    in_dtypes, steps, value_dtypes = _steps_of(node)
+    in_dtypes, steps, value_dtypes = steps_of(node)
     try:
-        code = ElementwiseCode(builder, in_dtypes, steps, value_dtypes, _kinds(node),
+        code = ElementwiseCode(builder, in_dtypes, steps, value_dtypes, input_kinds(node),
                               node.outputs[0].ndim)
     except NotImplementedError:
         return None
@@ -369,6 +398,113 @@ def elemwise_kernel(node, builder):
             return DeviceArray(ctx, value.shape, value.dtype, host=value)
         return code.run(empty(ctx, shape, out_dtype), inputs)
     return run
+
+
+class ElementwiseGroupCode:
+    """One kernel computing several Elemwise nodes of one shape (e.g. an optimizer's
+    moment and parameter updates), each value once, storing the values read after it.
+
+    ``nodes`` are in topological order; a node reads the inputs of the group
+    (:attr:`inputs`: every value no node of the group computes, each once) or
+    the values of earlier nodes, which stay in registers.  ``outputs`` are the
+    nodes' outputs the kernel stores.  Each node's chain is the one its own
+    kernel runs (:func:`chain_lines`), so the results are the same.  The kernel
+    is the strided one of :class:`ElementwiseCode` with several outputs.
+    """
+
+    def __init__(self, builder, nodes, outputs):
+        import pyopencl.cltypes as cltypes
+        self.ctx = builder.ctx
+        self.nodes = list(nodes)
+        self.ndim = max(self.nodes[0].outputs[0].ndim, 1)
+        computed = {id(node.outputs[0]): node for node in self.nodes}
+        self.inputs = []
+        for node in self.nodes:
+            for var in node.inputs:
+                if id(var) not in computed and all(var is not v for v in self.inputs):
+                    self.inputs.append(var)
+        self.kinds = [input_kind(var) for var in self.inputs]
+        self.outputs = list(outputs)
+        self.out_dtypes = [str(np.dtype(var.dtype)) for var in self.outputs]
+        params = ["long inner", "long outer", "long8 shape", "long8 ot"]
+        params += [f"__global {ctype(d)}* out{m}" for m, d in enumerate(self.out_dtypes)]
+        dtypes = [np.int64, np.int64, cltypes.long8, cltypes.long8] + [None] * len(self.outputs)
+        operands = [("ao", "0", "ot")]
+        loads, names = [], {}
+        for x, (var, kind) in enumerate(zip(self.inputs, self.kinds)):
+            t = ctype(var.dtype)
+            if kind == "array":
+                params.append(f"__global const {t}* p{x}, long o{x}, long8 t{x}")
+                dtypes += [None, np.int64, cltypes.long8]
+                operands.append((f"a{x}", f"o{x}", f"t{x}"))
+                loads.append(f"const {t} x{x} = p{x}[a{x}];")
+                names[id(var)] = f"x{x}"
+            elif kind == "scalar":
+                params.append(f"__global const {t}* p{x}, long o{x}, {t} s{x}, int f{x}")
+                dtypes += [None, np.int64, np_scalar(var.dtype), np.int32]
+                loads.append(f"const {t} x{x} = f{x} ? p{x}[o{x}] : s{x};")
+                names[id(var)] = f"x{x}"
+            else:
+                names[id(var)] = kind
+        lines = ["long i = get_global_id(0), o = get_global_id(1);",
+                 "if (i >= inner || o >= outer) return;"]
+        lines += index_code(self.ndim, operands) + loads
+        for j, node in enumerate(self.nodes):
+            _, steps, value_dtypes = steps_of(node)
+            body, names[id(node.outputs[0])] = chain_lines(
+                steps, [str(np.dtype(d)) for d in value_dtypes],
+                [names[id(var)] for var in node.inputs], prefix=f"n{j}w")
+            lines += body
+        lines += [f"out{m}[ao] = {names[id(var)]};" for m, var in enumerate(self.outputs)]
+        text = ("__kernel void KNAME(" + ", ".join(params) + ") {\n  "
+                + "\n  ".join(lines) + "\n}\n")
+        for name, src in helpers_for(text).items():
+            builder.helper(name, src)
+        self.kernel = builder.kernel(text.replace("KNAME", kernel_name("ewg", text)), dtypes)
+
+    def shape(self, values):
+        """The one output shape of every node for the group's input ``values``, or None
+        when the nodes' shapes differ or a node would raise (its own kernel says why)."""
+        shapes = {id(var): value.shape for var, value in zip(self.inputs, values)}
+        for node in self.nodes:
+            try:
+                shapes[id(node.outputs[0])] = output_shape(
+                    node, [_Shaped(shapes[id(var)]) for var in node.inputs])
+            except ValueError:
+                return None
+        found = {shapes[id(node.outputs[0])] for node in self.nodes}
+        return found.pop() if len(found) == 1 else None
+
+    def run(self, values, shape):
+        """The group's outputs (new arrays of ``shape``) from its input ``values``."""
+        outs = [empty(self.ctx, shape, dtype) for dtype in self.out_dtypes]
+        if not outs[0].size:
+            return outs
+        arrays = [(value, kind) for value, kind in zip(values, self.kinds) if kind == "array"]
+        strides = [list(outs[0].strides)]
+        strides += [[0 if n == 1 else s for n, s in zip(value.shape, value.strides)]
+                    for value, _ in arrays]
+        merged_shape, merged = collapse(shape, strides)
+        args, pos = [], 1
+        for value, kind in zip(values, self.kinds):
+            if kind == "array":
+                buf, offset = device_args(value)
+                args += [buf, offset, long8(pad(merged[pos], self.ndim))]
+                pos += 1
+            elif kind == "scalar":
+                args += scalar_kernel_args(self.ctx, value)
+        launch_2d(self.kernel, self.ctx.queue, merged_shape, self.ndim,
+                  [long8(pad(merged[0], self.ndim))] + [out.data for out in outs], args)
+        return outs
+
+
+class _Shaped:
+    """A stand-in with only a ``shape``, for :func:`output_shape`'s checks."""
+
+    __slots__ = ("shape",)
+
+    def __init__(self, shape):
+        self.shape = shape
 
 
 _IDENTITY = SCALAR_OPS["identity"]

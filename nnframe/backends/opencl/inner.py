@@ -20,7 +20,7 @@ class _DeviceOutputs:
         self.name = backend.name
         self.native_type = backend.native_type
         self.to_native = backend.to_native
-        self.make_kernels = backend.make_kernels
+        self.make_groups = backend.make_groups
 
     @staticmethod
     def to_host(value):

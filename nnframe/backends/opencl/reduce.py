@@ -22,6 +22,7 @@ import numpy as np
 from nnframe.backends.opencl.array import device_args, empty
 from nnframe.backends.opencl.codegen import ctype, kernel_name, literal
 from nnframe.backends.opencl.elemwise import long8
+from nnframe.backends.opencl.fusion import register_epilogue
 from nnframe.backends.opencl.registry import register
 from nnframe.core.ops import reduce as reduce_ops
 
@@ -138,11 +139,17 @@ def _loops(nr, body, first=0):
 
 
 class Reduction:
-    """The kernels of one reduction of an input of ``nk`` kept and ``nr`` reduced axes."""
+    """The kernels of one reduction of an input of ``nk`` kept and ``nr`` reduced axes.
 
-    def __init__(self, builder, kind, in_dtype, out_dtype, nk, nr):
+    With an ``epilogue`` (:class:`~nnframe.backends.opencl.fusion.Epilogue`; not for
+    argmax/argmin) the one-pass kernel stores the epilogue's value of each result
+    (:meth:`run_fused`): a bias gradient's sum and the parameter's update in one kernel.
+    """
+
+    def __init__(self, builder, kind, in_dtype, out_dtype, nk, nr, epilogue=None):
         import pyopencl.cltypes as cltypes
         self.ctx = builder.ctx
+        self.epilogue = epilogue
         self.kind = kind
         self.out_dtype = out_dtype
         self.nk, self.nr = max(nk, 1), max(nr, 1)
@@ -189,15 +196,21 @@ class Reduction:
                 lines.append("}")
             else:
                 lines += _loops(nr_, body)
-            lines.append("part[g] = acc;")
-            out_t = at
+            if epilogue is None:
+                lines.append("part[g] = acc;")
+                out_t = at
+            else:
+                lines += self._epilogue_lines(out_dtype)
+                out_t = ctype(epilogue.out_dtype)
         params = ("long n_out, long n_chunks, long chunk, long clen, int cdim, int pw, long8 ks, "
                   f"long8 kt, long8 rs, long8 rt, __global const {it}* x, long xo, "
                   f"__global {out_t}* " + ("out" if self.arg else "part"))
-        self.partial = self._add(builder, "red", params, lines,
-                                 [np.int64] * 4 + [np.int32] * 2 + [cltypes.long8] * 4
-                                 + [None, np.int64, None])
-        if not self.arg:
+        dtypes = [np.int64] * 4 + [np.int32] * 2 + [cltypes.long8] * 4 + [None, np.int64, None]
+        if epilogue is not None:
+            params = ", ".join([params, "long8 es"] + epilogue.params())
+            dtypes += [cltypes.long8] + epilogue.scalar_dtypes()
+        self.partial = self._add(builder, "red", params, lines, dtypes)
+        if not self.arg and epilogue is None:
             ot = ctype(out_dtype)
             combine = ["long o = get_global_id(0);", "if (o >= n_out) return;",
                        f"{at} acc = {_init(kind, acc)};",
@@ -208,6 +221,18 @@ class Reduction:
             self.combine = self._add(builder, "redc", params, combine,
                                      [np.int64, np.int64, None, None])
 
+    def _epilogue_lines(self, out_dtype):
+        """The one-pass kernel's store with an epilogue: the result's coordinates ``ec0..``
+        (decoded from ``o`` over the output's shape ``es``), then the epilogue's value."""
+        ndim = self.epilogue.ndim
+        lines = [f"const {ctype(out_dtype)} ev = ({ctype(out_dtype)})acc;", "long eq = o;"]
+        for d in range(ndim - 1, 0, -1):
+            lines.append(f"const long ec{d} = eq % es.s{d}; eq /= es.s{d};")
+        if ndim:
+            lines.append("const long ec0 = eq;")
+        code, result = self.epilogue.code("ev", [f"ec{d}" for d in range(ndim)])
+        return lines + code + [f"part[g] = {result};"]
+
     @staticmethod
     def _add(builder, prefix, params, lines, scalar_dtypes):
         text = f"__kernel void KNAME({params}) {{\n  " + "\n  ".join(lines) + "\n}\n"
@@ -216,12 +241,43 @@ class Reduction:
     def run(self, x, axes):
         """Reduce DeviceArray ``x`` over ``axes``; returns the output (kept axes, in order)."""
         ctx = self.ctx
-        kept = [a for a in range(x.ndim) if a not in axes]
-        out_shape = tuple(x.shape[a] for a in kept)
+        out_shape, n_chunks, args = self._plan(x, axes)
         out = empty(ctx, out_shape, "int64" if self.arg else self.out_dtype)
         n_out = out.size
         if n_out == 0:
             return out
+        queue = ctx.queue
+        n = n_out * n_chunks
+        if self.arg or n_chunks == 1 and self.acc_dtype == self.out_dtype:
+            self.partial(queue, _global_size(n), (_LOCAL,), *args, out.data)
+            return out
+        part = empty(ctx, (n,), self.acc_dtype)
+        self.partial(queue, _global_size(n), (_LOCAL,), *args, part.data)
+        self.combine(queue, _global_size(n_out), (_LOCAL,), n_out, n_chunks, part.data, out.data)
+        return out
+
+    def run_fused(self, x, axes, epilogue_args):
+        """The epilogue's value of the reduction of ``x`` over ``axes`` (``epilogue_args``:
+        its node's inputs), or None when the reduction would be split in chunks (two passes:
+        the caller runs the nodes unfused)."""
+        out_shape, n_chunks, args = self._plan(x, axes)
+        if n_chunks != 1:
+            return None
+        out = empty(self.ctx, out_shape, self.epilogue.out_dtype)
+        if out.size == 0:
+            return out
+        self.partial(self.ctx.queue, _global_size(out.size), (_LOCAL,), *args, out.data,
+                     long8(out_shape), *self.epilogue.args(epilogue_args))
+        return out
+
+    def _plan(self, x, axes):
+        """``(output shape, chunks per output, the partial kernel's arguments before its
+        output)`` of reducing ``x`` over ``axes`` (arguments None for an empty output)."""
+        kept = [a for a in range(x.ndim) if a not in axes]
+        out_shape = tuple(x.shape[a] for a in kept)
+        n_out = int(np.prod(out_shape))
+        if n_out == 0:
+            return out_shape, 1, None
         ks, kt = _merge([x.shape[a] for a in kept], [x.strides[a] for a in kept])
         rs, rt = _merge([x.shape[a] for a in axes], [x.strides[a] for a in axes])
         if len(ks) > self.nk or len(rs) > self.nr:
@@ -248,19 +304,13 @@ class Reduction:
         else:
             chunk, n_chunks = max(clen, 1), 1
         buf, xo = device_args(x)
-        queue = ctx.queue
-        n = n_out * n_chunks
-        gsize = ((n + _LOCAL - 1) // _LOCAL * _LOCAL,)
-        args = [n_out, n_chunks, chunk, clen, cdim, pw, long8(ks), long8(kt), long8(rs),
-                long8(rt), buf, xo]
-        if self.arg or n_chunks == 1 and self.acc_dtype == self.out_dtype:
-            self.partial(queue, gsize, (_LOCAL,), *args, out.data)
-            return out
-        part = empty(ctx, (n,), self.acc_dtype)
-        self.partial(queue, gsize, (_LOCAL,), *args, part.data)
-        self.combine(queue, ((n_out + _LOCAL - 1) // _LOCAL * _LOCAL,), (_LOCAL,), n_out,
-                     n_chunks, part.data, out.data)
-        return out
+        return out_shape, n_chunks, [n_out, n_chunks, chunk, clen, cdim, pw, long8(ks),
+                                     long8(kt), long8(rs), long8(rt), buf, xo]
+
+
+def _global_size(n):
+    """A 1-d launch of ``n`` work-items, rounded up to whole work-groups."""
+    return ((n + _LOCAL - 1) // _LOCAL * _LOCAL,)
 
 
 def _merge(shape, strides):
@@ -295,6 +345,27 @@ def reduce_kernel(node, builder):
             raise empty_error(x.shape)
         return red.run(x, axes)
     return run
+
+
+@register_epilogue(*_KINDS)
+def reduce_epilogue(node, epilogue, builder):
+    """A reduction computing ``epilogue`` on each result as it stores it."""
+    kind = _KINDS[type(node.op)]
+    axes = node.op.axis
+    x_type = node.inputs[0].type
+    red = Reduction(builder, kind, x_type.dtype, node.outputs[0].dtype,
+                    x_type.ndim - len(axes), len(axes), epilogue)
+    empty_is_error, empty_error = node.op.empty_is_error, node.op.empty_error
+
+    def fused(producer_args, consumer_args):
+        (x,) = producer_args
+        if empty_is_error and x.size == 0:
+            raise empty_error(x.shape)
+        kept_shape = tuple(n for a, n in enumerate(x.shape) if a not in axes)
+        if not epilogue.fits(consumer_args, kept_shape):
+            return None
+        return red.run_fused(x, axes, consumer_args)
+    return fused
 
 
 @register(reduce_ops.Argmax, reduce_ops.Argmin)
