@@ -107,12 +107,35 @@ def _build(name, make, *args):
         return None
 
 
+def mlp_products(params, X):
+    """The matrix products of one step of the MLP of ``params`` on ``X``, and nothing else
+    (the same shapes and BLAS, outputs preallocated): the floor of any step that calls
+    this BLAS, as a zero-argument callable."""
+    Ws = params[0::2]
+    acts = [X] + [np.empty((X.shape[0], W.shape[1]), X.dtype) for W in Ws]
+    deltas = [np.empty_like(a) for a in acts]
+    grads = [np.empty_like(W) for W in Ws]
+
+    def run():
+        for k, W in enumerate(Ws):
+            np.matmul(acts[k], W, out=acts[k + 1])
+        for k in reversed(range(len(Ws))):
+            np.matmul(acts[k].T, deltas[k + 1], out=grads[k])
+            if k > 0:
+                np.matmul(deltas[k + 1], Ws[k].T, out=deltas[k])
+    for d in deltas[1:]:
+        d[...] = 0.01
+    return run
+
+
 def race_training(w, info):
     """Times of the contestants whose losses match NumPy's; the others as 'WRONG'/'ERROR'."""
     params, X, y = w.problem()
     reference = w.numpy_step(params)
     ref_losses = harness.losses_after(reference, X, y)
     contestants, status = {"numpy": lambda: reference(X, y)}, {}
+    if w.key == "W1":
+        contestants["products alone"] = mlp_products(params, X)
     for name, make in w.makers.items():
         step = _build(name, make, params)
         if step is None:
@@ -339,6 +362,11 @@ def results_text(rows, info, overhead, compiles, pytensor_c, quick):
                  _cell(times, status, "nnframe native", base), f"<= {BUDGETS[key]}x", met]
         cells += [_cell(times, status, p, base) for p in peers]
         lines.append("| " + " | ".join(cells) + " |")
+    for key, _, times, status in rows:
+        if "products alone" in times:
+            lines += ["", f"{key}'s matrix products alone (the same shapes and the same BLAS, "
+                      "outputs preallocated, nothing else; the floor of any step calling this "
+                      f"BLAS): {_cell(times, status, 'products alone', times['numpy'])}."]
     yes = lambda ok: "yes" if ok else "**no**"  # noqa: E731
     lines += [
         "",
