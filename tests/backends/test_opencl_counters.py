@@ -87,10 +87,10 @@ def test_staging_copies_are_reused_only_once_their_upload_is_done():
     """Many calls in a row, each uploading a different array of one size and reading
     nothing back: each result is of its own input, although the staging copies of that
     size are reused (and more are in flight than there are kept)."""
-    from nnframe.backends.opencl.array import STAGING_PER_SIZE
+    from nnframe.backends.opencl.array import _staging_slots
     x = T.fmatrix("x")
     f = function([x], Out((x * 2).sum(axis=1), borrow=True), mode="opencl")
-    values = [np.full((64, 1024), k, "float32") for k in range(4 * STAGING_PER_SIZE)]
+    values = [np.full((64, 1024), k, "float32") for k in range(3 * _staging_slots(1 << 18))]
     big = shared(np.ones((1024, 1024), "float32"), name="big")
     slow = function([], Out(T.dot(big, big).sum(), borrow=True), mode="opencl")
     slow()

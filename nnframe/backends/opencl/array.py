@@ -77,11 +77,18 @@ def settle_uploads(ctx):
         _waited(ctx, start, drained=False)
     pending.clear()
 
-#: Staging arrays kept per size, and sizes kept.  A fresh array for every upload would
-#: cost more than the copy itself: the arrays still in flight keep malloc from reusing
-#: memory, so each new one is fresh pages (a 400 KB batch: ~190 us of page faults, against
-#: ~10 us to copy into pages already mapped).
-STAGING_PER_SIZE, STAGING_SIZES = 4, 8
+#: Staging arrays kept per size (at most, and at most STAGING_BYTES_PER_SIZE of them), and
+#: sizes kept.  A fresh array for every upload would cost more than the copy itself: the
+#: arrays still in flight keep malloc from reusing memory, so each new one is fresh pages
+#: (a 400 KB batch: ~190 us of page faults, against ~10 us to copy into pages already
+#: mapped).  16 covers a host up to 16 calls ahead of the device (the recipe runner reads
+#: its losses every 10 steps).
+STAGING_PER_SIZE, STAGING_BYTES_PER_SIZE, STAGING_SIZES = 16, 32 << 20, 8
+
+
+def _staging_slots(nbytes):
+    """How many staging arrays of ``nbytes`` are kept (2 of even the largest)."""
+    return max(2, min(STAGING_PER_SIZE, STAGING_BYTES_PER_SIZE // max(nbytes, 1)))
 
 
 def _staging_copy(ctx, host):
@@ -102,7 +109,7 @@ def _staging_copy(ctx, host):
         slots.append(slot)
     else:
         slot = [np.empty(host.nbytes, np.uint8), None]
-        if len(slots) < STAGING_PER_SIZE:
+        if len(slots) < _staging_slots(host.nbytes):
             slots.append(slot)
         else:
             staged = ctx.staged_uploads           # kept until done, forgotten in order
