@@ -150,7 +150,7 @@ class DeviceArray:
 
     def __init__(self, ctx, shape, dtype, strides=None, offset=0, data=None, host=None):
         self.ctx = ctx
-        self.shape = tuple(int(n) for n in shape)
+        self.shape = tuple(map(int, shape))
         self.dtype = np.dtype(dtype)
         self.strides = contiguous_strides(self.shape) if strides is None else tuple(strides)
         self.offset = int(offset)

@@ -14,6 +14,8 @@ im2col writes the taps, so the filters are never copied.  Padding, strides
 and dilation are index arithmetic in im2col/col2im.  The geometry (and its
 error messages) is the NumPy backend's.
 """
+import math
+
 import numpy as np
 
 from nnframe.backends.opencl import elemwise as EW
@@ -129,7 +131,7 @@ def _caster(builder, var, dtype):
 def _filters_2d(w):
     """Filters (o, c, kr, kc) as (o, c*kr*kc), a view when contiguous."""
     o = w.shape[0]
-    k = int(np.prod(w.shape[1:]))
+    k = int(math.prod(w.shape[1:]))
     return o, k
 
 

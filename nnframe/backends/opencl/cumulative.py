@@ -23,6 +23,8 @@ vector (``axis=None``) is one work-item.
 array([[1., 2., 3.],
        [1., 2., 3.]], dtype=float32)
 """
+import math
+
 import numpy as np
 
 from nnframe.backends.opencl.array import device_args, empty
@@ -84,7 +86,7 @@ def cumulative_kernel(node, builder):
         other = [a for a in range(ndim) if a != axis]
         shape, (xs, ys) = collapse([x.shape[a] for a in other],
                                    [[x.strides[a] for a in other], [y.strides[a] for a in other]])
-        n_lines = int(np.prod(shape))
+        n_lines = int(math.prod(shape))
         shape = [1] * (n_other - len(shape)) + shape
         kernel(ctx.queue, ((n_lines + LOCAL - 1) // LOCAL * LOCAL,), (LOCAL,), n_lines,
                x.shape[axis], long8(shape), long8(pad(xs, n_other)), long8(pad(ys, n_other)),

@@ -25,6 +25,8 @@ The strided kernel also serves copies and casts into views
 with several outputs, groups of elementwise nodes computed together
 (:class:`ElementwiseGroupCode`, see :mod:`~nnframe.backends.opencl.fusion`).
 """
+import math
+
 import numpy as np
 
 from nnframe.backends.opencl.array import SMALL, DeviceArray, device_args, empty, host_scalar
@@ -392,7 +394,7 @@ def elemwise_kernel(node, builder):
 
     def run(*inputs):
         shape = output_shape(node, inputs)
-        size = int(np.prod(shape))
+        size = int(math.prod(shape))
         if on_host(inputs, size, out_dtype):
             value = np.asarray(host_kernel(*[v.host for v in inputs]))
             return DeviceArray(ctx, value.shape, value.dtype, host=value)

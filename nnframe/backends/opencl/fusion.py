@@ -43,6 +43,7 @@ with ``fused(producer_args, consumer_args)`` returning the consumer's output
 where the consumer reads the produced value.
 """
 import heapq
+import math
 
 import numpy as np
 
@@ -300,7 +301,7 @@ def _elementwise_group(builder, members, nodes, final, runners):
 
     def run(*values):
         shape = code.shape(values)
-        if shape is None or on_host(values, int(np.prod(shape)), code.out_dtypes[0]):
+        if shape is None or on_host(values, int(math.prod(shape)), code.out_dtypes[0]):
             known = {id(var): value for var, value in zip(code.inputs, values)}
             for node in members:
                 args = [known[id(var)] for var in node.inputs]

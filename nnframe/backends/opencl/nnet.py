@@ -12,6 +12,8 @@ indices are there (a minibatch of labels passed to the function), else on
 the device, where a bad index sets the error flag that the next download
 reports (and the kernel never reads outside the row).
 """
+import math
+
 import numpy as np
 
 from nnframe.backends.opencl.array import device_args, empty
@@ -66,7 +68,7 @@ class RowCode:
         """Launch over ``arrays`` (DeviceArrays of one shape, in ``operands`` order)."""
         shape = arrays[0].shape
         kept = [a for a in range(len(shape)) if a != axis]
-        rows = int(np.prod([shape[a] for a in kept]))
+        rows = int(math.prod([shape[a] for a in kept]))
         n = shape[axis] if axis is not None else 1
         if rows == 0 or n == 0:
             return

@@ -17,6 +17,8 @@ are made when the parameters are on the host; device-resident parameters
 are not checked.  ``choice`` and ``permutation`` (sorts) run on the host
 (counted fallback).
 """
+import math
+
 import numpy as np
 
 from nnframe.backends.numpy import random as NR
@@ -245,7 +247,7 @@ def integers_kernel(node, builder):
         shape = draw.shape(size)
         low.check(lo, shape, node.op, "low")
         high.check(hi, shape, node.op, "high")
-        if lo.host is not None and hi.host is not None and int(np.prod(shape)):
+        if lo.host is not None and hi.host is not None and int(math.prod(shape)):
             node.op.check_range(np.broadcast_to(lo.host, shape).astype(np.int64),
                                 np.broadcast_to(hi.host, shape).astype(np.int64))
         out = empty(draw.ctx, shape, dtype)
@@ -290,7 +292,7 @@ def binomial_kernel(node, builder):
         shape = draw.shape(size)
         trials.check(n_trials, shape, node.op, "n")
         prob.check(p, shape, node.op, "p")
-        total = int(np.prod(shape))
+        total = int(math.prod(shape))
         # The draw reads max(n) * N uniforms: max(n) is needed on the host.
         nh = np.broadcast_to(host_view(n_trials), shape).astype(np.int64)
         if total:

@@ -17,6 +17,8 @@ combine the partials in a second pass; float sums and products do so only
 for very long reductions (over 2**20 entries per output) with few outputs,
 where parallelism matters more than NumPy's exact rounding.
 """
+import math
+
 import numpy as np
 
 from nnframe.backends.opencl.array import device_args, empty
@@ -275,7 +277,7 @@ class Reduction:
         output)`` of reducing ``x`` over ``axes`` (arguments None for an empty output)."""
         kept = [a for a in range(x.ndim) if a not in axes]
         out_shape = tuple(x.shape[a] for a in kept)
-        n_out = int(np.prod(out_shape))
+        n_out = int(math.prod(out_shape))
         if n_out == 0:
             return out_shape, 1, None
         ks, kt = _merge([x.shape[a] for a in kept], [x.strides[a] for a in kept])
@@ -286,7 +288,7 @@ class Reduction:
         ks, kt = [1] * (self.nk - len(ks)) + ks, [0] * (self.nk - len(kt)) + kt
         rs, rt = [1] * (self.nr - len(rs)) + rs, [0] * (self.nr - len(rt)) + rt
         cdim = self.nr - max(real, 1)      # the outermost real reduced axis
-        total = int(np.prod(rs))
+        total = int(math.prod(rs))
         clen = rs[cdim]
         rest = max(total // max(clen, 1), 1)
         # NumPy sums a run pairwise when the innermost axis in memory is reduced.

@@ -189,7 +189,7 @@ def alloc_kernel(node, builder):
         if np.broadcast_shapes(value.shape, shape) != shape:
             raise ValueError(f"alloc: a value of shape {value.shape} cannot be broadcast to "
                              f"the shape {shape}")
-        if EW.on_host([value], int(np.prod(shape)), out_type.dtype):
+        if EW.on_host([value], int(math.prod(shape)), out_type.dtype):
             return host_array(ctx, host(value.host, *shape))
         if kind == "array" and value.ndim < len(shape):
             pad = len(shape) - value.ndim

@@ -16,6 +16,8 @@ there; otherwise the kernel checks them, never reads or writes out of
 bounds, and the error is reported at the next download.  Boolean masks give
 data-dependent shapes: those nodes run on the host (counted fallback).
 """
+import math
+
 import numpy as np
 
 from nnframe.backends.numpy.subtensor import _index_builder
@@ -364,13 +366,13 @@ class _Scatter:
         self.copy(out, x)
         base, shape, strides, _, arrays = plan.resolve(out.shape, out.strides, indices)
         self.check_value(y.shape, shape)
-        if int(np.prod(shape)) == 0:
+        if int(math.prod(shape)) == 0:
             return out
         plan.check_array_axes(x.shape)
         checked = plan.check_host(x.shape, arrays, indices)
         adv = set(plan.adv_axes)
-        nb = int(np.prod([n for d, n in enumerate(shape) if d not in adv]))
-        na = int(np.prod([n for d, n in enumerate(shape) if d in adv]))
+        nb = int(math.prod([n for d, n in enumerate(shape) if d not in adv]))
+        na = int(math.prod([n for d, n in enumerate(shape) if d in adv]))
         ybuf, yo = device_args(y)
         ystrides = [0 if n == 1 else s for n, s in zip(y.shape, y.strides)]
         self.kernel(self.ctx.queue, ((nb + _LOCAL - 1) // _LOCAL * _LOCAL,), (_LOCAL,), nb, na,
