@@ -10,7 +10,9 @@
   download of every call counted in;
 - W1: an SGD step of a 784-512-512-10 ReLU MLP (batch 128) on OpenCL
   against the NumPy backend, with its transfers per step;
-- GEMM: GFLOP/s of a 1024^2 float32 product (device-resident operands);
+- GEMM: GFLOP/s of float32 products (256^2, 1024^2, 4096^2 and the W1
+  step's; device-resident operands) with the built-in tile and the tuned
+  one, against NumPy; the cost of tuning at first use and what it measured;
 - compile: first call of the W1 step in a fresh process, cold (empty
   program cache, the driver's kernel cache off: PoCL's or NVIDIA's) and
   cached; and the build of 20 kernels as 20 programs against one program.
@@ -167,24 +169,94 @@ def counters():
     return rows
 
 
-def gemm(rounds, calls):
-    """GFLOP/s (median and best round) of the OpenCL product and of NumPy's."""
-    from harness import time_calls
-    n = 1024
+#: The matrix products of the GEMM section: (name, M, K, N, A transposed, B transposed).
+GEMM_SHAPES = [
+    ("256^2", 256, 256, 256, False, False),
+    ("1024^2", 1024, 1024, 1024, False, False),
+    ("4096^2", 4096, 4096, 4096, False, False),
+    ("W1 forward, layer 1: X.W1", 128, 784, 512, False, False),
+    ("W1 forward, layer 2: H1.W2", 128, 512, 512, False, False),
+    ("W1 backward, weight gradient: X^T.G1", 784, 128, 512, True, False),
+    ("W1 backward, input gradient: G2.W2^T", 128, 512, 512, False, True),
+]
+
+
+def gemm_product(m, k, n, a_t, b_t, tune):
+    """A drained function computing ``A.B`` into a shared C (device-resident operands,
+    transposed ones read in place), compiled with tile tuning on or off; and NumPy's."""
+    from nnframe.config import config
     rng = np.random.default_rng(0)
-    A = shared(rng.normal(size=(n, n)).astype("float32"), name="A")
-    B = shared(rng.normal(size=(n, n)).astype("float32"), name="B")
-    C = shared(np.zeros((n, n), "float32"), name="C")
-    product = drained(function([], [], updates=[(C, T.dot(A, B))], mode="opencl"))
-    product()
-    np.testing.assert_allclose(C.get_value(), A.get_value() @ B.get_value(), rtol=1e-3, atol=1e-3)
-    a, b = A.get_value(), B.get_value()
-    result = {}
-    for name, fn in (("opencl", product), ("numpy", lambda: a @ b)):
-        fn()
-        rates = [2 * n ** 3 / time_calls(fn, calls) / 1e9 for _ in range(rounds)]
-        result[name] = (statistics.median(rates), max(rates))
-    return result
+    a = rng.normal(size=(k, m) if a_t else (m, k)).astype("float32")
+    b = rng.normal(size=(n, k) if b_t else (k, n)).astype("float32")
+    A, B = shared(a, name="A"), shared(b, name="B")
+    C = shared(np.zeros((m, n), "float32"), name="C")
+    with config.change_flags(opencl_tune=tune):
+        f = drained(function([], [], updates=[(C, T.dot(A.T if a_t else A, B.T if b_t else B))],
+                             mode="opencl"))
+    a, b = (a.T if a_t else a), (b.T if b_t else b)
+    f()
+    np.testing.assert_allclose(C.get_value(), a @ b, rtol=1e-3, atol=1e-3)
+    return f, lambda: a @ b
+
+
+def gemm(rounds, calls):
+    """GFLOP/s (medians of alternating rounds) of each product of :data:`GEMM_SHAPES`: the
+    built-in tile, the tuned one (not timed again when it is the same kernel), NumPy's."""
+    from nnframe.backends.opencl import tune
+    from nnframe.backends.opencl.blas import GemmCode
+    ctx = opencl.get_backend().ctx
+    default, tuned = tune.default_tile(ctx, "float32"), tune.tile_for(ctx, "float32", GemmCode)
+    rows = {}
+    for name, m, k, n, a_t, b_t in GEMM_SHAPES:
+        flops = 2 * m * k * n
+        big = flops > 1e10           # 4096^2: seconds a product on PoCL, a few rounds only
+        r, c = (3, 1) if big else (rounds, calls)
+        f_default, f_numpy = gemm_product(m, k, n, a_t, b_t, tune=False)
+        contestants = {"default": f_default, "numpy": f_numpy}
+        if tuned != default:
+            contestants["tuned"] = gemm_product(m, k, n, a_t, b_t, tune=True)[0]
+        times = race(contestants, r, c)
+        times.setdefault("tuned", times["default"])
+        rows[name] = {key: flops / t / 1e9 for key, t in times.items()}
+    return {"default": default, "tuned": tuned, "rows": rows}
+
+
+_TUNE = """
+import json, time
+from nnframe.backends.opencl import tune
+from nnframe.backends.opencl.blas import GemmCode
+from nnframe.backends.opencl.context import get_context
+ctx = get_context()
+t = time.perf_counter()
+tile = tune.tile_for(ctx, 'float32', GemmCode)
+seconds = time.perf_counter() - t
+with open(tune.cache_path(ctx, 'float32')) as fh:
+    rates = json.load(fh)['gflops']
+print(json.dumps([seconds, tune.STATS, list(tile), rates]))
+"""
+
+
+def first_tuning(runs):
+    """The first GEMM's tuning in fresh processes (empty compiledir, driver cache off):
+    its seconds (median) and the last run's choice and GFLOP/s of each candidate; then the
+    seconds of reading the choice back in a process with the cache."""
+    import json
+
+    from nnframe.backends.opencl import tune
+    n, reps = tune.PROBLEMS["cpu" if opencl.get_backend().ctx.cpu else "gpu"]
+    results = []
+    with tempfile.TemporaryDirectory() as warm_dir:
+        for run in range(runs):
+            with tempfile.TemporaryDirectory() as empty:
+                directory = warm_dir if run == runs - 1 else empty
+                env = dict(os.environ, NNFRAME_FLAGS=_flags(f"compiledir={directory}"),
+                           **NO_DRIVER_CACHE)
+                results.append(json.loads(_output(_TUNE, env)))
+        cached = json.loads(_output(_TUNE, dict(
+            os.environ, NNFRAME_FLAGS=_flags(f"compiledir={warm_dir}"))))
+    return {"seconds": statistics.median(r[0] for r in results), "tile": results[-1][2],
+            "gflops": results[-1][3], "cached_seconds": cached[0],
+            "cached_tuned": cached[1]["tuned"], "n": n, "reps": reps}
 
 
 _FIRST_CALL = """
@@ -229,10 +301,15 @@ def _flags(*items):
     return ",".join(filter(None, [os.environ.get("NNFRAME_FLAGS"), *items]))
 
 
-def _run(code, env):
+def _output(code, env):
+    """The last line ``python -c code`` prints."""
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    return out.stdout.strip().splitlines()[-1]
+
+
+def _run(code, env):
+    return float(_output(code, env))
 
 
 _BUILD = """
@@ -258,7 +335,6 @@ def versions():
     import pyopencl as cl
 
     import nnframe
-    from nnframe.backends.opencl.blas import tile_shape
     from nnframe.backends.opencl.target import pocl_target, tile_bits, vector_bits
     from nnframe.config import config
     ctx = opencl.get_backend().ctx
@@ -271,8 +347,7 @@ def versions():
             "device": f"{ctx.device.name} ({ctx.device.platform.version})",
             "on_pocl": ctx.device.platform.name.startswith("Portable"),
             "target": pocl_target(ctx.device) or ctx.device.name,
-            "widths": (vector_bits(ctx), tile_bits(ctx), config.opencl_max_vector_bits),
-            "tile": "x".join(map(str, tile_shape("float32", tile_bits(ctx))))}
+            "widths": (vector_bits(ctx), tile_bits(ctx), config.opencl_max_vector_bits)}
 
 
 def main():
@@ -288,18 +363,26 @@ def main():
         # the first-call subprocesses get the same cap
         os.environ["NNFRAME_FLAGS"] = _flags(f"opencl_max_vector_bits={args.max_vector_bits}")
     rounds = 5 if args.quick else 15
+    load = os.getloadavg()[0]   # before this benchmark: other processes on the machine
     w3_times, w3_kernels = w3(rounds, 3)
     w1_times, w1_transfers = w1(rounds, 5)
     call_counters = counters()
     gflops = gemm(rounds, 2)
+    tuning = first_tuning(2 if args.quick else 3)
     builds = one_vs_many(3 if args.quick else 5)
     compile_times = first_call(2 if args.quick else 3)
-    write(args.out, w3_times, w3_kernels, w1_times, w1_transfers, gflops, builds, compile_times,
-          rounds, call_counters)
+    write(args.out, w3_times, w3_kernels, w1_times, w1_transfers, gflops, tuning, builds,
+          compile_times, rounds, call_counters, load)
 
 
-def write(path, w3_times, w3_kernels, w1_times, w1_transfers, gflops, builds, compile_times,
-          rounds, call_counters):
+def _tile_text(tile):
+    """``8x8, work-group 1x1`` for a tile (rows x vector width)."""
+    rm, w, local = tile
+    return f"{rm}x{w}, work-group {local[0]}x{local[1]}"
+
+
+def write(path, w3_times, w3_kernels, w1_times, w1_transfers, gflops, tuning, builds,
+          compile_times, rounds, call_counters, load):
     m, v = machine(), versions()
     np_w3 = w3_times["hand-written numpy"]
     lines = [
@@ -313,7 +396,9 @@ def write(path, w3_times, w3_kernels, w1_times, w1_transfers, gflops, builds, co
         f"tile row (cap `opencl_max_vector_bits`: {v['widths'][2] or 'none'}).",
         f"Medians of {rounds} alternating rounds. OpenCL times include draining the queue. "
         f"NumPy's BLAS on {m['blas_threads']} thread(s) (OPENBLAS_NUM_THREADS)"
-        + (f"; PoCL on all {m['cores']} cores." if v["on_pocl"] else "."),
+        + (f"; PoCL on all {m['cores']} cores." if v["on_pocl"] else ".")
+        + f" Load average (1 min) before the run: {load:.1f}: other processes' load slows "
+        "PoCL, which uses every core, more than NumPy on one thread.",
         "",
         "## W3: `tanh(a*x+b) * sigmoid(x)` on 4M float32",
         "",
@@ -355,20 +440,36 @@ def write(path, w3_times, w3_kernels, w1_times, w1_transfers, gflops, builds, co
           f"{c['waits']:g} | {c['wait_seconds'] * 1e3:.2f} ms | "
           f"{c['host_seconds'] * 1e6:.0f} us |" for name, c in call_counters.items()],
         "",
-        "## GEMM, 1024 x 1024 float32",
+        "## GEMM, float32: built-in tile against the tuned one",
         "",
-        "| implementation | GFLOP/s (median) | GFLOP/s (best round) |",
-        "|---|---|---|",
-    ]
-    for name, (median, best) in gflops.items():
-        label = f"OpenCL register-blocked kernel ({v['tile']} tile)" if name == "opencl" else \
-            f"NumPy (OpenBLAS, {m['blas_threads']} thread(s), for reference)"
-        lines.append(f"| {label} | {median:.1f} | {best:.1f} |")
-    lines += ["", "Timed in blocks (not alternating)."]
-    if v["on_pocl"]:
-        lines[-1] += (" The project's 2-core VMs are shared: repeated runs of the same kernel "
-                      "have differed by up to 3x (see docs/opencl.md for the ranges per CPU).")
-    lines += [
+        "GFLOP/s (medians of alternating rounds; 4096^2: 3 rounds of one product) of `dot` "
+        "into a shared variable, operands on the device (a transposed one read in place). "
+        f"Built-in tile: {_tile_text(gflops['default'])}; tuned: {_tile_text(gflops['tuned'])}"
+        + (" (the same kernel: timed once)." if gflops["tuned"] == gflops["default"] else ".")
+        + f" NumPy: OpenBLAS on {m['blas_threads']} thread(s), for reference.",
+        "",
+        "| product (M x K x N) | built-in tile | tuned tile | NumPy |",
+        "|---|---|---|---|",
+        *[f"| {name} ({m_} x {k} x {n}) | {r['default']:.1f} | {r['tuned']:.1f} | "
+          f"{r['numpy']:.1f} |"
+          for (name, m_, k, n, *_), r in zip(GEMM_SHAPES, gflops["rows"].values())],
+        "",
+        *([("The project's 2-core VMs are shared: repeated runs of the same kernel have "
+            "differed by up to 3x (see docs/opencl.md for the ranges per CPU)."), ""]
+          if v["on_pocl"] else []),
+        f"Tuning (`config.opencl_tune`, on by default) at the first GEMM per device and dtype, "
+        f"in a fresh process with an empty compiledir and the driver's kernel cache off: "
+        f"{tuning['seconds']:.2f} s (median of runs), building every candidate as one program "
+        f"and timing each on a {tuning['n']}^3 product; a new process reads the choice back "
+        f"from compiledir in {tuning['cached_seconds'] * 1e3:.1f} ms "
+        f"({tuning['cached_tuned']} tunings there). A run chose "
+        f"{_tile_text(tuning['tile'])}; its candidates:",
+        "",
+        "| candidate tile (rows x width / work-group) | "
+        f"GFLOP/s ({tuning['n']}^3, median of {tuning['reps']}) |",
+        "|---|---|",
+        *[f"| {name} | {'rejected' if rate is None else f'{rate:.1f}'} |"
+          for name, rate in tuning["gflops"].items()],
         "",
         "## Compile times",
         "",

@@ -99,6 +99,9 @@ _FLAGS = {
     "opencl_max_vector_bits": (None, _vector_bits,
                                "cap on the vector width of generated kernels (128, 256, 512); "
                                "unset: the SIMD width of the target the device compiles for"),
+    "opencl_tune": (True, _bool,
+                    "time a few GEMM tile sizes at the first matrix product per OpenCL device "
+                    "and dtype, and cache the choice under compiledir (off: the built-in tile)"),
     "compiledir": (os.path.join(os.path.expanduser("~"), ".cache", "nnframe"), _str,
                    "where compiled kernels are cached"),
     "profile": (False, _bool, "record time per node in f.profile"),

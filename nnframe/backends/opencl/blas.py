@@ -1,8 +1,9 @@
 """Matrix products on the device: a register-blocked GEMM for Dot, BatchedDot and Gemm.
 
-Each work-item computes an ``RM x W`` tile of the result (8 x 8 for float32
-with 256-bit vectors: eight ``float8`` accumulators; the width is the SIMD
-width of the device's target, :mod:`~nnframe.backends.opencl.target`),
+Each work-item computes an ``RM x W`` tile of the result (by default 8 x 8
+for float32 with 256-bit vectors: eight ``float8`` accumulators; the width is
+the SIMD width of the device's target, :mod:`~nnframe.backends.opencl.target`;
+the tile is tuned per device at first use, :mod:`~nnframe.backends.opencl.tune`),
 reading one row segment of B as a vector and one entry of A per tile row for
 every k.  On PoCL's CPU device this
 reaches ~70 GFLOP/s on 1024^2 float32 (a local-memory tiled kernel gets 3;
@@ -22,28 +23,14 @@ multiply-adds where the device has them (``a * b + c`` under
 import numpy as np
 
 from nnframe.backends.opencl import elemwise as EW
+from nnframe.backends.opencl import tune
 from nnframe.backends.opencl.array import device_args, empty, host_scalar
 from nnframe.backends.opencl.codegen import CONTRACT, ctype, kernel_name, vector_access
 from nnframe.backends.opencl.fusion import register_epilogue
 from nnframe.backends.opencl.registry import register
-from nnframe.backends.opencl.target import lanes, tile_bits
 from nnframe.core.ops.blas import BatchedDot, Dot, Gemm
 
-__all__ = ["GemmCode", "GemvCode", "tile_shape"]
-
-
-def tile_shape(dtype, bits):
-    """Rows and vector width of the register tile for ``dtype`` with ``bits``-wide vectors.
-
-    A row of the tile is one vector (``float8`` with 256 bits: one AVX2
-    register); eight rows keep eight accumulators in registers, half of
-    AVX2's sixteen.
-
-    >>> tile_shape("float32", 256), tile_shape("float64", 512)
-    ((8, 8), (8, 8))
-    """
-    rows = 8 if np.dtype(dtype).kind == "f" else 4
-    return rows, lanes(bits, dtype)
+__all__ = ["GemmCode", "GemvCode"]
 
 
 def _scalar_param(name, t):
@@ -74,15 +61,20 @@ class GemmCode:
     With an ``epilogue`` (:class:`~nnframe.backends.opencl.fusion.Epilogue`,
     for batches of one) the kernels store the epilogue's value of each entry
     of the product, in the epilogue's dtype, instead of the product.
+    ``tile`` (a :class:`~nnframe.backends.opencl.tune.Tile`) sets the rows, vector
+    width and work-group of the kernel; by default the device's tuned one
+    (:func:`~nnframe.backends.opencl.tune.tile_for`).
     """
 
-    def __init__(self, builder, dtype, epilogue=None):
+    def __init__(self, builder, dtype, epilogue=None, tile=None):
         self.ctx = builder.ctx
         self.dtype = str(np.dtype(dtype))
-        self.rm, self.w = tile_shape(dtype, tile_bits(self.ctx))
+        # the device's tuned tile (tuned at the first GEMM for this dtype), unless given
+        if tile is None:
+            tile = tune.tile_for(self.ctx, self.dtype, GemmCode)
+        self.rm, self.w, self.local = tile
         self.epilogue = epilogue
         self.kernel = self._kernel(builder)
-        self.local = (1, 1) if self.ctx.cpu else (8, 8)
 
     def _kernel(self, builder):
         rm, w = self.rm, self.w
