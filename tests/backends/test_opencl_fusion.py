@@ -207,6 +207,20 @@ def test_nodes_around_a_node_reading_them_are_not_grouped():
           "float64")
 
 
+@pytest.mark.parametrize("between", ["transpose", "reduction also an output"])
+def test_two_groups_each_needing_a_value_of_the_other_are_not_both_formed(between):
+    # {a = exp(x), a * f(b)} and {b = exp(y), g(a) + b}: each set alone is fine, together
+    # each kernel would wait for the other
+    x, y = T.dmatrix("x"), T.dmatrix("y")
+    a, b = T.exp(x), T.exp(y)
+    if between == "transpose":
+        outputs = [a.T + b, a * b.T]
+    else:
+        sa, sb = a.sum(axis=0, keepdims=True), b.sum(axis=0, keepdims=True)
+        outputs = [sa, sb, a * sb, b * sa]
+    check([x, y], outputs, [data((4, 4), "float64"), data((4, 4), "float64")], "float64")
+
+
 def test_group_shapes_that_do_not_match_run_each_node():
     x, y = T.dmatrix("x"), T.dmatrix("y")
     a = T.exp(x)

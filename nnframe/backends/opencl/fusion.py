@@ -218,7 +218,7 @@ def make_groups(builder, nodes, final, one_per_node):
     runners = {id(node): make_runner(node, builder) for node in nodes}
     if one_per_node:
         return [Group([node], node.inputs, node.outputs, runners[id(node)]) for node in nodes]
-    groups, taken = [], set()
+    groups, taken = [], {}            # taken: id(node) -> number of its group
     for producer, consumer in fusion_pairs(nodes, final):
         run = _fuse(producer, consumer, runners[id(producer)], runners[id(consumer)], builder)
         if run is not None:
@@ -226,15 +226,48 @@ def make_groups(builder, nodes, final, one_per_node):
             others = [v for v in consumer.inputs if v is not value]
             groups.append(Group([producer, consumer], list(producer.inputs) + others,
                                 consumer.outputs, run))
-            taken.update((id(producer), id(consumer)))
+            taken.update({id(producer): len(groups), id(consumer): len(groups)})
     for members in elementwise_sets(nodes, runners, taken):
+        # Each set alone is convex, but two sets may each need a value of the other
+        # (through a transpose, or a reduction that is also an output): such a set is
+        # left unfused.
+        trial = {**taken, **{id(node): len(groups) + 1 for node in members}}
+        if not _groups_acyclic(nodes, trial):
+            continue
         group = _elementwise_group(builder, members, nodes, final, runners)
         if group is not None:
             groups.append(group)
-            taken.update(id(node) for node in members)
+            taken = trial
     groups += [Group([node], node.inputs, node.outputs, runners[id(node)])
                for node in nodes if id(node) not in taken]
     return _in_order(groups, nodes)
+
+
+def _groups_acyclic(nodes, group_of):
+    """Whether running each group of ``group_of`` (id(node) -> group number; other nodes
+    alone) as one step leaves an order where every step follows those it reads from."""
+    step = {id(node): group_of.get(id(node), ("node", k)) for k, node in enumerate(nodes)}
+    maker = {id(out): step[id(node)] for node in nodes for out in node.outputs}
+    waits_on = {key: set() for key in step.values()}
+    for node in nodes:
+        for var in node.inputs:
+            source = maker.get(id(var))
+            if source is not None and source != step[id(node)]:
+                waits_on[step[id(node)]].add(source)
+    readers = {key: [] for key in waits_on}
+    for key, sources in waits_on.items():
+        for source in sources:
+            readers[source].append(key)
+    ready = [key for key, sources in waits_on.items() if not sources]
+    done = 0
+    while ready:
+        key = ready.pop()
+        done += 1
+        for reader in readers[key]:
+            waits_on[reader].discard(key)
+            if not waits_on[reader]:
+                ready.append(reader)
+    return done == len(waits_on)
 
 
 def elementwise_sets(nodes, runners, taken=()):
