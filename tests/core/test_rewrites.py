@@ -221,6 +221,16 @@ def test_large_gemm_goes_through_blas_and_matches_numpy():
     np.testing.assert_allclose(W.get_value(), before - 0.1 * av.T @ dv, rtol=1e-10)
 
 
+def test_inplace_gemm_whose_product_reads_the_matrix_it_updates():
+    # W - 0.1 * dot(W.T, W) in place: the BLAS must not read W as it writes it (512 is more
+    # than its block of k, so the second block would read the half-updated W)
+    w0 = rng.normal(size=(512, 512))
+    W = shared(w0.copy(), name="W")
+    f = function([], [], updates=[(W, W - 0.1 * T.dot(W.T, W))])
+    f()
+    np.testing.assert_allclose(W.get_value(), w0 - 0.1 * w0.T @ w0, rtol=1e-10, atol=1e-10)
+
+
 def test_inplace_update_never_touches_a_borrowed_array():
     W, f = sgd_step(np.ones((3, 4)))
     held = W.get_value(borrow=True)          # the caller keeps the stored array

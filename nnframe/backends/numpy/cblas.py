@@ -71,6 +71,12 @@ def gemm_into(z, alpha, x, y, beta):
     if (fn is None or x.dtype != z.dtype or y.dtype != z.dtype or not z.flags.c_contiguous
             or not z.flags.writeable or z.size == 0 or x.shape[1] == 0):
         return False
+    # BLAS reads x and y while it writes z: an operand sharing z's memory (W - lr *
+    # dot(W.T, W) in place) is copied first, as NumPy would for an overlapping output
+    if np.may_share_memory(x, z):
+        x = x.copy()
+    if np.may_share_memory(y, z):
+        y = y.copy()
     lx, ly = _layout(x), _layout(y)
     if lx is None or ly is None:
         return False
