@@ -105,6 +105,24 @@ def test_staging_copies_are_reused_only_once_their_upload_is_done():
     assert float(busy) == 1024 ** 3
 
 
+def test_an_upload_interrupted_before_it_was_enqueued_leaves_later_uploads_working(monkeypatch):
+    from nnframe.backends.opencl.context import get_context
+    x = T.fvector("x")
+    f = function([x], (x * 2).sum(), mode="opencl")
+    ctx = get_context()
+    real_copy = ctx.cl.enqueue_copy
+
+    def interrupted(*args, **kwargs):
+        monkeypatch.setattr(ctx.cl, "enqueue_copy", real_copy)
+        raise KeyboardInterrupt("Ctrl-C during the upload")
+    value = np.ones(5003, "float32")            # a size no other test uploads
+    monkeypatch.setattr(ctx.cl, "enqueue_copy", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        f(value)
+    for _ in range(3):
+        assert float(f(value)) == 2 * 5003
+
+
 def test_a_training_step_waits_only_to_read_its_loss():
     rng = np.random.default_rng(1)
     W = shared(rng.normal(size=(30, 4)).astype("float32"), name="W")

@@ -103,8 +103,7 @@ def _staging_copy(ctx, host):
         if len(ctx.staging) >= STAGING_SIZES:  # another batch size: forget the old ones
             ctx.staging.clear()                # (pyopencl's events keep theirs alive)
         slots = ctx.staging[host.nbytes] = deque()
-    done = ctx.cl.command_execution_status.COMPLETE
-    if slots and slots[0][1].command_execution_status == done:
+    if slots and _free(ctx, slots[0]):
         slot = slots.popleft()
         slots.append(slot)
     else:
@@ -113,11 +112,17 @@ def _staging_copy(ctx, host):
             slots.append(slot)
         else:
             staged = ctx.staged_uploads           # kept until done, forgotten in order
-            while staged and staged[0][1].command_execution_status == done:
+            while staged and _free(ctx, staged[0]):
                 staged.popleft()
             staged.append(slot)
     np.copyto(slot[0], host.reshape(-1).view(np.uint8))
     return slot
+
+
+def _free(ctx, slot):
+    """Whether a staging slot's upload is done (or never enqueued: the enqueue failed)."""
+    event = slot[1]
+    return event is None or event.command_execution_status == ctx.cl.command_execution_status.COMPLETE
 
 
 #: Arrays of at most this many elements keep their host copy after an upload
