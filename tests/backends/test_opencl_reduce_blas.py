@@ -95,6 +95,17 @@ def test_dot_mixed_dtypes_and_large_float32():
     compare([x, y], T.dot(x, y), [xv, yv], rtol=2e-4, atol=2e-4)
 
 
+def test_products_of_bool_arrays_are_logical():
+    # NumPy's bool product is an OR of ANDs: 1 where a sum of products would count 2
+    a, b = T.matrix("a", dtype="bool"), T.matrix("b", dtype="bool")
+    av = np.array([[1, 1], [1, 0]], bool)
+    bv = np.array([[1, 0], [1, 1]], bool)
+    got = compare([a, b], [T.dot(a, b) + 0, T.dot(a, b)], [av, bv])
+    assert got[0].tolist() == [[1, 1], [1, 0]]
+    x, y = T.tensor3("x", dtype="bool"), T.tensor3("y", dtype="bool")
+    compare([x, y], T.batched_dot(x, y) + 0, [av[None], bv[None]])
+
+
 def test_batched_dot_and_tensordot():
     x, y = T.dtensor3("x"), T.dtensor3("y")
     m = T.dmatrix("m")

@@ -27,7 +27,7 @@ from nnframe.backends.opencl import tune
 from nnframe.backends.opencl.array import device_args, empty, host_scalar
 from nnframe.backends.opencl.codegen import CONTRACT, ctype, kernel_name, vector_access
 from nnframe.backends.opencl.fusion import register_epilogue
-from nnframe.backends.opencl.registry import register
+from nnframe.backends.opencl.registry import host_fallback, register
 from nnframe.core.ops.blas import BatchedDot, Dot, Gemm
 
 __all__ = ["GemmCode", "GemvCode"]
@@ -291,6 +291,8 @@ def _check_inner(op, x, y, ax, ay):
 def dot_kernel(node, builder):
     x_var, y_var = node.inputs
     dtype = node.outputs[0].dtype
+    if dtype == "bool":  # a logical OR of ANDs, which the kernels' sums of products are not
+        return host_fallback(node, builder.ctx, "a product of bool arrays")
     cx, cy = _caster(builder, x_var, dtype), _caster(builder, y_var, dtype)
     if x_var.ndim == 2 and y_var.ndim == 2:
         gemm = GemmCode(builder, dtype)
@@ -340,6 +342,8 @@ def dot_epilogue(node, epilogue, builder):
 def batched_dot_kernel(node, builder):
     x_var, y_var = node.inputs
     dtype = node.outputs[0].dtype
+    if dtype == "bool":
+        return host_fallback(node, builder.ctx, "a product of bool arrays")
     cx, cy = _caster(builder, x_var, dtype), _caster(builder, y_var, dtype)
     gemm = GemmCode(builder, dtype)
 
