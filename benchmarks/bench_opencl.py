@@ -44,6 +44,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
 from harness import machine, race  # noqa: E402
+from nnframe_workloads import w1_problem  # noqa: E402
 
 import nnframe.tensor as T  # noqa: E402
 from nnframe import function, shared  # noqa: E402
@@ -98,19 +99,6 @@ def w3(rounds, calls):
                   "numpy backend": lambda: numpy_backend(a, xv, b),
                   "hand-written numpy": by_hand}, rounds, calls)
     return times, len(kernels)
-
-
-def w1_problem():
-    """The W1 MLP's initial parameters (784-512-512-10, He init), a minibatch X and labels y."""
-    rng = np.random.default_rng(0)
-    sizes = [784, 512, 512, 10]
-    params = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        params += [rng.normal(0, np.sqrt(2 / n_in), (n_in, n_out)).astype("float32"),
-                   np.zeros(n_out, "float32")]
-    X = rng.normal(size=(128, 784)).astype("float32")
-    y = rng.integers(0, 10, 128).astype("int64")
-    return params, X, y, rng
 
 
 def w1(rounds, calls):

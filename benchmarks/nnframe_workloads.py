@@ -1,7 +1,23 @@
 """The benchmark steps written with nnframe, the way a Theano user writes them."""
 
+import numpy as np
+
 import nnframe.tensor as T
 from nnframe import function, shared
+
+
+def w1_problem(seed=0):
+    """The W1 MLP's initial parameters (784-512-512-10, He init), a minibatch X (128 rows)
+    and labels y, and the generator that drew them."""
+    rng = np.random.default_rng(seed)
+    sizes = [784, 512, 512, 10]
+    params = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        params += [rng.normal(0, np.sqrt(2 / n_in), (n_in, n_out)).astype("float32"),
+                   np.zeros(n_out, "float32")]
+    X = rng.normal(size=(128, 784)).astype("float32")
+    y = rng.integers(0, 10, 128).astype("int64")
+    return params, X, y, rng
 
 
 def mlp_step(params, lr, mode=None, optimizer="sgd", lazy_loss=False):

@@ -234,16 +234,10 @@ def test_group_shapes_that_do_not_match_run_each_node():
 def test_w1_step_kernels_and_losses(optimizer, budget):
     sys.path.insert(0, str(REPO / "benchmarks"))
     try:
-        from nnframe_workloads import mlp_step
+        from nnframe_workloads import mlp_step, w1_problem
     finally:
         sys.path.remove(str(REPO / "benchmarks"))
-    sizes = [784, 512, 512, 10]
-    params = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        params += [rng.normal(0, np.sqrt(2 / n_in), (n_in, n_out)).astype("float32"),
-                   np.zeros(n_out, "float32")]
-    X = rng.normal(size=(128, 784)).astype("float32")
-    y = rng.integers(0, 10, 128).astype("int64")
+    params, X, y, _ = w1_problem()
     step_cl, _ = mlp_step(params, 0.01, mode="opencl", optimizer=optimizer)
     step_np, _ = mlp_step(params, 0.01, mode="numpy", optimizer=optimizer)
     losses = [(float(step_cl(X, y)), float(step_np(X, y))) for _ in range(5)]
