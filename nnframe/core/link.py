@@ -95,10 +95,8 @@ def link(fgraph, inputs, shared_vars, outputs, update_values, backend, copy_outp
     when the caller asks with ``.get()``, ``float()`` or ``np.asarray``).
 
     The backend protocol (see :class:`nnframe.backends.numpy.NumpyBackend`):
-    ``make_kernel(node)``, or ``make_kernels(nodes)`` for a backend that
-    builds all kernels of a function at once (one OpenCL program), or
-    ``make_groups(nodes, final, one_per_node)`` for one that runs several
-    nodes per kernel (a list of :class:`Group`; ``final`` are the outputs and
+    ``make_kernel(node)``, or ``make_groups(nodes, final, one_per_node)`` for one
+    that builds all kernels of a function at once or runs several nodes per kernel (a list of :class:`Group`; ``final`` are the outputs and
     update values; ``one_per_node`` when kernels are wrapped);
     ``native_type``, the type of its values;
     ``to_native(value)``, from a host ndarray (or another backend's value,
@@ -138,12 +136,8 @@ def link(fgraph, inputs, shared_vars, outputs, update_values, backend, copy_outp
         groups = backend.make_groups(nodes, list(outputs) + list(update_values),
                                      one_per_node=wrap_kernel is not None)
     else:
-        if hasattr(backend, "make_kernels"):
-            kernels = backend.make_kernels(nodes)
-        else:
-            kernels = [backend.make_kernel(node) for node in nodes]
-        groups = [Group([node], node.inputs, node.outputs, kernel)
-                  for node, kernel in zip(nodes, kernels)]
+        groups = [Group([node], node.inputs, node.outputs, backend.make_kernel(node))
+                  for node in nodes]
     final = [id(v) for v in list(outputs) + list(update_values)]
     last_use = {}
     for n, group in enumerate(groups):
