@@ -165,7 +165,7 @@ def emit_gemm(node, seg):
     lines.append(f"{matmul}({ao.scalar()}, {a[0]}, {xo.dim(0)}, {xo.dim(1)}, {a[1]}, {a[2]}, "
                  f"{b[0]}, {yo.dim(1)}, {b[1]}, {b[2]}, {bo.scalar()}, {oo.ptr}, "
                  f"({oo.ctype} *){scratch}, nnf_gemm_{suffix});")
-    return "{\n" + "\n".join(lines) + "\n}" if len(lines) > 1 else lines[0]
+    return "\n".join(lines)  # the segment puts each node's C in a block of its own
 
 
 # Gemm may update z in place even when z and x (or y) both come from outside the segment
@@ -177,13 +177,13 @@ def _unshared(seg, node, xo, yo, lines):
     contiguous copy (C appended to ``lines``) when it came from outside the segment and
     its buffer overlaps the buffer the Gemm updates in place (checked at every call: two
     arrays from outside may share memory, which only their addresses tell)."""
-    out = node.outputs[0]
-    checks = seg.operand(out).value.overlap_checks
+    out = seg.operand(node.outputs[0]).value
+    checks = out.overlap_checks
     operands = [(xo, xo.ptr, xo.stride(0), xo.stride(1)), (yo, yo.ptr, yo.stride(0), yo.stride(1))]
     if not checks:
         return [o[1:] for o in operands]
     seg.helper("nnf_overlap", _OVERLAP)
-    target = seg.operand(seg.operand(out).value.alias.owner().var)
+    target = seg.operand(out.alias.owner().var)
     copies = _scratch(seg, node.inputs[2], node.inputs[3])
     result, offset = [], "0"
     for k, (o, ptr, s0, s1) in enumerate(operands):
