@@ -333,18 +333,28 @@ _KINDS = {reduce_ops.Sum: "sum", reduce_ops.Prod: "prod", reduce_ops.Max: "max",
           reduce_ops.Min: "min", reduce_ops.All: "all", reduce_ops.Any: "any"}
 
 
-@register(*_KINDS)
-def reduce_kernel(node, builder):
-    kind = _KINDS[type(node.op)]
+def _reduction(node, builder, epilogue=None):
+    """``(Reduction, check)`` of reduction ``node``: ``check(x)`` raises NumPy's error for
+    an empty input where the op has one."""
     axes = node.op.axis
     x_type = node.inputs[0].type
-    red = Reduction(builder, kind, x_type.dtype, node.outputs[0].dtype,
-                    x_type.ndim - len(axes), len(axes))
+    red = Reduction(builder, _KINDS[type(node.op)], x_type.dtype, node.outputs[0].dtype,
+                    x_type.ndim - len(axes), len(axes), epilogue)
     empty_is_error, empty_error = node.op.empty_is_error, node.op.empty_error
 
-    def run(x):
+    def check(x):
         if empty_is_error and x.size == 0:
             raise empty_error(x.shape)
+    return red, check
+
+
+@register(*_KINDS)
+def reduce_kernel(node, builder):
+    red, check = _reduction(node, builder)
+    axes = node.op.axis
+
+    def run(x):
+        check(x)
         return red.run(x, axes)
     return run
 
@@ -352,17 +362,12 @@ def reduce_kernel(node, builder):
 @register_epilogue(*_KINDS)
 def reduce_epilogue(node, epilogue, builder):
     """A reduction computing ``epilogue`` on each result as it stores it."""
-    kind = _KINDS[type(node.op)]
+    red, check = _reduction(node, builder, epilogue)
     axes = node.op.axis
-    x_type = node.inputs[0].type
-    red = Reduction(builder, kind, x_type.dtype, node.outputs[0].dtype,
-                    x_type.ndim - len(axes), len(axes), epilogue)
-    empty_is_error, empty_error = node.op.empty_is_error, node.op.empty_error
 
     def fused(producer_args, consumer_args):
         (x,) = producer_args
-        if empty_is_error and x.size == 0:
-            raise empty_error(x.shape)
+        check(x)
         kept_shape = tuple(n for a, n in enumerate(x.shape) if a not in axes)
         if not epilogue.fits(consumer_args, kept_shape):
             return None
