@@ -118,11 +118,12 @@ def w1(rounds, calls):
 
 
 def per_call_counters(step, calls=20):
-    """What one call of ``step`` asks of the device (opencl.device_counts per call, after two
-    warm-up calls) and its host time: the call's time outside blocking waits."""
+    """What one call of ``step`` asks of the device (opencl.device_counts per call, after
+    four warm-up calls: launch plans start at the third), its host time outside blocking
+    waits, and its enqueue time (:func:`enqueue_time`)."""
     import time
-    step()
-    step()
+    for _ in range(4):
+        step()
     opencl.reset_transfer_counts()
     start = time.perf_counter()
     for _ in range(calls):
@@ -130,21 +131,57 @@ def per_call_counters(step, calls=20):
     elapsed = time.perf_counter() - start
     counts = {k: v / calls for k, v in opencl.device_counts().items()}
     counts["host_seconds"] = elapsed / calls - counts["wait_seconds"]
+    counts["enqueue_seconds"] = enqueue_time(step)
     return counts
 
 
+def enqueue_time(step, rounds=30, per_round=8):
+    """The host's time to enqueue one call of ``step``: the calling thread's CPU time
+    (median), with the device held back by a user event until the round's calls are
+    enqueued, so that its threads do not share the cores (PoCL's run on the host's CPUs).
+    The first call of a round is not counted (the last round's device work evicted the
+    host's caches)."""
+    import time
+
+    import pyopencl as cl
+    ctx = opencl.get_backend().ctx
+    ctx.queue.finish()
+    times = []
+    for _ in range(rounds):
+        gate = cl.UserEvent(ctx.context)
+        cl.enqueue_barrier(ctx.queue, wait_for=[gate])
+        try:
+            for k in range(per_round):
+                start = time.thread_time()
+                step()
+                if k:
+                    times.append(time.thread_time() - start)
+        finally:
+            gate.set_status(cl.command_execution_status.COMPLETE)
+        ctx.queue.finish()
+    return statistics.median(times)
+
+
 def counters():
-    """Per-call device counters of the W1 step (SGD, Adam) and of W3 (resident, round trip):
-    the contract of issue 18, measured on whatever device runs the bench."""
+    """Per-call device counters of the W1 step (SGD, Adam; with and without launch plans)
+    and of W3 (resident, round trip): the contract of issue 18, measured on whatever device
+    runs the bench."""
     from nnframe_workloads import elementwise, mlp_step
+
+    from nnframe.config import config
     params, X, y, rng = w1_problem()
     rows = {}
     for optimizer in ("sgd", "adam"):
         step, _ = mlp_step(params, 0.01, mode="opencl", optimizer=optimizer)
         rows[f"W1 step, {optimizer}"] = per_call_counters(lambda s=step: s(X, y))
-    lazy, _ = mlp_step(params, 0.01, mode="opencl", lazy_loss=True)
-    rows["W1 step, sgd, loss left on the device (Out(borrow=True))"] = per_call_counters(
-        lambda: lazy(X, y))
+    for replay in (True, False):
+        with config.change_flags(opencl_replay=replay):
+            for optimizer in ("sgd", "adam"):
+                lazy, _ = mlp_step(params, 0.01, mode="opencl", lazy_loss=True,
+                                   optimizer=optimizer)
+                name = (f"W1 step, {optimizer}, loss left on the device (Out(borrow=True))"
+                        + ("" if replay else ", no launch plans"))
+                rows[name] = per_call_counters(lambda f=lazy: f(X, y))
     xv = rng.normal(size=N_W3).astype("float32")
     a, b = np.float32(0.7), np.float32(0.1)
     x_dev, y_dev = shared(xv, name="x"), shared(np.zeros_like(xv), name="y")
@@ -418,15 +455,23 @@ def write(path, w3_times, w3_kernels, w1_times, w1_transfers, gflops, tuning, bu
         "",
         "`opencl.device_counts()` per call (also in a function's profile, `config.profile`): "
         "kernels enqueued, host<->device transfers, blocking waits (the host stopped until the "
-        "device caught up), and the host time per call outside those waits. Issue 18's budget "
-        "on PoCL: <= 16 kernels per W1 SGD step, <= 24 with Adam, host time <= 150 us; no "
-        "blocking wait except to read a result.",
+        "device caught up). *Host time*: a call's wall time outside those waits, calls back to "
+        "back; on PoCL the device's threads share the host's cores, so it includes the host "
+        "thread waiting for a core. *Enqueue time*: the calling thread's CPU time per call with "
+        "the device held back (a user event) while a round of 8 calls is enqueued, median "
+        "(what the host costs by itself: on a GPU the device has its own cores). Functions "
+        "replay a launch plan from their third call with the same shapes "
+        "(`config.opencl_replay`, docs/opencl.md). Issue 18's budget on PoCL: <= 16 kernels "
+        "per W1 SGD step, <= 24 with Adam, host time <= 150 us; no blocking wait except to "
+        "read a result.",
         "",
-        "| call | kernels | uploads | downloads | blocking waits | time blocked | host time |",
-        "|---|---|---|---|---|---|---|",
+        "| call | kernels | uploads | downloads | blocking waits | time blocked | host time "
+        "| enqueue time |",
+        "|---|---|---|---|---|---|---|---|",
         *[f"| {name} | {c['kernels']:g} | {c['upload']:g} | {c['download']:g} | "
           f"{c['waits']:g} | {c['wait_seconds'] * 1e3:.2f} ms | "
-          f"{c['host_seconds'] * 1e6:.0f} us |" for name, c in call_counters.items()],
+          f"{c['host_seconds'] * 1e6:.0f} us | {c['enqueue_seconds'] * 1e6:.0f} us |"
+          for name, c in call_counters.items()],
         "",
         "## GEMM, float32: built-in tile against the tuned one",
         "",

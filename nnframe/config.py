@@ -102,6 +102,10 @@ _FLAGS = {
     "opencl_tune": (True, _bool,
                     "time a few GEMM tile sizes at the first matrix product per OpenCL device "
                     "and dtype, and cache the choice under compiledir (off: the built-in tile)"),
+    "opencl_replay": (True, _bool,
+                      "after two calls with the same input shapes, an OpenCL function replays "
+                      "the kernels it recorded instead of running its Python per node "
+                      "(read when the function is compiled; off: every call runs per node)"),
     "compiledir": (os.path.join(os.path.expanduser("~"), ".cache", "nnframe"), _str,
                    "where compiled kernels are cached"),
     "profile": (False, _bool, "record time per node in f.profile"),

@@ -4,6 +4,7 @@
 run, so the graph tests run on either backend::
 
     python -m pytest tests/core --device=opencl
+    python -m pytest tests/core --device=opencl --replay-verify   # launch plans checked
 
 Without the option the device is the configuration's (numpy, unless
 ``NNFRAME_FLAGS`` or ~/.nnframerc say otherwise).
@@ -21,6 +22,9 @@ def pytest_addoption(parser):
     parser.addoption("--device", action="store", default=None, choices=("numpy", "opencl", "native"),
                      help="backend for functions compiled without a mode (sets "
                           "nnframe.config.device; default: numpy)")
+    parser.addoption("--replay-verify", action="store_true",
+                     help="OpenCL launch plans from a function's second call, and every "
+                          "replayed call checked against a plain one (bit for bit)")
 
 
 def pytest_configure(config):
@@ -30,6 +34,9 @@ def pytest_configure(config):
     if device is not None:
         from nnframe.config import config as nnframe_config
         nnframe_config.device = device
+    if config.getoption("--replay-verify"):
+        from nnframe.backends.opencl import replay
+        replay.CAPTURES_FROM, replay.PLAN_FROM, replay.VERIFY = 0, 2, True
     if device == "native":
         from nnframe.backends import native
         if native.fallback_reason() is not None:

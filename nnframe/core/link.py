@@ -49,13 +49,22 @@ class Group:
 
 
 class LinkedGraph:
-    """The compiled call sequence of one FunctionGraph."""
+    """The compiled call sequence of one FunctionGraph.
+
+    ``run`` is what a call runs: ``plain_run`` (the generated ``source``), or a backend's
+    replacement for it (OpenCL's launch plans, see
+    :mod:`nnframe.backends.opencl.replay`), which reads the structure kept here:
+    ``groups``, ``inputs``, ``shared_vars``, ``outputs``, ``update_values``,
+    ``constants`` (``{id(var): value}``), ``copy_outputs``, ``copy_updates`` and ``lazy``.
+    """
 
     def __init__(self, run, source, nodes, line_to_node):
-        self.run = run
+        self.run = self.plain_run = run
         self.source = source
         self.nodes = nodes
         self.line_to_node = line_to_node
+        #: code object -> {line: (node, argument names)}, for every code that runs kernels
+        self.line_maps = {run.__code__: line_to_node}
 
     def node_of_exception(self, exc):
         """``(node, input_values)`` of the kernel that raised ``exc``, or (None, None)
@@ -67,8 +76,9 @@ class LinkedGraph:
             return origin
         tb = exc.__traceback__
         while tb is not None:
-            if tb.tb_frame.f_code is self.run.__code__:
-                entry = self.line_to_node.get(tb.tb_lineno)
+            line_to_node = self.line_maps.get(tb.tb_frame.f_code)
+            if line_to_node is not None:
+                entry = line_to_node.get(tb.tb_lineno)
                 if entry is not None:
                     node, arg_names = entry
                     frame_locals = tb.tb_frame.f_locals
@@ -78,7 +88,7 @@ class LinkedGraph:
 
 
 def link(fgraph, inputs, shared_vars, outputs, update_values, backend, copy_outputs=(),
-         copy_updates=(), wrap_kernel=None, lazy_outputs=()):
+         copy_updates=(), wrap_kernel=None, lazy_outputs=(), replay=True):
     """Compile ``fgraph`` into a :class:`LinkedGraph` running on ``backend``.
 
     ``inputs`` become positional arguments (host arrays, already checked
@@ -102,7 +112,9 @@ def link(fgraph, inputs, shared_vars, outputs, update_values, backend, copy_outp
     ``to_native(value)``, from a host ndarray (or another backend's value,
     which has ``.get()``) to its own format; ``to_host(value)``; and
     ``host``: True when its values are host ndarrays (no conversions needed); and
-    optionally ``end_call()``, run at the end of every call, after the outputs' downloads.
+    optionally ``end_call()``, run at the end of every call, after the outputs' downloads,
+    and ``make_replayer(linked)``, a replacement for the linked run (or None), asked for
+    unless kernels are wrapped or ``replay`` is False.
     """
     names = {}
     defaults = {"_native": backend.native_type, "_to_native": backend.to_native,
@@ -120,6 +132,8 @@ def link(fgraph, inputs, shared_vars, outputs, update_values, backend, copy_outp
         # kept in the container, so device-resident state stays resident.
         lines.append(f"    if type(s{k}) is not _native: s{k} = _c{k}[0] = _to_native(s{k})")
 
+    constants = {}
+
     def name_of(var):
         key = id(var)
         if key not in names:
@@ -127,6 +141,7 @@ def link(fgraph, inputs, shared_vars, outputs, update_values, backend, copy_outp
                 raise RuntimeError(f"link: {var} has no value (not an input, shared or computed)")
             cname = f"_const{len(names)}"
             defaults[cname] = var.data if backend.host else backend.to_native(var.data)
+            constants[key] = defaults[cname]
             names[key] = cname
         return names[key]
 
@@ -200,7 +215,14 @@ def link(fgraph, inputs, shared_vars, outputs, update_values, backend, copy_outp
     namespace = {}
     code = compile(source, "<nnframe-linked>", "exec")
     exec(code, dict(defaults), namespace)
-    return LinkedGraph(namespace["run"], source, nodes, line_to_node)
+    linked = LinkedGraph(namespace["run"], source, nodes, line_to_node)
+    linked.groups, linked.constants, linked.lazy = groups, constants, lazy
+    linked.inputs, linked.shared_vars = list(inputs), list(shared_vars)
+    linked.outputs, linked.update_values = list(outputs), list(update_values)
+    linked.copy_outputs, linked.copy_updates = set(copy_outputs), set(copy_updates)
+    if replay and wrap_kernel is None and hasattr(backend, "make_replayer"):
+        linked.run = backend.make_replayer(linked) or linked.run
+    return linked
 
 
 def _describe(node):

@@ -112,6 +112,15 @@ class OpenCLBackend:
         builder.build()
         return groups
 
+    def make_replayer(self, linked):
+        """The run of ``linked`` with launch plans (:mod:`~nnframe.backends.opencl.replay`),
+        or None when ``config.opencl_replay`` is off."""
+        from nnframe.config import config
+        if not config.opencl_replay:
+            return None
+        from nnframe.backends.opencl.replay import Replayer
+        return Replayer(linked, self)
+
     def to_native(self, value):
         """A DeviceArray for ``value`` (uploaded when a kernel first needs it)."""
         from nnframe.backends.opencl.array import to_native

@@ -23,7 +23,7 @@ from collections import Counter, deque
 import numpy as np
 
 __all__ = ["DeviceArray", "TRANSFERS", "to_native", "to_host", "read_all", "empty",
-           "device_args", "host_scalar",
+           "device_args", "host_scalar", "host_check", "raw_host",
            "host_view", "contiguous_strides", "SMALL"]
 
 #: What the host asked of the device since the last reset: ``upload``/``download``
@@ -46,6 +46,8 @@ def blocking_copy(ctx, dest, src, **kwargs):
 def _waited(ctx, start, drained):
     """Count a wait of the host that began at ``start``; ``drained``: everything enqueued
     before it is done (a blocking read on the in-order queue), so no upload is in flight."""
+    if ctx.recorder is not None:
+        ctx.recorder.waited()
     TRANSFERS["waits"] += 1
     TRANSFERS["wait_seconds"] += time.perf_counter() - start
     if drained:
@@ -228,8 +230,9 @@ class DeviceArray:
         if host_fn is None and self.data is None:
             device_args(self)
         out = DeviceArray(self.ctx, shape, self.dtype, strides, offset, self.data)
-        if self.host is not None and host_fn is not None:
-            out.host = host_fn(self.host)
+        host = raw_host(self)  # (a view of the values, not a read of them)
+        if host is not None and host_fn is not None:
+            out.host = host_fn(host)
         if self.data is None:
             out.base = self.base if self.base is not None else self
         return out
@@ -267,6 +270,11 @@ def empty(ctx, shape, dtype):
     return out
 
 
+#: ``raw_host(a)`` is ``a.host``, read without telling a launch-plan recorder (see
+#: :mod:`~nnframe.backends.opencl.replay`): uploads and by-value scalars are recorded as such.
+raw_host = DeviceArray.host.__get__
+
+
 def _span(a):
     """(first, last + 1) element positions the array touches in its buffer."""
     lo = hi = a.offset
@@ -300,15 +308,21 @@ def _download(a):
 
 def _upload(a):
     """Give a host-only array a device buffer (a view's root is uploaded, once)."""
+    ctx = a.ctx
+    if ctx.recorder is not None:
+        ctx.recorder.upload(a)
     if a.base is not None:
-        a.data = device_args(a.base)[0]
+        recorder, ctx.recorder = ctx.recorder, None   # (the root's upload is this one)
+        try:
+            a.data = device_args(a.base)[0]
+        finally:
+            ctx.recorder = recorder
         a.base = None
         if not _keeps_host(a):
             a.host = None
         return
-    ctx = a.ctx
-    host = np.ascontiguousarray(a.host, dtype=a.dtype)
-    a.data = ctx.allocate(host.nbytes)
+    host = np.ascontiguousarray(raw_host(a), dtype=a.dtype)
+    a.data = ctx.pool.allocate(max(host.nbytes, 8))  # (not ctx.allocate: not a kernel's output)
     a.strides = contiguous_strides(a.shape)
     a.offset = 0
     if host.size:
@@ -332,8 +346,27 @@ def _keeps_host(a):
 def host_scalar(a):
     """The one value of a host array as a kernel's by-value argument (a bool as the uint8
     the kernels declare: pyopencl refuses to pass a NumPy bool as one)."""
-    value = a.host.reshape(-1)[0]
-    return np.uint8(value) if value.dtype == np.bool_ else value
+    value = raw_host(a).reshape(-1)[0]
+    value = np.uint8(value) if value.dtype == np.bool_ else value
+    if a.ctx.recorder is not None:
+        a.ctx.recorder.scalar(a, value)
+    return value
+
+
+def host_check(check, *args):
+    """``check(*args)``, each DeviceArray among ``args`` replaced by its host copy.
+
+    For validations of values on the host (class labels against the number of classes)
+    that raise on bad data and return nothing a kernel uses: a launch plan
+    (:mod:`~nnframe.backends.opencl.replay`) records the check and runs it again at each
+    call, so the group doing it is still replayed.  ``check`` and the other arguments must
+    be the same at every call (a module function, shapes, names).
+    """
+    for a in args:
+        if isinstance(a, DeviceArray) and a.ctx.recorder is not None:
+            a.ctx.recorder.host_check(check, args)
+            break
+    check(*[raw_host(a) if isinstance(a, DeviceArray) else a for a in args])
 
 
 def device_args(a):

@@ -165,13 +165,20 @@ class DeviceContext:
         self.staged_uploads = deque()
         # staging arrays kept for reuse, by size: [array, event of its last upload]
         self.staging = {}
+        # while a function's call is recorded for a launch plan: what its kernels do
+        # (replay.GroupRecorder: allocations, uploads, launches, host reads, waits)
+        self.recorder = None
 
     def __repr__(self):
         return (f"<OpenCL device {self.device.name!r} (platform {self.platform_index}, "
                 f"device {self.device_index})>")
 
     def allocate(self, nbytes):
-        return self.pool.allocate(max(int(nbytes), 8))
+        """A device buffer of at least ``nbytes`` for a kernel's output or scratch."""
+        buffer = self.pool.allocate(max(int(nbytes), 8))
+        if self.recorder is not None:
+            self.recorder.allocated(buffer, nbytes)
+        return buffer
 
     def register_error(self, message):
         """A code (> 0) that a kernel writes to ``err`` to raise ``message`` later."""

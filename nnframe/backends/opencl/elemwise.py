@@ -29,7 +29,14 @@ import math
 
 import numpy as np
 
-from nnframe.backends.opencl.array import SMALL, DeviceArray, device_args, empty, host_scalar
+from nnframe.backends.opencl.array import (
+    SMALL,
+    DeviceArray,
+    device_args,
+    empty,
+    host_scalar,
+    raw_host,
+)
 from nnframe.backends.opencl.codegen import (
     ctype,
     helpers_for,
@@ -60,7 +67,7 @@ HOST_MAX = SMALL
 
 def on_host(values, size, dtype):
     """Whether a small result of host values is computed on the host (see HOST_MAX)."""
-    if not all(v.host is not None for v in values):
+    if not all(raw_host(v) is not None for v in values):   # (where values are, not what)
         return False
     return size <= 1 or (size <= HOST_MAX and np.dtype(dtype).kind in "biu"
                          and all(v.dtype.kind in "biu" for v in values))

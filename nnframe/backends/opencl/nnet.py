@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from nnframe.backends.opencl.array import device_args, empty
+from nnframe.backends.opencl.array import device_args, empty, host_check, raw_host
 from nnframe.backends.opencl.codegen import ctype, kernel_name, literal
 from nnframe.backends.opencl.elemwise import long8
 from nnframe.backends.opencl.reduce import pairwise_helpers
@@ -193,12 +193,12 @@ class IndexCheck:
 
     def host(self, coding, indices, rows):
         """True when checked on the host (raises there); False: the kernel must check."""
-        if indices.host is None:
+        if raw_host(indices) is None:
             return False
         if rows:
-            N.check_index_rows(coding.shape, indices.host, self.what)
+            host_check(N.check_index_rows, coding.shape, indices, self.what)
         else:
-            N.check_class_indices(indices.host, coding.shape[1], self.what)
+            host_check(N.check_class_indices, indices, coding.shape[1], self.what)
         return True
 
     def flag(self, checked):
@@ -324,9 +324,9 @@ def one_hot_kernel(node, builder):
     def run(y, n):
         n = int(host_view(n))
         N.OneHot.check_n_classes(n)
-        checked = y.host is not None
+        checked = raw_host(y) is not None
         if checked:
-            N.check_class_indices(y.host, n, "one_hot")
+            host_check(N.check_class_indices, y, n, "one_hot")
         rows = y.shape[0]
         out = empty(ctx, (rows, n), dtype)
         if out.size == 0:

@@ -64,15 +64,18 @@ def cache_dir():
 class KernelHandle:
     """A kernel of a program not built yet; callable like a pyopencl Kernel once it is."""
 
-    __slots__ = ("name", "kernel", "scalar_dtypes")
+    __slots__ = ("name", "kernel", "scalar_dtypes", "ctx")
 
-    def __init__(self, name, scalar_dtypes=None):
+    def __init__(self, name, scalar_dtypes=None, ctx=None):
         self.name = name
         self.kernel = None
         self.scalar_dtypes = scalar_dtypes
+        self.ctx = ctx
 
     def __call__(self, queue, global_size, local_size, *args):
         TRANSFERS["kernels"] += 1
+        if self.ctx is not None and self.ctx.recorder is not None:
+            self.ctx.recorder.launch(self, global_size, local_size, args)
         return self.kernel(queue, global_size, local_size, *args)
 
 
@@ -108,7 +111,7 @@ class ProgramBuilder:
         self.sources[name] = source
         handle = self.handles.get(name)
         if handle is None:
-            handle = self.handles[name] = KernelHandle(name, scalar_dtypes)
+            handle = self.handles[name] = KernelHandle(name, scalar_dtypes, self.ctx)
         return handle
 
     def source(self):

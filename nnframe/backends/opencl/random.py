@@ -23,7 +23,14 @@ import numpy as np
 
 from nnframe.backends.numpy import random as NR
 from nnframe.backends.opencl import elemwise as EW
-from nnframe.backends.opencl.array import DeviceArray, device_args, empty, host_scalar, host_view
+from nnframe.backends.opencl.array import (
+    DeviceArray,
+    device_args,
+    empty,
+    host_scalar,
+    host_view,
+    raw_host,
+)
 from nnframe.backends.opencl.codegen import ctype, kernel_name
 from nnframe.backends.opencl.registry import register
 from nnframe.core.ops import random as random_ops
@@ -208,7 +215,7 @@ class _Params:
             raise op.param_broadcast_error(name, value.shape, shape) from None
 
     def args(self, value, shape):
-        if value.size == 1 and value.host is not None:
+        if value.size == 1 and raw_host(value) is not None:
             return [self.ctx.err, host_scalar(value), 0]
         dense = empty(self.ctx, shape, self.dtype)
         src = value

@@ -22,7 +22,7 @@ import numpy as np
 
 from nnframe.backends.numpy.subtensor import _index_builder
 from nnframe.backends.opencl import elemwise as EW
-from nnframe.backends.opencl.array import device_args, empty, host_view
+from nnframe.backends.opencl.array import device_args, empty, host_check, host_view, raw_host
 from nnframe.backends.opencl.codegen import ctype, kernel_name
 from nnframe.backends.opencl.registry import numpy_kernel, register
 from nnframe.core.ops import subtensor as subtensor_ops
@@ -157,23 +157,32 @@ class IndexPlan:
             raise IndexError("index is out of bounds: cannot index an axis of length 0")
 
     def check_host(self, x_shape, arrays, index_values):
-        """Check index arrays that are on the host; True when all were."""
-        try:
-            return self._check_host(x_shape, arrays)
-        except IndexError as exc:
-            raise self.index_error(exc, x_shape, index_values) from None
+        """Check index arrays that are on the host; True when all were.
 
-    def _check_host(self, x_shape, arrays):
+        Each check is a :func:`~nnframe.backends.opencl.array.host_check`, so a launch
+        plan runs it again at every call; its arguments describe the index without the
+        arrays' values, which the error message needs only when it is raised.
+        """
+        described = tuple(("int", v.dtype, host_view(v).item()) if v.ndim == 0 else
+                          ("array", v.dtype, v.shape) for v in index_values)
         ok = True
         for (axis, _, _), a in zip(self.arrays, arrays):
-            if a.host is None:
+            if raw_host(a) is None:
                 ok = False
                 continue
-            n = x_shape[axis]
-            bad = (a.host < -n) | (a.host >= n)
-            if bad.any():
-                raise subtensor_ops.out_of_bounds_error(int(a.host[bad].reshape(-1)[0]), axis, n)
+            host_check(self._check_bounds, a, axis, tuple(x_shape), described)
         return ok
+
+    def _check_bounds(self, values, axis, x_shape, described):
+        """Raise IndexError (NumPy's, naming the index) if an index in ``values`` is out of
+        bounds for ``axis``."""
+        n = x_shape[axis]
+        bad = (values < -n) | (values >= n)
+        if bad.any():
+            exc = subtensor_ops.out_of_bounds_error(int(values[bad].reshape(-1)[0]), axis, n)
+            index = [np.asarray(d[2], d[1]) if d[0] == "int" else
+                     np.broadcast_to(np.zeros((), d[1]), d[2]) for d in described]
+            raise subtensor_ops.index_error(exc, self._build_index(index), x_shape) from None
 
 
 def _adv_code(plan):
