@@ -7,7 +7,8 @@ pytest.importorskip("pyopencl", reason="the OpenCL backend needs pyopencl (pip i
 from opencl_helpers import compare  # noqa: E402
 
 import nnframe.tensor as T  # noqa: E402
-from nnframe import function, shared  # noqa: E402
+from nnframe import config, function, shared  # noqa: E402
+from nnframe.backends import opencl  # noqa: E402
 from nnframe.core.ops import reduce as R  # noqa: E402
 from nnframe.core.ops.blas import Gemm  # noqa: E402
 
@@ -93,6 +94,26 @@ def test_dot_mixed_dtypes_and_large_float32():
     x, y = T.fmatrix("x"), T.fmatrix("y")
     xv, yv = rng.normal(size=(300, 257)).astype("float32"), rng.normal(size=(257, 130)).astype("float32")
     compare([x, y], T.dot(x, y), [xv, yv], rtol=2e-4, atol=2e-4)
+
+
+@pytest.mark.parametrize("band", [1, 3, 8])
+def test_products_in_bands_give_the_same_bits(monkeypatch, band):
+    # A large B on a CPU device is read in bands of tile rows (GemmCode._banded_order): every
+    # tile must be computed once, also in a last, partial band and at the edges.
+    from nnframe.backends.opencl import blas
+    x, y = T.fmatrix("x"), T.fmatrix("y")
+    xv = rng.normal(size=(203, 77)).astype("float32")
+    yv = rng.normal(size=(77, 301)).astype("float32")
+    outs = [T.dot(x, y), T.dot(x, y.T.T[:, ::-1]), T.dot(x[1:], y) * 2.0]
+    with config.change_flags(opencl_replay=False):
+        plain = function([x, y], outs, mode="opencl")(xv, yv)
+        monkeypatch.setattr(blas, "BANDED_BYTES", -1)
+        monkeypatch.setattr(blas, "BAND", band)
+        monkeypatch.setattr(opencl.get_backend().ctx, "cpu", True)
+        banded = function([x, y], outs, mode="opencl")(xv, yv)
+    for got, want in zip(banded, plain):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(banded[0], xv @ yv, rtol=2e-4, atol=2e-4)
 
 
 def test_products_of_bool_arrays_are_logical():
