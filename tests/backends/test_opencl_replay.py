@@ -265,3 +265,17 @@ def test_describe_says_what_each_group_does():
     for _ in range(3):
         f(np.ones(4, "float32"))
     assert replayer(f).describe().startswith("replayed")
+
+
+def test_at_most_eight_plans_the_least_recently_used_is_dropped_and_planned_again():
+    from nnframe.backends.opencl import replay
+    x = T.fvector("x")
+    f = function([x], T.exp(x) * 2.0, mode="opencl")
+    sizes = list(range(100, 100 + replay.MAX_PLANS + 1)) + [100]
+    for n in sizes:
+        v = rng.normal(size=n).astype("float32")
+        for _ in range(4):
+            np.testing.assert_allclose(f(v), np.exp(v) * 2, rtol=1e-6)
+    r = replayer(f)
+    assert len(r.plans) == replay.MAX_PLANS
+    assert r.stats["plans"] == len(sizes) and r.stats["replayed"] == len(sizes)

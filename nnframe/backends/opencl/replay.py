@@ -106,6 +106,7 @@ class Replayer:
         key = tuple(map(geometry, ins)) + tuple(map(geometry, shared))
         plan = self.plans.get(key)
         if plan is not None:
+            self.plans.move_to_end(key)       # (the least recently used goes first)
             try:
                 result = plan(*ins, *shared)
             except PlanMismatch:
@@ -145,7 +146,8 @@ class Replayer:
             self.plans[key] = self._compile(entries)
             self.stats["plans"] += 1
             while len(self.plans) > MAX_PLANS:
-                self.plans.popitem(last=False)
+                dropped, _ = self.plans.popitem(last=False)
+                self.seen.pop(dropped, None)      # planned again if it comes back
         return result
 
     # -- capture -------------------------------------------------------------------------
