@@ -96,21 +96,27 @@ def test_dot_mixed_dtypes_and_large_float32():
     compare([x, y], T.dot(x, y), [xv, yv], rtol=2e-4, atol=2e-4)
 
 
-@pytest.mark.parametrize("band", [1, 3, 8])
-def test_products_in_bands_give_the_same_bits(monkeypatch, band):
-    # A large B on a CPU device is read in bands of tile rows (GemmCode._banded_order): every
-    # tile must be computed once, also in a last, partial band and at the edges.
+@pytest.mark.parametrize("band, packed", [(1, False), (3, True), (8, False), (8, True)])
+def test_products_in_bands_and_of_packed_operands_give_the_same_bits(monkeypatch, band, packed):
+    # A large B on a CPU device is packed in column strips (GemmCode._packs) and read in
+    # bands of tile rows (GemmCode._banded_order): every tile must be computed once, also in
+    # a last, partial band, a last, partial strip and at the edges; batches too.
     from nnframe.backends.opencl import blas
     x, y = T.fmatrix("x"), T.fmatrix("y")
+    u, v = T.ftensor3("u"), T.ftensor3("v")
     xv = rng.normal(size=(203, 77)).astype("float32")
     yv = rng.normal(size=(77, 301)).astype("float32")
-    outs = [T.dot(x, y), T.dot(x, y.T.T[:, ::-1]), T.dot(x[1:], y) * 2.0]
+    uv = rng.normal(size=(3, 21, 13)).astype("float32")
+    vv = rng.normal(size=(3, 13, 29)).astype("float32")
+    outs = [T.dot(x, y), T.dot(x, y.T.T[:, ::-1]), T.dot(x[1:], y) * 2.0, T.dot(x, y[:, 5:]),
+            T.batched_dot(u, v), T.batched_dot(u, v[::-1])]
     with config.change_flags(opencl_replay=False):
-        plain = function([x, y], outs, mode="opencl")(xv, yv)
+        plain = function([x, y, u, v], outs, mode="opencl")(xv, yv, uv, vv)
         monkeypatch.setattr(blas, "BANDED_BYTES", -1)
         monkeypatch.setattr(blas, "BAND", band)
+        monkeypatch.setattr(blas, "PACKED_BYTES", -1 if packed else 1 << 62)
         monkeypatch.setattr(opencl.get_backend().ctx, "cpu", True)
-        banded = function([x, y], outs, mode="opencl")(xv, yv)
+        banded = function([x, y, u, v], outs, mode="opencl")(xv, yv, uv, vv)
     for got, want in zip(banded, plain):
         np.testing.assert_array_equal(got, want)
     np.testing.assert_allclose(banded[0], xv @ yv, rtol=2e-4, atol=2e-4)

@@ -33,8 +33,9 @@ from nnframe.core.ops.blas import BatchedDot, Dot, Gemm
 __all__ = ["GemmCode", "GemvCode"]
 
 #: on a CPU device, a B larger than this is read in bands of BAND tile rows
-#: (GemmCode._banded_order)
-BANDED_BYTES, BAND = 4 << 20, 8
+#: (GemmCode._banded_order), and one larger than PACKED_BYTES is packed first
+#: (GemmCode._packs)
+BANDED_BYTES, BAND, PACKED_BYTES = 4 << 20, 8, 4 << 20
 
 
 def _scalar_param(name, t):
@@ -79,6 +80,7 @@ class GemmCode:
         self.rm, self.w, self.local = tile
         self.epilogue = epilogue
         self.kernel = self._kernel(builder)
+        self.pack = self._pack_kernel(builder) if self.ctx.cpu else None
 
     def _kernel(self, builder):
         rm, w = self.rm, self.w
@@ -94,7 +96,7 @@ class GemmCode:
                   "if (bs1 == 1)",
                   "  for (; k < K; ++k) {",
                   "    " + CONTRACT,
-                  *["    " + s for s in self._update(load("B + k * bs0 + j0"), "k")],
+                  *["    " + s for s in self._update(load("B + gx * bsj + k * bs0"), "k")],
                   "  }",
                   "else if (bs0 == 1)",
                   *self._column_steps(builder),
@@ -119,7 +121,7 @@ class GemmCode:
             f"      {t} s = 0;",
             "      for (long k = 0; k < K; ++k) {",
             "        " + CONTRACT,
-            "        s = A[i * as0 + k * as1] * B[k * bs0 + j * bs1] + s;",
+            f"        s = A[i * as0 + k * as1] * B[(j / {w}) * bsj + (j % {w}) * bs1 + k * bs0] + s;",
             "      }",
             "      C[i * N + j] = s;",
             "    }",
@@ -132,17 +134,40 @@ class GemmCode:
             f"__global const {t}* B", "long bo", "long bs0", "long bs1", "long bb",
             f"__global {t}* C", "long cb",
             f"__global const {t}* Z", "long zo", "long zs0", "long zs1", "long zb", "int use_z",
-            _scalar_param("a", t), _scalar_param("b", t), "long band"]
+            _scalar_param("a", t), _scalar_param("b", t), "long band", "long bsj"]
         i64 = np.int64
         s = _np_scalar(self.dtype)
         dtypes = ([i64] * 3 + [None] + [i64] * 4 + [None] + [i64] * 4 + [None, i64]
-                  + [None] + [i64] * 4 + [np.int32] + [None, i64, s, np.int32] * 2 + [i64])
+                  + [None] + [i64] * 4 + [np.int32] + [None, i64, s, np.int32] * 2 + [i64, i64])
         if self.epilogue is not None:
             params += [f"__global {ctype(self.epilogue.out_dtype)}* E"] + self.epilogue.params()
             dtypes += [None] + self.epilogue.scalar_dtypes()
         text = ("__kernel void KNAME(" + ", ".join(params) + ") {\n  " + "\n  ".join(lines)
                 + "\n}\n")
         return builder.kernel(text.replace("KNAME", kernel_name("gemm", text)), dtypes)
+
+    def _pack_kernel(self, builder):
+        """Copies a B with contiguous rows into column strips of the tile's width, each
+        strip's K rows one after the other (zeros past N): see :meth:`_packs`."""
+        t, w = ctype(self.dtype), self.w
+        text = (f"__kernel void KNAME(long K, long N, __global const {t}* B, long bo, long bs0, "
+                f"long bb, __global {t}* P, long strips) {{\n"
+                "  const long k = get_global_id(0), s = get_global_id(1), bt = get_global_id(2);\n"
+                "  if (k >= K || s >= strips) return;\n"
+                f"  const __global {t}* src = B + bo + bt * bb + k * bs0 + s * {w};\n"
+                f"  __global {t}* dst = P + ((bt * strips + s) * K + k) * {w};\n"
+                f"  for (int c = 0; c < {w}; ++c) dst[c] = s * {w} + c < N ? src[c] : 0;\n}}\n")
+        i64 = np.int64
+        return builder.kernel(text.replace("KNAME", kernel_name("gemmpack", text)),
+                              [i64, i64, None, i64, i64, i64, None, i64])
+
+    def _packs(self, k, n, bstr):
+        """Whether B is packed before the product: on a CPU device, for a B with contiguous
+        rows larger than :data:`PACKED_BYTES`. Each work-item then reads its strip of B in
+        order instead of K rows N entries apart, one memory page each (a 4096^2 product
+        walked 4096 pages per tile)."""
+        return (self.pack is not None and bstr[2] == 1
+                and k * n * np.dtype(self.dtype).itemsize > PACKED_BYTES)
 
     @staticmethod
     def _banded_order():
@@ -239,6 +264,14 @@ class GemmCode:
         gsize = ((gx + lx - 1) // lx * lx, (gy + ly - 1) // ly * ly, batch)
         astr = [0 if a.shape[d] == 1 else a.strides[d] for d in range(3)]
         bstr = [0 if b.shape[d] == 1 else b.strides[d] for d in range(3)]
+        bsj = self.w * bstr[2]   # from one column strip of B to the next
+        if self._packs(k, n, bstr):
+            strips, copies = gx, (batch if bstr[0] else 1)
+            packed = ctx.allocate(copies * strips * k * self.w * np.dtype(self.dtype).itemsize)
+            self.pack(ctx.queue, ((k + 63) // 64 * 64, strips, copies), (64, 1, 1), k, n,
+                      bbuf, bo, bstr[1], bstr[0], packed, strips)
+            bbuf, bo, bsj = packed, 0, k * self.w
+            bstr = [strips * k * self.w if bstr[0] else 0, self.w, 1]
         extra = []
         if self.epilogue is not None:
             extra = [result.data] + self.epilogue.args(epilogue_args)
@@ -247,7 +280,7 @@ class GemmCode:
                     bbuf, bo, bstr[1], bstr[2], bstr[0],
                     out.data, m * n, *zargs,
                     *scalar_args(ctx, alpha, 1), *scalar_args(ctx, beta, 0),
-                    self._band(k, n), *extra)
+                    self._band(k, n), bsj, *extra)
         return result
 
     def _band(self, k, n):
