@@ -279,3 +279,53 @@ def test_at_most_eight_plans_the_least_recently_used_is_dropped_and_planned_agai
     r = replayer(f)
     assert len(r.plans) == replay.MAX_PLANS
     assert r.stats["plans"] == len(sizes) and r.stats["replayed"] == len(sizes)
+
+
+def test_a_device_index_error_raises_in_the_captured_call_that_made_it():
+    # the index is checked on the device; a later group of the same call downloads (the
+    # ifelse's condition): the error must raise there, before the update is applied
+    def build():
+        x = shared(np.arange(600, dtype="float32").reshape(200, 3), name="x")
+        w = shared(np.zeros(3, "float32"), name="w")
+        i = T.lvector("i")
+        g = x[i * 2]
+        new = ifelse(g.sum() > -1e9, w + g.sum(axis=0), w)
+        return function([i], [], updates=[(w, new)], mode="opencl"), w
+    f, w = build()
+    ok, bad = np.arange(100), np.arange(101)
+    f(ok), f(ok)
+    for _ in range(4):        # a plain call, two captures, a replayed call
+        with pytest.raises(IndexError):
+            f(bad)
+    np.testing.assert_array_equal(w.get_value(), 2 * np.arange(600).reshape(200, 3)[::2].sum(0))
+
+
+def test_a_live_result_that_was_an_input_at_the_captures_is_not_taken_for_it():
+    def build():
+        w = shared(np.full(100, 2.0, "float32"), name="w")
+        v = shared(np.full(100, 5.0, "float32"), name="v")
+        c = T.lscalar("c")
+        out = ifelse(c > 0, w, v)          # live; returns w itself while c > 0
+        return function([c], [(out * 3.0 + w)[:3], (v * 3.0).sum()], mode="opencl")
+    f, g = build(), unplanned(build)
+    for c in [1, 1, 1, 1, 0, 0, 1, 0]:
+        np.testing.assert_array_equal(f(c)[0], g(c)[0])
+
+
+def test_one_array_given_for_two_inputs_at_the_captures_is_not_taken_for_both_later():
+    n = T.fscalar("n")
+    make = function([n], Out(n * 1.0, borrow=True), mode="opencl")    # host-only 0-d values
+    a, b, v = T.fscalar("a"), T.fscalar("b"), T.fvector("v")
+    f = function([a, b, v], T.exp(v.sum()) * a + b * 100.0, mode="opencl", trust_input=True)
+    two, three = make(np.float32(2)), make(np.float32(3))
+    zeros = np.zeros(9, "float32")
+    for _ in range(4):
+        f(two, two, zeros)
+    assert f(two, three, zeros) == 302.0
+    x, y = shared(np.float32(0), name="x"), shared(np.float32(0), name="y")
+    g = function([v], T.exp(v.sum()) * x + y * 100.0, mode="opencl")
+    x.container[0] = y.container[0] = two      # (what set_value(..., borrow=True) may leave)
+    for _ in range(4):
+        g(zeros)
+    y.container[0] = three
+    assert g(zeros) == 302.0

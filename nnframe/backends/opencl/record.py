@@ -75,10 +75,13 @@ class GroupRecorder:
             self.live = reason
 
     def _position(self, a):
-        for p, value in enumerate(self.args):
-            if value is a:
-                return p
-        return None
+        """The input position holding ``a``; None when none does, or when inputs of other
+        roots do (one array passed as two inputs: a replay could not tell them apart)."""
+        found = [p for p, value in enumerate(self.args) if value is a]
+        if len({self.roots[p] for p in found}) > 1:
+            self._why("two inputs are one array")
+            return None
+        return found[0] if found else None
 
     # hooks -----------------------------------------------------------------------------
     def allocated(self, buffer, nbytes):

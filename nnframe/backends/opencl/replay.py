@@ -176,7 +176,7 @@ class Replayer:
             entries.append(entry)
             for k, (var, value) in enumerate(zip(group.outputs, outs)):
                 env[id(var)] = value
-                roots[id(var)] = _root_of(value, entry, k, n, args, arg_roots)
+                roots[id(var)] = _root_of(entry, k, n, arg_roots)
                 if entry[0] == "static":
                     static.add(id(var))
             for var in list(group.inputs) + list(group.outputs):
@@ -190,7 +190,11 @@ class Replayer:
         recorder = GroupRecorder(args, arg_roots, dynamic)
         watched = {id(a): a for a, d in zip(args, dynamic)
                    if d and type(a) is DeviceArray}.values()
-        pending, ctx.pending_check = ctx.pending_check, False
+        # Whether the group asks for the error flag to be read: the flag's state evolves the
+        # same way in a replayed call (same sets, same downloads), so a set is recorded where
+        # the group finds it unset. (It is never cleared here: a download in a later group
+        # of this call must still raise.)
+        pending = ctx.pending_check
         try:
             for a in watched:
                 a.__class__ = Watched
@@ -207,8 +211,7 @@ class Replayer:
             ctx.recorder = None
             for a in watched:
                 a.__class__ = DeviceArray
-            checks = ctx.pending_check
-            ctx.pending_check = pending or checks
+        checks = ctx.pending_check and not pending
         outs = (result,) if len(group.outputs) == 1 else tuple(result)
         return outs, checks, recorder
 
@@ -266,7 +269,7 @@ def _verify(got, want, linked):
                                  f"call:\n{a!r}\n!=\n{b!r}\nplan:\n{linked.run.source}")
 
 
-def _root_of(value, entry, k, n, args, arg_roots):
+def _root_of(entry, k, n, arg_roots):
     """What the buffer of output ``k`` of group ``n`` comes from (two values with one root
     may share a buffer; see GroupRecorder.buffer_ref)."""
     if entry[0] == "replay":
@@ -274,9 +277,9 @@ def _root_of(value, entry, k, n, args, arg_roots):
         if ref[0] == "in":
             return arg_roots[ref[1]]
         return ("group", n, ref[1]) if ref[0] == "alloc" else ("persist", id(ref[1]))
-    for a, root in zip(args, arg_roots):
-        if value is a or (value.data is not None and value.data is a.data):
-            return root
+    # A live group's result may be one of its inputs at the captures and not later (an
+    # ifelse's branch): a root of its own, so that a replayed group reading both finds
+    # them ambiguous and runs live.
     return ("output", n, k)
 
 
