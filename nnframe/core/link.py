@@ -161,6 +161,10 @@ def link(fgraph, inputs, shared_vars, outputs, update_values, backend, copy_outp
     keep = set(final) | {id(v) for v in inputs} | {id(v) for v in shared_vars}
 
     line_to_node = {}
+    # A backend with a call_lock runs one call at a time (OpenCL: per device).
+    lock = getattr(backend, "call_lock", None)
+    if lock is not None:
+        defaults["_lock"] = lock
     header_lines = 2  # "def run(...)" is line 1 of the source
     counter = 0
     for n, group in enumerate(groups):
@@ -211,6 +215,9 @@ def link(fgraph, inputs, shared_vars, outputs, update_values, backend, copy_outp
     params = ", ".join(f"i{k}" for k in range(len(inputs)))
     kw = ", ".join(f"{d}={d}" for d in defaults)
     signature = ", ".join(p for p in (params, "*" if kw else "", kw) if p)
+    if lock is not None:   # the body under "with _lock:" (line 2): every line one further
+        lines = ["    with _lock:"] + ["    " + line for line in lines]
+        line_to_node = {n + 1: entry for n, entry in line_to_node.items()}
     source = f"def run({signature}):\n" + "\n".join(lines) + "\n"
     namespace = {}
     code = compile(source, "<nnframe-linked>", "exec")

@@ -329,3 +329,32 @@ def test_one_array_given_for_two_inputs_at_the_captures_is_not_taken_for_both_la
         g(zeros)
     y.container[0] = three
     assert g(zeros) == 302.0
+
+
+@pytest.mark.parametrize("replay", [True, False])
+def test_functions_called_from_two_threads_give_their_own_results(replay):
+    # Each call sets its kernel objects' arguments, then enqueues them: two threads
+    # interleaving those steps gave wrong results, with or without plans (one call at a
+    # time per device now: the context's lock).
+    import threading
+    with config.change_flags(opencl_replay=replay):
+        x, y = T.fmatrix("x"), T.fmatrix("y")
+        f = function([x], (x.T * 2.0 + 1.0).sum(axis=0), mode="opencl")
+        g = function([y], T.exp(y.T) * 3.0 - y, mode="opencl")
+    errors = []
+
+    def worker(fn, reference, seed):
+        r = np.random.default_rng(seed)
+        for _ in range(2000):    # (without the lock, about one run in two went wrong)
+            n = int(r.integers(2, 40))
+            v = r.normal(size=(n, n)).astype("float32")
+            if not np.allclose(fn(v), reference(v), rtol=1e-5, atol=1e-5):
+                errors.append(n)
+    threads = [threading.Thread(target=worker, args=(f, lambda v: (v.T * 2 + 1).sum(0), 1)),
+               threading.Thread(target=worker, args=(g, lambda v: np.exp(v.T) * 3 - v, 2))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert opencl.get_backend().ctx.recorder is None

@@ -112,6 +112,11 @@ class OpenCLBackend:
         builder.build()
         return groups
 
+    @property
+    def call_lock(self):
+        """The device's lock: a linked function's call holds it (one call at a time)."""
+        return self.ctx.lock
+
     def make_replayer(self, linked):
         """The run of ``linked`` with launch plans (:mod:`~nnframe.backends.opencl.replay`),
         or None when ``config.opencl_replay`` is off."""

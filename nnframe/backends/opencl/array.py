@@ -46,8 +46,9 @@ def blocking_copy(ctx, dest, src, **kwargs):
 def _waited(ctx, start, drained):
     """Count a wait of the host that began at ``start``; ``drained``: everything enqueued
     before it is done (a blocking read on the in-order queue), so no upload is in flight."""
-    if ctx.recorder is not None:
-        ctx.recorder.waited()
+    recorder = ctx.recorder   # (read once: another thread's call may end its capture)
+    if recorder is not None:
+        recorder.waited()
     TRANSFERS["waits"] += 1
     TRANSFERS["wait_seconds"] += time.perf_counter() - start
     if drained:
@@ -309,8 +310,9 @@ def _download(a):
 def _upload(a):
     """Give a host-only array a device buffer (a view's root is uploaded, once)."""
     ctx = a.ctx
-    if ctx.recorder is not None:
-        ctx.recorder.upload(a)
+    recorder = ctx.recorder
+    if recorder is not None:
+        recorder.upload(a)
     if a.base is not None:
         recorder, ctx.recorder = ctx.recorder, None   # (the root's upload is this one)
         try:
@@ -348,8 +350,9 @@ def host_scalar(a):
     the kernels declare: pyopencl refuses to pass a NumPy bool as one)."""
     value = raw_host(a).reshape(-1)[0]
     value = np.uint8(value) if value.dtype == np.bool_ else value
-    if a.ctx.recorder is not None:
-        a.ctx.recorder.scalar(a, value)
+    recorder = a.ctx.recorder
+    if recorder is not None:
+        recorder.scalar(a, value)
     return value
 
 
@@ -363,8 +366,10 @@ def host_check(check, *args):
     be the same at every call (a module function, shapes, names).
     """
     for a in args:
-        if isinstance(a, DeviceArray) and a.ctx.recorder is not None:
-            a.ctx.recorder.host_check(check, args)
+        if isinstance(a, DeviceArray):
+            recorder = a.ctx.recorder
+            if recorder is not None:
+                recorder.host_check(check, args)
             break
     check(*[raw_host(a) if isinstance(a, DeviceArray) else a for a in args])
 

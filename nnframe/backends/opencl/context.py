@@ -9,6 +9,7 @@ one (PoCL's CPU device on a machine without a GPU driver).
 >>> get_context().device.name          # doctest: +SKIP
 'pthread-Intel(R) Xeon(R) Processor @ 2.80GHz'
 """
+import threading
 from collections import deque
 
 import numpy as np
@@ -168,6 +169,10 @@ class DeviceContext:
         # while a function's call is recorded for a launch plan: what its kernels do
         # (replay.GroupRecorder: allocations, uploads, launches, host reads, waits)
         self.recorder = None
+        # one call at a time on this device: a call sets its kernel objects' arguments and
+        # then enqueues them, and rotates the staging slots; two threads interleaving those
+        # steps gave wrong results (the queue is in order anyway: nothing is lost)
+        self.lock = threading.RLock()
 
     def __repr__(self):
         return (f"<OpenCL device {self.device.name!r} (platform {self.platform_index}, "
@@ -176,8 +181,9 @@ class DeviceContext:
     def allocate(self, nbytes):
         """A device buffer of at least ``nbytes`` for a kernel's output or scratch."""
         buffer = self.pool.allocate(max(int(nbytes), 8))
-        if self.recorder is not None:
-            self.recorder.allocated(buffer, nbytes)
+        recorder = self.recorder
+        if recorder is not None:
+            recorder.allocated(buffer, nbytes)
         return buffer
 
     def register_error(self, message):

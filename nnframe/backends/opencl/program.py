@@ -74,9 +74,14 @@ class KernelHandle:
 
     def __call__(self, queue, global_size, local_size, *args):
         TRANSFERS["kernels"] += 1
-        if self.ctx is not None and self.ctx.recorder is not None:
-            self.ctx.recorder.launch(self, global_size, local_size, args)
-        return self.kernel(queue, global_size, local_size, *args)
+        ctx = self.ctx
+        if ctx is None:
+            return self.kernel(queue, global_size, local_size, *args)
+        recorder = ctx.recorder
+        if recorder is not None:
+            recorder.launch(self, global_size, local_size, args)
+        with ctx.lock:   # (arguments set, then enqueued: one thread at a time)
+            return self.kernel(queue, global_size, local_size, *args)
 
 
 class ProgramBuilder:

@@ -33,8 +33,9 @@ class Watched(DeviceArray):
     @property
     def host(self):
         value = _HOST.__get__(self)
-        if value is not None and self.ctx.recorder is not None:
-            self.ctx.recorder.read_host()
+        recorder = self.ctx.recorder
+        if value is not None and recorder is not None:
+            recorder.read_host()
         return value
 
     @host.setter

@@ -93,6 +93,10 @@ class Replayer:
 
     # -- dispatch ----------------------------------------------------------------------
     def __call__(self, *inputs):
+        with self.ctx.lock:               # (the plain run holds it too: one call at a time)
+            return self._call(inputs)
+
+    def _call(self, inputs):
         ctx = self.ctx
         if ctx.recorder is not None:      # called by a group being captured: not planned
             return self.plain(*inputs)
@@ -146,8 +150,9 @@ class Replayer:
             self.plans[key] = self._compile(entries)
             self.stats["plans"] += 1
             while len(self.plans) > MAX_PLANS:
-                dropped, _ = self.plans.popitem(last=False)
+                dropped, old = self.plans.popitem(last=False)
                 self.seen.pop(dropped, None)      # planned again if it comes back
+                self.linked.line_maps.pop(old.__code__, None)
         return result
 
     # -- capture -------------------------------------------------------------------------
