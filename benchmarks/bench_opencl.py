@@ -117,10 +117,11 @@ def w1(rounds, calls):
     return times, transfers
 
 
-def per_call_counters(step, calls=20):
+def per_call_counters(step, calls=20, reads=True):
     """What one call of ``step`` asks of the device (opencl.device_counts per call, after
     four warm-up calls: launch plans start at the third), its host time outside blocking
-    waits, and its enqueue time (:func:`enqueue_time`)."""
+    waits, and, for a step that ``reads`` nothing back, its enqueue time
+    (:func:`enqueue_time`; a read would wait for the held-back device forever)."""
     import time
     for _ in range(4):
         step()
@@ -131,7 +132,7 @@ def per_call_counters(step, calls=20):
     elapsed = time.perf_counter() - start
     counts = {k: v / calls for k, v in opencl.device_counts().items()}
     counts["host_seconds"] = elapsed / calls - counts["wait_seconds"]
-    counts["enqueue_seconds"] = enqueue_time(step)
+    counts["enqueue_seconds"] = None if reads else enqueue_time(step)
     return counts
 
 
@@ -181,14 +182,14 @@ def counters():
                                    optimizer=optimizer)
                 name = (f"W1 step, {optimizer}, loss left on the device (Out(borrow=True))"
                         + ("" if replay else ", no launch plans"))
-                rows[name] = per_call_counters(lambda f=lazy: f(X, y))
+                rows[name] = per_call_counters(lambda f=lazy: f(X, y), reads=False)
     xv = rng.normal(size=N_W3).astype("float32")
     a, b = np.float32(0.7), np.float32(0.1)
     x_dev, y_dev = shared(xv, name="x"), shared(np.zeros_like(xv), name="y")
     fa, fb = T.fscalars("a", "b")
     resident = function([fa, fb], [], updates=[(y_dev, T.tanh(fa * x_dev + fb)
                                                 * T.nnet.sigmoid(x_dev))], mode="opencl")
-    rows["W3, device-resident"] = per_call_counters(lambda: resident(a, b), 5)
+    rows["W3, device-resident"] = per_call_counters(lambda: resident(a, b), 5, reads=False)
     roundtrip = elementwise(mode="opencl")
     rows["W3, upload + download"] = per_call_counters(lambda: roundtrip(a, xv, b).get(), 5)
     return rows
@@ -470,7 +471,9 @@ def write(path, w3_times, w3_kernels, w1_times, w1_transfers, gflops, tuning, bu
         "|---|---|---|---|---|---|---|---|",
         *[f"| {name} | {c['kernels']:g} | {c['upload']:g} | {c['download']:g} | "
           f"{c['waits']:g} | {c['wait_seconds'] * 1e3:.2f} ms | "
-          f"{c['host_seconds'] * 1e6:.0f} us | {c['enqueue_seconds'] * 1e6:.0f} us |"
+          f"{c['host_seconds'] * 1e6:.0f} us | "
+          + ("(reads)" if c["enqueue_seconds"] is None else f"{c['enqueue_seconds'] * 1e6:.0f} us")
+          + " |"
           for name, c in call_counters.items()],
         "",
         "## GEMM, float32: built-in tile against the tuned one",
