@@ -88,7 +88,7 @@ class LinkedGraph:
 
 
 def link(fgraph, inputs, shared_vars, outputs, update_values, backend, copy_outputs=(),
-         copy_updates=(), wrap_kernel=None, lazy_outputs=(), replay=True):
+         copy_updates=(), wrap_kernel=None, lazy_outputs=()):
     """Compile ``fgraph`` into a :class:`LinkedGraph` running on ``backend``.
 
     ``inputs`` become positional arguments (host arrays, already checked
@@ -114,7 +114,7 @@ def link(fgraph, inputs, shared_vars, outputs, update_values, backend, copy_outp
     ``host``: True when its values are host ndarrays (no conversions needed); and
     optionally ``end_call()``, run at the end of every call, after the outputs' downloads,
     and ``make_replayer(linked)``, a replacement for the linked run (or None), asked for
-    unless kernels are wrapped or ``replay`` is False.
+    unless kernels are wrapped; and ``call_lock``, a lock each call holds.
     """
     names = {}
     defaults = {"_native": backend.native_type, "_to_native": backend.to_native,
@@ -227,7 +227,7 @@ def link(fgraph, inputs, shared_vars, outputs, update_values, backend, copy_outp
     linked.inputs, linked.shared_vars = list(inputs), list(shared_vars)
     linked.outputs, linked.update_values = list(outputs), list(update_values)
     linked.copy_outputs, linked.copy_updates = set(copy_outputs), set(copy_updates)
-    if replay and wrap_kernel is None and hasattr(backend, "make_replayer"):
+    if wrap_kernel is None and hasattr(backend, "make_replayer"):
         linked.run = backend.make_replayer(linked) or linked.run
     return linked
 
