@@ -11,6 +11,9 @@ see benchmarks/RESULTS-opencl.md).  A is read through any strides (so
 transposed operands cost nothing); a B without contiguous rows (a transposed
 weight in a backward pass) is read by a kernel gathering its vectors, instead
 of being copied first.  Tiles at the right and bottom edges take a scalar path.
+On a CPU device a large B is packed in column strips first and read in bands of
+tile rows (:meth:`GemmCode._packs`, :meth:`GemmCode._banded_order`): 4096^2 went
+from 30 to 118 GFLOP/s on PoCL, with the same bits.
 ``alpha``, ``beta`` and ``z`` (for Gemm) are applied in the epilogue, and so
 is an elementwise node reading a Dot's product (a bias add and an activation:
 :mod:`~nnframe.backends.opencl.fusion`).
