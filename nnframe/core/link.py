@@ -55,7 +55,9 @@ class LinkedGraph:
     replacement for it (OpenCL's launch plans, see
     :mod:`nnframe.backends.opencl.replay`), which reads the structure kept here:
     ``groups``, ``inputs``, ``shared_vars``, ``outputs``, ``update_values``,
-    ``constants`` (``{id(var): value}``), ``copy_outputs``, ``copy_updates`` and ``lazy``.
+    ``constants`` (``{id(var): value}``), ``copy_outputs``, ``copy_updates``, ``lazy``,
+    ``last_use`` (``{id(var): index of the last group reading it}``) and ``keep`` (the ids
+    of the values never freed during a call: inputs, shared values, outputs, updates).
     """
 
     def __init__(self, run, source, nodes, line_to_node):
@@ -227,6 +229,7 @@ def link(fgraph, inputs, shared_vars, outputs, update_values, backend, copy_outp
     linked.inputs, linked.shared_vars = list(inputs), list(shared_vars)
     linked.outputs, linked.update_values = list(outputs), list(update_values)
     linked.copy_outputs, linked.copy_updates = set(copy_outputs), set(copy_updates)
+    linked.last_use, linked.keep = last_use, keep
     if wrap_kernel is None and hasattr(backend, "make_replayer"):
         linked.run = backend.make_replayer(linked) or linked.run
     return linked

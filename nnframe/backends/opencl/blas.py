@@ -77,6 +77,7 @@ class GemmCode:
     def __init__(self, builder, dtype, epilogue=None, tile=None):
         self.ctx = builder.ctx
         self.dtype = str(np.dtype(dtype))
+        self.itemsize = np.dtype(dtype).itemsize
         # the device's tuned tile (tuned at the first GEMM for this dtype), unless given
         if tile is None:
             tile = tune.tile_for(self.ctx, self.dtype, GemmCode)
@@ -170,7 +171,7 @@ class GemmCode:
         order instead of K rows N entries apart, one memory page each (a 4096^2 product
         walked 4096 pages per tile)."""
         return (self.pack is not None and bstr[2] == 1
-                and k * n * np.dtype(self.dtype).itemsize > PACKED_BYTES)
+                and k * n * self.itemsize > PACKED_BYTES)
 
     @staticmethod
     def _banded_order():
@@ -270,7 +271,7 @@ class GemmCode:
         bsj = self.w * bstr[2]   # from one column strip of B to the next
         if self._packs(k, n, bstr):
             strips, copies = gx, (batch if bstr[0] else 1)
-            packed = ctx.allocate(copies * strips * k * self.w * np.dtype(self.dtype).itemsize)
+            packed = ctx.allocate(copies * strips * k * self.w * self.itemsize)
             self.pack(ctx.queue, ((k + 63) // 64 * 64, strips, copies), (64, 1, 1), k, n,
                       bbuf, bo, bstr[1], bstr[0], packed, strips)
             bbuf, bo, bsj = packed, 0, k * self.w
@@ -289,7 +290,7 @@ class GemmCode:
     def _band(self, k, n):
         """Tile rows per band (:meth:`_banded_order`): on a CPU device once B is larger than
         :data:`BANDED_BYTES`, else 0 (the kernel's own order)."""
-        if not self.ctx.cpu or k * n * np.dtype(self.dtype).itemsize <= BANDED_BYTES:
+        if not self.ctx.cpu or k * n * self.itemsize <= BANDED_BYTES:
             return 0
         return BAND
 

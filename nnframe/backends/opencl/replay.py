@@ -167,8 +167,7 @@ class Replayer:
         for key, value in linked.constants.items():
             env[key], roots[key] = value, ("constant", key)
             static.add(key)
-        last_use = _last_uses(linked)
-        keep = _kept(linked)
+        last_use, keep = linked.last_use, linked.keep | set(linked.constants)
         entries = []
         for n, group in enumerate(linked.groups):
             args = [env[id(v)] for v in group.inputs]
@@ -288,20 +287,6 @@ def _root_of(entry, k, n, arg_roots):
     return ("output", n, k)
 
 
-def _last_uses(linked):
-    last = {}
-    for n, group in enumerate(linked.groups):
-        for var in group.inputs:
-            last[id(var)] = n
-    return last
-
-
-def _kept(linked):
-    return ({id(v) for v in linked.outputs} | {id(v) for v in linked.update_values}
-            | {id(v) for v in linked.inputs} | {id(v) for v in linked.shared_vars}
-            | set(linked.constants))
-
-
 class _PlanWriter:
     """Writes a plan's entries as straight-line Python (compare nnframe.core.link).
 
@@ -368,8 +353,7 @@ class _PlanWriter:
         launches = sum(a[0] == "launch" for e in self.entries if e[0] == "replay" for a in e[1])
         self.emit(f"_T['kernels'] += {launches}")
         checked = _needs_check(linked, self.entries)
-        last_use = _last_uses(linked)
-        keep = _kept(linked)
+        last_use, keep = linked.last_use, linked.keep | set(linked.constants)
         for n, (group, entry) in enumerate(zip(linked.groups, self.entries)):
             if entry[0] == "static":
                 for var, value in zip(group.outputs, entry[1]):
