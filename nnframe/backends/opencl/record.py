@@ -68,7 +68,6 @@ class GroupRecorder:
         self.scalars = {}             # id(value) -> input position
         self.used_scalars = set()
         self.live = None
-        self.launches = 0
         self.thread = threading.get_ident()
 
     def _why(self, reason):
@@ -139,7 +138,6 @@ class GroupRecorder:
     def launch(self, handle, global_size, local_size, args):
         if threading.get_ident() != self.thread:
             return
-        self.launches += 1
         refs = tuple(self._ref(a) for a in args)
         local = None if local_size is None else tuple(local_size)
         self.actions.append(("launch", handle, tuple(global_size), local, refs))
