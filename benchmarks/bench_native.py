@@ -85,7 +85,8 @@ def training_makers(nnframe_fn, peer_fn, pytensor_c):
     step in the peers' modules.
     """
     makers = {"nnframe numpy": lambda p: nnframe_fn(p, 0.01, mode="numpy")[0],
-              "nnframe native": lambda p: nnframe_fn(p, 0.01, mode="native")[0]}
+              "nnframe native": lambda p: nnframe_fn(p, 0.01, mode="native")[0],
+              BLAS_NATIVE: lambda p: _with_blas_products(nnframe_fn, p)}
     if tw is not None:
         makers["torch"] = lambda p: getattr(tw, peer_fn)(p, 0.01)
     if jw is not None:
@@ -95,6 +96,17 @@ def training_makers(nnframe_fn, peer_fn, pytensor_c):
         if pytensor_c:
             makers["pytensor-c"] = lambda p: getattr(pw, peer_fn)(p, 0.01, mode=None)
     return makers
+
+
+#: the native step with every product on the bundled BLAS (config.native_gemm='blas'),
+#: timed beside the default (large float32 products on nnframe's own kernel, AVX-512 CPUs)
+BLAS_NATIVE = "nnframe native, BLAS products"
+
+
+def _with_blas_products(nnframe_fn, params):
+    from nnframe.config import config
+    with config.change_flags(native_gemm="blas"):
+        return nnframe_fn(params, 0.01, mode="native")[0]
 
 
 def _build(name, make, *args):
@@ -362,11 +374,18 @@ def results_text(rows, info, overhead, compiles, pytensor_c, quick):
                  _cell(times, status, "nnframe native", base), f"<= {BUDGETS[key]}x", met]
         cells += [_cell(times, status, p, base) for p in peers]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "The native step with all its products on the bundled BLAS "
+              "(`native_gemm=blas`; the default runs large float32 products on nnframe's own "
+              "kernel where the CPU has AVX-512): "
+              + ", ".join(f"{key} {_cell(times, status, BLAS_NATIVE, times['numpy'])}"
+                          for key, _, times, status in rows if BLAS_NATIVE in times
+                          or BLAS_NATIVE in status) + "."]
     for key, _, times, status in rows:
         if "products alone" in times:
-            lines += ["", f"{key}'s matrix products alone (the same shapes and the same BLAS, "
-                      "outputs preallocated, nothing else; the floor of any step calling this "
-                      f"BLAS): {_cell(times, status, 'products alone', times['numpy'])}."]
+            lines += ["", f"{key}'s matrix products alone on the bundled BLAS (NumPy's "
+                      "`matmul`, the same shapes, outputs preallocated, nothing else; the floor "
+                      "of any step calling this BLAS): "
+                      f"{_cell(times, status, 'products alone', times['numpy'])}."]
     yes = lambda ok: "yes" if ok else "**no**"  # noqa: E731
     lines += [
         "",

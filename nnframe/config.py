@@ -106,6 +106,11 @@ _FLAGS = {
                       "after two calls with the same input shapes, an OpenCL function replays "
                       "the kernels it recorded instead of running its Python per node "
                       "(read when the function is compiled; off: every call runs per node)"),
+    "native_gemm": ("auto", _choice("auto", "blas"),
+                    "float32 matrix products of the native backend: 'auto' runs the large ones "
+                    "with nnframe's own kernel where the CPU has AVX-512, the others with the "
+                    "bundled BLAS; 'blas': all with the BLAS (read when a function is "
+                    "compiled)"),
     "compiledir": (os.path.join(os.path.expanduser("~"), ".cache", "nnframe"), _str,
                    "where compiled kernels are cached"),
     "profile": (False, _bool, "record time per node in f.profile"),

@@ -9,10 +9,17 @@ of 2) is first copied into a contiguous scratch buffer.  Vectors are
 matrices of one row or column, so ``dot(x, W)``, ``dot(W, v)`` and
 ``dot(u, v)`` are all one GEMM call.  Without a BLAS these nodes run their
 NumPy kernels.
+
+Large float32 products run nnframe's own kernel instead where the CPU has
+AVX-512 (:mod:`nnframe.backends.native.sgemm`; ``config.native_gemm='blas'``
+turns it off): it packs any strides itself, so it needs no copies, only a
+workspace in the same scratch buffer.
 """
 import numpy as np
 
+from nnframe.backends.native import sgemm
 from nnframe.backends.native.registry import register
+from nnframe.config import config
 from nnframe.core.ops.blas import Dot, Gemm
 
 __all__ = ["emit_dot", "emit_gemm"]
@@ -60,7 +67,8 @@ static int nnf_overlap(const void *a, long na, const void *b, long nb, long item
 
 # noinline: one copy however many products call it (GCC would inline it where one does).
 _MATMUL = r"""
-/* c[m, n] = alpha * a[m, k] b[k, n] + beta * c (c contiguous); scratch holds copies */
+/* c[m, n] = alpha * a[m, k] b[k, n] + beta * c (c contiguous); scratch holds copies, or is
+   the own GEMM's workspace (NULL: neither, the operands fit a BLAS layout) */
 __attribute__((noinline))
 static void nnf_matmul_{S}({T} alpha, const {T} *a, long m, long k, long as0, long as1,
                          const {T} *b, long n, long bs0, long bs1, {T} beta, {T} *c,
@@ -71,7 +79,7 @@ static void nnf_matmul_{S}({T} alpha, const {T} *a, long m, long k, long as0, lo
         for (long i = 0; i < m * n; i++) c[i] = beta == 0 ? 0 : beta * c[i];
         return;
     }
-    int ta, tb; long lda, ldb;
+{OWN}    int ta, tb; long lda, ldb;
     if (!nnf_blas_layout(m, k, as0, as1, &ta, &lda)) {
         nnf_copy2d_{S}(scratch, a, m, k, as0, as1);
         a = scratch; scratch += m * k; ta = 111; lda = k;
@@ -97,8 +105,22 @@ def _matmul_helper(seg, dtype):
     seg.helper("nnf_blas_layout", _HELPER)
     t = "float" if suffix == "f32" else "double"
     seg.helper(f"nnf_copy2d_{suffix}", _COPY.replace("{S}", suffix).replace("{T}", t))
-    seg.helper(f"nnf_matmul_{suffix}", _MATMUL.replace("{S}", suffix).replace("{T}", t))
+    own = ""
+    if _own_gemm(dtype):
+        seg.helper("nnf_sgemm_own", sgemm.SOURCE)
+        own = (f"#if NNF_OWN_SGEMM\n"
+               f"    if (scratch && {sgemm.use_condition()}) {{\n"
+               f"        nnf_sgemm_own(m, n, k, alpha, a, as0, as1, b, bs0, bs1, beta, c, n, "
+               f"scratch);\n        return;\n    }}\n#endif\n")
+    seg.helper(f"nnf_matmul_{suffix}",
+               _MATMUL.replace("{S}", suffix).replace("{T}", t).replace("{OWN}", own))
     return f"nnf_matmul_{suffix}"
+
+
+def _own_gemm(dtype):
+    """Whether float products of ``dtype`` may use nnframe's own kernel (config.native_gemm);
+    the C still checks the CPU (AVX-512) and each product's shape."""
+    return np.dtype(dtype) == np.float32 and config.native_gemm == "auto"
 
 
 def _as_matrix(op, rows_first):
@@ -119,8 +141,10 @@ def _scratch(seg, x, y):
     """Scratch big enough for copies of both operands (bytes)."""
     item = np.dtype(x.dtype).itemsize
 
+    least = sgemm.PACK_BYTES if _own_gemm(x.dtype) else 0  # the own kernel's workspace
+
     def nbytes(geo):
-        return (int(np.prod(geo.shape(x))) + int(np.prod(geo.shape(y)))) * item
+        return max((int(np.prod(geo.shape(x))) + int(np.prod(geo.shape(y)))) * item, least)
     return seg.scratch_buffer(nbytes)
 
 

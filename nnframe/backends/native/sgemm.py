@@ -1,0 +1,190 @@
+"""nnframe's own float32 GEMM for CPUs with AVX-512, in the BLIS style.
+
+Why not the bundled BLAS for everything: on the machine the budgets are measured on (AMD
+EPYC Zen 4, one core, FMA peak ~117 GFLOP/s) OpenBLAS's SkylakeX kernels run the W1 step's
+products at 88-100 GFLOP/s; this kernel runs them at 102-108 (benchmarks/RESULTS-native.md,
+docs/native.md). Small or narrow products stay with the BLAS, whose kernels pad less.
+
+How: the product is cut into blocks of ``KC`` steps of the sum. For each block, ``MC`` rows of
+``a`` are packed into panels of ``MR`` rows (``p[k][i]``, in L2); each ``NR``-column panel of
+``b`` is packed just before use (``p[k][j]``, in L1) and swept by the micro-kernel, which keeps
+an ``MR x NR`` tile of ``c`` in 16 vector registers and does ``MR * NR / 16`` FMAs per step.
+Packing reads any strides, so transposed, strided and broadcast operands cost no copy (a
+transposed operand is packed with 8x8 register transposes). A tile's sums run over the
+whole of ``k`` in order, one FMA per step (blocks of ``KC`` add to the tile ``c`` holds), so
+the result does not depend on the machine's load or on threads: bit-for-bit repeatable.
+
+The C is added to a segment with :func:`add_to`; it defines ``NNF_OWN_SGEMM`` 1 where the
+compiler targets AVX-512 (``-march=native``), 0 elsewhere (then nothing else is compiled).
+
+    >>> from nnframe.backends.native import sgemm
+    >>> sgemm.PACK_BYTES > 0 and "nnf_sgemm_own" in sgemm.SOURCE
+    True
+"""
+
+__all__ = ["SOURCE", "PACK_BYTES", "use_condition"]
+
+MR, NR, KC, MC = 8, 32, 128, 512
+#: bytes of the workspace nnf_sgemm_own needs: packed a, one packed b panel, 64 for alignment
+PACK_BYTES = 4 * (MC * KC + KC * NR) + 64
+
+# The products the own kernel takes (C condition on m, n, k): ones with at least a full row
+# tile and column panel, and work enough that the BLAS's call and packing overheads do not
+# win (measured: below ~2^18 multiply-adds the two are within noise; W2's are smaller).
+_USE = "m >= 8 && n >= 32 && k >= 8 && (double)m * n * k >= 262144.0"
+
+
+def use_condition():
+    """The C expression (on ``m``, ``n``, ``k``) that picks the own kernel."""
+    return _USE
+
+
+SOURCE = r"""
+#if defined(__AVX512F__) && defined(__GNUC__) && !defined(__clang__)
+#define NNF_OWN_SGEMM 1
+/* Contraction on here only: the tile's multiply-adds are fused (one rounding each, as the
+   BLAS's kernels do); the rest of the source is compiled with contraction off.  The
+   vectoriser off: the hot loops are written with vector types, and the others (edges) are
+   not worth its compile time (it would triple this code's). */
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=fast", "no-tree-vectorize")
+/* GCC vector types, not <immintrin.h>: the generated source includes no system header */
+typedef float nnf_f16 __attribute__((vector_size(64)));
+typedef float nnf_f16u __attribute__((vector_size(64), aligned(4), may_alias));
+typedef float nnf_f8u __attribute__((vector_size(32), aligned(4), may_alias));
+typedef float nnf_f8 __attribute__((vector_size(32)));
+typedef int nnf_i8 __attribute__((vector_size(32)));
+#define NNF_MR {MR}
+#define NNF_NR {NR}
+#define NNF_KC {KC}
+#define NNF_MC {MC}
+
+/* dst[k * ds + r] = src[r * ld + k] for r < 8, k < kc: 8 rows of a matrix whose rows are
+   contiguous, transposed 8x8 at a time in registers (unpack, shuffle, swap halves) */
+static void nnf_pack_t8(const float *src, long ld, long kc, float *dst, long ds)
+{
+    const nnf_i8 lo = {0, 8, 1, 9, 4, 12, 5, 13}, hi = {2, 10, 3, 11, 6, 14, 7, 15};
+    const nnf_i8 ev = {0, 1, 8, 9, 4, 5, 12, 13}, od = {2, 3, 10, 11, 6, 7, 14, 15};
+    const nnf_i8 h0 = {0, 1, 2, 3, 8, 9, 10, 11}, h1 = {4, 5, 6, 7, 12, 13, 14, 15};
+    long k0 = 0;
+    for (; k0 + 8 <= kc; k0 += 8) {
+        nnf_f8 r[8], t[8], u[8];
+        /* unrolled, so the rows stay in registers (-O2 would keep them on the stack) */
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++) r[i] = *(const nnf_f8u *)(src + i * ld + k0);
+#pragma GCC unroll 4
+        for (int i = 0; i < 8; i += 2) {
+            t[i] = __builtin_shuffle(r[i], r[i + 1], lo);
+            t[i + 1] = __builtin_shuffle(r[i], r[i + 1], hi);
+        }
+#pragma GCC unroll 2
+        for (int i = 0; i < 8; i += 4) {
+            u[i] = __builtin_shuffle(t[i], t[i + 2], ev);
+            u[i + 1] = __builtin_shuffle(t[i], t[i + 2], od);
+            u[i + 2] = __builtin_shuffle(t[i + 1], t[i + 3], ev);
+            u[i + 3] = __builtin_shuffle(t[i + 1], t[i + 3], od);
+        }
+        float *d = dst + k0 * ds;
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) {
+            *(nnf_f8u *)(d + i * ds) = __builtin_shuffle(u[i], u[i + 4], h0);
+            *(nnf_f8u *)(d + (i + 4) * ds) = __builtin_shuffle(u[i], u[i + 4], h1);
+        }
+    }
+    for (long r = 0; r < 8; r++)
+        for (long k = k0; k < kc; k++) dst[k * ds + r] = src[r * ld + k];
+}
+
+/* x[0:kc, 0:w] (element strides s_k along the sum, s_w across) into p[k * pw + j], j < w,
+   zeros in columns w..pw-1: a panel of a (pw = MR = 8) or of b (pw = NR = 32) */
+static void nnf_pack_panel(const float *x, long kc, long w, long s_k, long s_w, float *p,
+                           long pw)
+{
+    if (s_w == 1 && w == pw) {  /* whole rows of the panel are contiguous: vector copies */
+        for (long k = 0; k < kc; k++, x += s_k, p += pw) {
+            if (pw == 8) { *(nnf_f8u *)p = *(const nnf_f8u *)x; continue; }
+            ((nnf_f16u *)p)[0] = ((const nnf_f16u *)x)[0];
+            ((nnf_f16u *)p)[1] = ((const nnf_f16u *)x)[1];
+        }
+        return;
+    }
+    long j0 = 0;
+    if (s_k == 1 && s_w != 1)  /* columns of the panel are contiguous: transpose 8 at a time */
+        for (; j0 + 8 <= w; j0 += 8) nnf_pack_t8(x + j0 * s_w, s_w, kc, p + j0, pw);
+    for (long k = 0; k < kc; k++) {  /* the rest (edges, other strides) element by element */
+        const float *xk = x + k * s_k;
+        float *pk = p + k * pw;
+        for (long j = j0; j < w; j++) pk[j] = xk[j * s_w];
+        for (long j = w; j < pw; j++) pk[j] = 0;
+    }
+}
+
+#define NNF_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+
+/* c[0:mr, 0:nr] = alpha * (pa panel . pb panel) + beta * c (c not read when beta == 0) */
+static void nnf_sgemm_tile(long kc, const float *restrict pa, const float *restrict pb,
+                           float *c, long ldc, float alpha, float beta, long mr, long nr)
+{
+#define NNF_DECL(i) nnf_f16 c##i##0 = {0}, c##i##1 = {0};
+    NNF_ROWS(NNF_DECL)
+    for (long k = 0; k < kc; k++) {
+        nnf_f16 b0 = *(const nnf_f16 *)pb, b1 = *(const nnf_f16 *)(pb + 16);
+#define NNF_FMA(i) { float ai = pa[i]; c##i##0 += ai * b0; c##i##1 += ai * b1; }
+        NNF_ROWS(NNF_FMA)
+        pa += NNF_MR; pb += NNF_NR;
+    }
+    if (mr == NNF_MR && nr == NNF_NR) {
+#define NNF_STORE(i) { nnf_f16u *ci = (nnf_f16u *)(c + i * ldc); \
+        if (beta != 0) { ci[0] = alpha * c##i##0 + beta * ci[0]; ci[1] = alpha * c##i##1 + beta * ci[1]; } \
+        else { ci[0] = alpha * c##i##0; ci[1] = alpha * c##i##1; } }
+        NNF_ROWS(NNF_STORE)
+        return;
+    }
+    /* an edge tile: through a local copy, then the rows and columns that exist */
+    float t[NNF_MR][NNF_NR] __attribute__((aligned(64)));
+#define NNF_KEEP(i) *(nnf_f16 *)t[i] = c##i##0; *(nnf_f16 *)(t[i] + 16) = c##i##1;
+    NNF_ROWS(NNF_KEEP)
+    for (long i = 0; i < mr; i++)
+        for (long j = 0; j < nr; j++)
+            c[i * ldc + j] = beta != 0 ? alpha * t[i][j] + beta * c[i * ldc + j] : alpha * t[i][j];
+#undef NNF_DECL
+#undef NNF_FMA
+#undef NNF_STORE
+#undef NNF_KEEP
+}
+
+/* c[m, n] (row-major, row stride ldc) = alpha * a[m, k] b[k, n] + beta * c; a and b have
+   any element strides; work: PACK_BYTES bytes; c must not overlap a or b */
+__attribute__((noinline))
+static void nnf_sgemm_own(long m, long n, long k, float alpha, const float *a, long as0,
+                          long as1, const float *b, long bs0, long bs1, float beta, float *c,
+                          long ldc, void *work)
+{
+    float *pa = (float *)(((__UINTPTR_TYPE__)work + 63) & ~(__UINTPTR_TYPE__)63);
+    float *pb = pa + NNF_MC * NNF_KC;
+    for (long pc = 0; pc < k; pc += NNF_KC) {
+        long kc = k - pc < NNF_KC ? k - pc : NNF_KC;
+        float beta_block = pc == 0 ? beta : 1.0f;  /* later blocks add to the partial sums */
+        for (long ic = 0; ic < m; ic += NNF_MC) {
+            long mc = m - ic < NNF_MC ? m - ic : NNF_MC;
+            for (long ir = 0; ir < mc; ir += NNF_MR) {
+                long mr = mc - ir < NNF_MR ? mc - ir : NNF_MR;
+                nnf_pack_panel(a + (ic + ir) * as0 + pc * as1, kc, mr, as1, as0, pa + ir * kc,
+                               NNF_MR);
+            }
+            for (long jr = 0; jr < n; jr += NNF_NR) {
+                long nr = n - jr < NNF_NR ? n - jr : NNF_NR;
+                nnf_pack_panel(b + pc * bs0 + jr * bs1, kc, nr, bs0, bs1, pb, NNF_NR);
+                for (long ir = 0; ir < mc; ir += NNF_MR)
+                    nnf_sgemm_tile(kc, pa + ir * kc, pb, c + (ic + ir) * ldc + jr, ldc, alpha,
+                                   beta_block, mc - ir < NNF_MR ? mc - ir : NNF_MR, nr);
+            }
+        }
+    }
+}
+#pragma GCC pop_options
+#else
+#define NNF_OWN_SGEMM 0
+#endif
+""".replace("{MR}", str(MR)).replace("{NR}", str(NR)).replace("{KC}", str(KC)).replace(
+    "{MC}", str(MC))
