@@ -165,8 +165,9 @@ def _modes(build):
 
 
 def test_a_training_step_agrees_with_the_numpy_backend():
-    """An MLP step (products of every transpose, the in-place Gemm updates) with products
-    large enough for the own kernel: parameters after 3 steps agree with mode numpy."""
+    """An MLP step (products of every transpose, the in-place Gemm updates) whose first
+    layer's products are large enough for the own kernel (the second's are not): parameters
+    after 3 steps agree with mode numpy."""
     rng = np.random.default_rng(4)
     X = rng.standard_normal((96, 200)).astype(np.float32)
     y = rng.integers(0, 10, 96)
@@ -196,17 +197,46 @@ def test_products_of_views_agree_with_the_numpy_backend():
     """dot of a transposed, a strided and a reversed operand, and a not-in-place Gemm."""
     rng = np.random.default_rng(5)
     A = rng.standard_normal((300, 90)).astype(np.float32)
-    B = rng.standard_normal((130, 300)).astype(np.float32)
-    Z = rng.standard_normal((90, 65)).astype(np.float32)
+    B = rng.standard_normal((260, 300)).astype(np.float32)
+    Z = rng.standard_normal((90, 130)).astype(np.float32)
 
     def build(mode):
         a, b, z = T.fmatrix("a"), T.fmatrix("b"), T.fmatrix("z")
-        p1 = T.dot(a.T, b.T)                       # 90 x 130, both transposed
+        p1 = T.dot(a.T, b.T)                       # 90 x 260, both transposed
         p2 = T.dot(a[::-1].T, b[::2, :].T)         # reversed rows, every other row
-        p3 = z + 0.5 * T.dot(a.T, b[:65].T)        # Gemm onto another buffer
+        p3 = z + 0.5 * T.dot(a.T, b[:130].T)       # Gemm onto another buffer
         return function([a, b, z], [p1, p2, p3], mode=mode)(A, B, Z)
 
     results = _modes(build)
     for name in ("own", "blas"):
         for got, want in zip(results[name], results["numpy"]):
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def _c_sources(fn):
+    """The C of compiled ``fn``'s native segments (the units of each, joined)."""
+    sources = []
+    for group in fn.maker.linked.groups:
+        segment = getattr(group.kernel, "segment", None)
+        if segment is not None:
+            source = segment.source
+            sources.append(source if isinstance(source, str) else "\n".join(source))
+    return sources
+
+
+@pytest.mark.parametrize("gemm", ["auto", "blas"])
+def test_the_flag_picks_which_gemm_the_c_calls(gemm):
+    """Dot and Gemm call the dispatcher holding the own kernel unless native_gemm='blas';
+    a convolution's products never do (they pass no workspace)."""
+    x, w = T.fmatrix("x"), T.fmatrix("w")
+    images, kernels = T.ftensor4("images"), T.ftensor4("kernels")
+    with config.change_flags(native_gemm=gemm):
+        dense = function([x, w], T.tanh(T.dot(x, w)), mode="native")
+        conv = function([images, kernels], T.nnet.conv2d(images, kernels), mode="native")
+    (dense_c,), (conv_c,) = _c_sources(dense), _c_sources(conv)
+    assert ("nnf_matmul_own_f32(" in dense_c) == (gemm == "auto")
+    assert ("nnf_sgemm_own" in dense_c) == (gemm == "auto")
+    assert "nnf_sgemm_own" not in conv_c and "nnf_matmul_f32(" in conv_c
+    v = np.ones((64, 128), np.float32)       # 64 x 128 x 128: large enough for the own kernel
+    np.testing.assert_allclose(dense(v, np.full((128, 128), 1 / 128, np.float32)),
+                               np.tanh(np.ones((64, 128))), rtol=1e-6)

@@ -67,8 +67,8 @@ static int nnf_overlap(const void *a, long na, const void *b, long nb, long item
 
 # noinline: one copy however many products call it (GCC would inline it where one does).
 _MATMUL = r"""
-/* c[m, n] = alpha * a[m, k] b[k, n] + beta * c (c contiguous); scratch holds copies, or is
-   the own GEMM's workspace (NULL: neither, the operands fit a BLAS layout) */
+/* c[m, n] = alpha * a[m, k] b[k, n] + beta * c (c contiguous); scratch holds copies
+   (NULL: the operands fit a BLAS layout) */
 __attribute__((noinline))
 static void nnf_matmul_{S}({T} alpha, const {T} *a, long m, long k, long as0, long as1,
                          const {T} *b, long n, long bs0, long bs1, {T} beta, {T} *c,
@@ -79,7 +79,7 @@ static void nnf_matmul_{S}({T} alpha, const {T} *a, long m, long k, long as0, lo
         for (long i = 0; i < m * n; i++) c[i] = beta == 0 ? 0 : beta * c[i];
         return;
     }
-{OWN}    int ta, tb; long lda, ldb;
+    int ta, tb; long lda, ldb;
     if (!nnf_blas_layout(m, k, as0, as1, &ta, &lda)) {
         nnf_copy2d_{S}(scratch, a, m, k, as0, as1);
         a = scratch; scratch += m * k; ta = 111; lda = k;
@@ -93,27 +93,47 @@ static void nnf_matmul_{S}({T} alpha, const {T} *a, long m, long k, long as0, lo
 """
 
 
+# Dot and Gemm call this one (conv calls nnf_matmul_f32 and its code holds no own GEMM)
+_OWN_DISPATCH = r"""
+/* nnf_matmul_f32, or nnframe's own GEMM for a large product where the CPU has AVX-512;
+   scratch: at least sgemm.PACK_BYTES bytes */
+__attribute__((noinline))
+static void nnf_matmul_own_f32(float alpha, const float *a, long m, long k, long as0,
+                               long as1, const float *b, long n, long bs0, long bs1, float beta,
+                               float *c, float *scratch, nnf_gemm_f32_t gemm)
+{
+#if NNF_OWN_SGEMM
+    if ({USE}) {
+        nnf_sgemm_own(m, n, k, alpha, a, as0, as1, b, bs0, bs1, beta, c, n, scratch);
+        return;
+    }
+#endif
+    nnf_matmul_f32(alpha, a, m, k, as0, as1, b, n, bs0, bs1, beta, c, scratch, gemm);
+}
+"""
+
+
 def _suffix(dtype):
     return {"float32": "f32", "float64": "f64"}.get(str(dtype))
 
 
-def _matmul_helper(seg, dtype):
-    """The name of the C matmul for ``dtype`` (added to the segment), or None without BLAS."""
+def _matmul_helper(seg, dtype, own=False):
+    """The name of the C matmul for ``dtype`` (added to the segment), or None without BLAS.
+
+    ``own``: large float32 products may run the own kernel, whose workspace the caller's
+    scratch holds (:func:`_scratch`).
+    """
     suffix = _suffix(dtype)
     if suffix is None or seg.gemm(dtype) is None:
         return None
     seg.helper("nnf_blas_layout", _HELPER)
     t = "float" if suffix == "f32" else "double"
     seg.helper(f"nnf_copy2d_{suffix}", _COPY.replace("{S}", suffix).replace("{T}", t))
-    own = ""
-    if _own_gemm(dtype):
+    seg.helper(f"nnf_matmul_{suffix}", _MATMUL.replace("{S}", suffix).replace("{T}", t))
+    if own and _own_gemm(dtype):
         seg.helper("nnf_sgemm_own", sgemm.SOURCE)
-        own = (f"#if NNF_OWN_SGEMM\n"
-               f"    if (scratch && {sgemm.use_condition()}) {{\n"
-               f"        nnf_sgemm_own(m, n, k, alpha, a, as0, as1, b, bs0, bs1, beta, c, n, "
-               f"scratch);\n        return;\n    }}\n#endif\n")
-    seg.helper(f"nnf_matmul_{suffix}",
-               _MATMUL.replace("{S}", suffix).replace("{T}", t).replace("{OWN}", own))
+        seg.helper("nnf_matmul_own_f32", _OWN_DISPATCH.replace("{USE}", sgemm.use_condition()))
+        return "nnf_matmul_own_f32"
     return f"nnf_matmul_{suffix}"
 
 
@@ -137,11 +157,11 @@ def _as_matrix(op, rows_first):
     return None
 
 
-def _scratch(seg, x, y):
-    """Scratch big enough for copies of both operands (bytes)."""
+def _scratch(seg, x, y, own=False):
+    """Scratch big enough for copies of both operands (bytes), and with ``own`` for the own
+    kernel's workspace."""
     item = np.dtype(x.dtype).itemsize
-
-    least = sgemm.PACK_BYTES if _own_gemm(x.dtype) else 0  # the own kernel's workspace
+    least = sgemm.PACK_BYTES if own and _own_gemm(x.dtype) else 0
 
     def nbytes(geo):
         return max((int(np.prod(geo.shape(x))) + int(np.prod(geo.shape(y)))) * item, least)
@@ -154,13 +174,13 @@ def emit_dot(node, seg):
     (z,) = node.outputs
     if x.ndim not in (1, 2) or y.ndim not in (1, 2) or not (x.dtype == y.dtype == z.dtype):
         return None
-    matmul = _matmul_helper(seg, z.dtype)
+    matmul = _matmul_helper(seg, z.dtype, own=True)
     if matmul is None:
         return None
     a, b, c = seg.operand(x), seg.operand(y), seg.operand(z)
     if not c.contiguous:
         return None
-    scratch = _scratch(seg, x, y)
+    scratch = _scratch(seg, x, y, own=True)
     m, k, as0, as1 = _as_matrix(a, True)
     _, n, bs0, bs1 = _as_matrix(b, False)
     return (f"{matmul}(1, {a.ptr}, {m}, {k}, {as0}, {as1}, {b.ptr}, {n}, {bs0}, {bs1}, 0, "
@@ -173,7 +193,7 @@ def emit_gemm(node, seg):
     (out,) = node.outputs
     if not (z.dtype == x.dtype == y.dtype == out.dtype):
         return None
-    matmul = _matmul_helper(seg, out.dtype)
+    matmul = _matmul_helper(seg, out.dtype, own=True)
     if matmul is None:
         return None
     zo, ao, xo, yo, bo, oo = (seg.operand(v) for v in (z, alpha, x, y, beta, out))
@@ -185,7 +205,7 @@ def emit_gemm(node, seg):
         lines.append(f"nnf_copy2d_{suffix}({oo.ptr}, {zo.ptr}, {zo.dim(0)}, "
                      f"{zo.dim(1)}, {zo.stride(0)}, {zo.stride(1)});")
     a, b = _unshared(seg, node, xo, yo, lines)
-    scratch = _scratch(seg, x, y)
+    scratch = _scratch(seg, x, y, own=True)
     lines.append(f"{matmul}({ao.scalar()}, {a[0]}, {xo.dim(0)}, {xo.dim(1)}, {a[1]}, {a[2]}, "
                  f"{b[0]}, {yo.dim(1)}, {b[1]}, {b[2]}, {bo.scalar()}, {oo.ptr}, "
                  f"({oo.ctype} *){scratch}, nnf_gemm_{suffix});")

@@ -14,8 +14,9 @@ transposed operand is packed with 8x8 register transposes). A tile's sums run ov
 whole of ``k`` in order, one FMA per step (blocks of ``KC`` add to the tile ``c`` holds), so
 the result does not depend on the machine's load or on threads: bit-for-bit repeatable.
 
-The C is added to a segment with :func:`add_to`; it defines ``NNF_OWN_SGEMM`` 1 where the
-compiler targets AVX-512 (``-march=native``), 0 elsewhere (then nothing else is compiled).
+:mod:`~nnframe.backends.native.blas` adds :data:`SOURCE` to a segment that has a float32
+``Dot`` or ``Gemm``. It defines ``NNF_OWN_SGEMM`` 1 where GCC targets AVX-512
+(``-march=native``), 0 elsewhere (then nothing else of it is compiled).
 
     >>> from nnframe.backends.native import sgemm
     >>> sgemm.PACK_BYTES > 0 and "nnf_sgemm_own" in sgemm.SOURCE
@@ -28,14 +29,21 @@ MR, NR, KC, MC = 8, 32, 128, 512
 #: bytes of the workspace nnf_sgemm_own needs: packed a, one packed b panel, 64 for alignment
 PACK_BYTES = 4 * (MC * KC + KC * NR) + 64
 
-# The products the own kernel takes (C condition on m, n, k): ones with at least a full row
-# tile and column panel, and work enough that the BLAS's call and packing overheads do not
-# win (measured: below ~2^18 multiply-adds the two are within noise; W2's are smaller).
-_USE = "m >= 8 && n >= 32 && k >= 8 && (double)m * n * k >= 262144.0"
+# The products the own kernel takes: a C condition on m, n, k and b's element strides.
+# Measured against the BLAS (one thread, Zen 4, operands in cache, benchmarks in docs/native.md):
+# - b transposed (a . B^T, each gradient of a dense layer's input): the BLAS packs it
+#   slowly; the own kernel takes 0.49-0.95x of its time from 2^17 multiply-adds when c has
+#   64 columns or more (0.91-1.13x with 32);
+# - other layouts: at 2^18 multiply-adds the own kernel is 1.07-1.7x slower (its packing
+#   and per-panel work weigh more); from 2^20 it takes 0.66-0.98x of the BLAS's time when c
+#   has 128 columns or more (4 panels), 1.0-1.16x with 32 or 64.
+_USE = ("m >= 8 && k >= 8 && (bs0 == 1 && bs1 != 1"
+        " ? n >= 64 && (double)m * n * k >= 131072.0"
+        " : n >= 128 && (double)m * n * k >= 1048576.0)")
 
 
 def use_condition():
-    """The C expression (on ``m``, ``n``, ``k``) that picks the own kernel."""
+    """The C expression (on ``m``, ``n``, ``k``, ``bs0``, ``bs1``) that picks the own kernel."""
     return _USE
 
 
