@@ -42,6 +42,8 @@ import nnframe_workloads as nnf  # noqa: E402
 import numpy_reference as ref  # noqa: E402
 from harness import check, losses_after  # noqa: E402
 
+from nnframe.config import config  # noqa: E402
+
 try:
     import torch_workloads as tw  # noqa: E402
 except ImportError:
@@ -243,7 +245,9 @@ def main():
     parser.add_argument("--out", default=os.path.join(HERE, "RESULTS-recurrent.md"))
     parser.add_argument("--profile", action="store_true",
                         help="also print the per-node profile of nnframe's LSTM step")
+    harness.add_device_option(parser)
     args = parser.parse_args()
+    harness.use_device(args.device)
     scale = 0.2 if args.quick else 1.0
     r = lambda n: max(3, int(n * scale))  # noqa: E731
 
@@ -341,7 +345,8 @@ def write_results(path, times, wrong, compile_s, faults, scan, cl):
         "and as nnframe does), for reference. `nnframe`: `benchmarks/nnframe_workloads.py` "
         "`lstm_step`: `InputLayer`, `LSTMLayer(..., peepholes=False, only_return_final=True, "
         "precompute_input=True)`, `DenseLayer`, `losses.categorical_crossentropy_from_logits`"
-        ", `optim.adam`, `function(..., updates=...)` with the default mode. `torch`: "
+        ", `optim.adam`, `function(..., updates=...)` with mode "
+        f"`{config.device}` (`--device`). `torch`: "
         "`nn.LSTM(28, 128, batch_first=True)` + `nn.Linear` + `cross_entropy` + "
         "`optim.Adam`, eager, one thread (`benchmarks/torch_workloads.py`); its second LSTM "
         "bias is zero and frozen.",

@@ -7,6 +7,24 @@ import sys
 import time
 
 
+def add_device_option(parser, default="numpy"):
+    """``--device``: the backend the script's nnframe contestant runs on (its results file
+    was measured on ``default``; the native backend has its own bench, bench_native.py)."""
+    parser.add_argument("--device", choices=["numpy", "native", "opencl"], default=default,
+                        help=f"nnframe's backend (config.device; default: {default})")
+
+
+def use_device(device):
+    """Sets ``config.device`` here and for the fresh processes the script starts; returns
+    their environment."""
+    from nnframe.config import config
+    config.device = device
+    env = dict(os.environ)
+    flags = env.get("NNFRAME_FLAGS", "")
+    env["NNFRAME_FLAGS"] = f"{flags},device={device}" if flags else f"device={device}"
+    return env
+
+
 def time_calls(fn, calls):
     """Seconds per call of ``fn()`` over ``calls`` calls."""
     start = time.perf_counter()

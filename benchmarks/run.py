@@ -28,6 +28,8 @@ import nnframe_workloads as nnf  # noqa: E402
 import numpy_reference as ref  # noqa: E402
 from harness import check, losses_after  # noqa: E402
 
+from nnframe.config import config  # noqa: E402
+
 try:
     import torch_workloads as tw  # noqa: E402
 except ImportError:
@@ -95,7 +97,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds (for a smoke run)")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "RESULTS.md"))
+    harness.add_device_option(parser)
     args = parser.parse_args()
+    env = harness.use_device(args.device)
     scale = 0.2 if args.quick else 1.0
     r = lambda n: max(3, int(n * scale))  # noqa: E731
     rows = []
@@ -141,7 +145,6 @@ def main():
     rows.append(("W5", "CNN 2x(conv3x3+ReLU+maxpool2)+dense SGD step, batch 64", t, wrong))
 
     print("W4 compile, import, call overhead, memory")
-    env = dict(os.environ)
     here = os.path.dirname(os.path.abspath(__file__))
     compile_code = (
         "import sys, time; sys.path.insert(0, %r)\n"
@@ -168,12 +171,15 @@ def main():
     print(open(args.out).read())
 
 
+_BACKENDS = {"numpy": "NumPy backend", "native": "native backend", "opencl": "OpenCL backend"}
+
+
 def write_results(path, rows, compile_s, import_s, overhead, numpy_tiny, mem_ref, mem_nnf):
     info = harness.machine()
     torch_version = getattr(getattr(tw, "torch", None), "__version__", None)
     import nnframe
     lines = [
-        "# nnframe benchmarks: NumPy backend",
+        f"# nnframe benchmarks: {_BACKENDS[config.device]}",
         "",
         f"Measured {datetime.date.today().isoformat()} by `python benchmarks/run.py` on "
         f"{info['cpu']} ({info['cores']} cores), Python {info['python']}, NumPy {info['numpy']}, "
@@ -219,7 +225,8 @@ def write_results(path, rows, compile_s, import_s, overhead, numpy_tiny, mem_ref
         "them; W3 reuses two preallocated buffers). `nnframe`: the step written as a Theano "
         "user writes it (`benchmarks/nnframe_workloads.py`: `T.nnet.softmax` + "
         "`categorical_crossentropy`, `T.grad`, `updates=[(p, p - lr * g)]`), compiled with the "
-        "default mode; W3 returns `Out(..., borrow=True)` as a Theano user would for a reused "
+        f"mode `{config.device}` (`--device`); W3 returns `Out(..., borrow=True)` as a Theano "
+        "user would for a reused "
         "buffer. `torch`: eager PyTorch on one thread (`benchmarks/torch_workloads.py`), when "
         "installed.",
         "- **What makes nnframe fast here**: the SGD updates become in-place GEMMs calling the "

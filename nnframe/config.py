@@ -92,8 +92,10 @@ def _optional_int(value):
 _FLAGS = {
     "floatX": ("float32", _choice("float32", "float64"),
                "dtype of unprefixed constructors, Python floats and shared()"),
-    "device": ("numpy", _choice("numpy", "opencl", "native"),
-               "backend used when function() gets no mode"),
+    "device": ("native", _choice("numpy", "opencl", "native"),
+               "backend used when function() gets no mode: native (generated C; the NumPy "
+               "backend where no C compiler works, said once in the log), numpy (the "
+               "reference) or opencl"),
     "opencl_platform": (None, _optional_int, "index of the OpenCL platform"),
     "opencl_device": (None, _optional_int, "index of the OpenCL device"),
     "opencl_max_vector_bits": (None, _vector_bits,

@@ -6,8 +6,9 @@ run, so the graph tests run on either backend::
     python -m pytest tests/core --device=opencl
     python -m pytest tests/core --device=opencl --replay-verify   # launch plans checked
 
-Without the option the device is the configuration's (numpy, unless
-``NNFRAME_FLAGS`` or ~/.nnframerc say otherwise).
+Without the option the device is the configuration's (native, the default,
+unless ``NNFRAME_FLAGS`` or ~/.nnframerc say otherwise); CI runs the whole suite so
+and the graph tests once more on the NumPy reference backend (``--device=numpy``).
 
 Tests that ask for ``mode='debug'`` or ``mode='numpy'`` keep their mode.
 OpenCL-only tests (tests/backends) skip, saying why, when pyopencl is not
@@ -21,7 +22,7 @@ import pytest
 def pytest_addoption(parser):
     parser.addoption("--device", action="store", default=None, choices=("numpy", "opencl", "native"),
                      help="backend for functions compiled without a mode (sets "
-                          "nnframe.config.device; default: numpy)")
+                          "nnframe.config.device; default: the configuration's, native)")
     parser.addoption("--replay-verify", action="store_true",
                      help="OpenCL launch plans from a function's second call, and every "
                           "replayed call checked against a plain one (bit for bit)")

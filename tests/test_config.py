@@ -29,6 +29,19 @@ def test_default_floatX_is_float32():
     assert config.floatX == "float32"
 
 
+def test_default_device_is_native_and_functions_without_a_mode_run_in_c(tmp_path):
+    result = run_python("import numpy as np, nnframe.tensor as T; from nnframe import config, "
+                        "function; from nnframe.backends import native; x = T.fvector(); "
+                        "f = function([x], T.tanh(x) * 2); "
+                        "print(config.device, config.source_of('device'), "
+                        "native.fallback_reason() is None, len(native.native_nodes(f)) > 0, "
+                        "f(np.zeros(2, 'float32')).tolist())", tmp_path)
+    assert result.returncode == 0, result.stderr
+    device, source, works, in_c, values = result.stdout.split(maxsplit=4)
+    assert (device, source, values.strip()) == ("native", "default", "[0.0, 0.0]")
+    assert in_c == works  # in C wherever a compiler works (else NumPy: the fallback tests)
+
+
 def test_rc_file_sets_floatX(tmp_path):
     # The seed's example: ~/.nnframerc with a [global] section, like .theanorc.
     result = run_python("import nnframe.tensor as T; from nnframe import config;"

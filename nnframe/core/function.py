@@ -518,7 +518,9 @@ def function(inputs, outputs=None, updates=(), givens=(), mode=None, name=None,
     givens : list of (variable, expression) pairs or dict
         Substitutions made before compiling (e.g. a minibatch slice of a shared
         dataset in place of an input).  Not applied recursively.
-    mode : None, 'numpy', 'debug', 'fast_compile', 'opencl' or a Mode
+    mode : None, 'native', 'numpy', 'debug', 'fast_compile', 'opencl' or a Mode
+        None: ``config.device`` (default 'native': generated C, or the NumPy backend
+        where no C compiler works).
     allow_input_downcast : bool, optional
         Accept inputs that lose precision when cast to the input's type.
     on_unused_input : 'raise', 'warn' or 'ignore'

@@ -1,9 +1,9 @@
 """Modes: which backend runs a function, which rewrites apply, which checks run.
 
-``function(..., mode='numpy')`` (the default, unless ``config.device`` says
-otherwise), ``mode='fast_compile'`` (no rewrites), ``mode='debug'`` (NumPy, no
-rewrites, every node's output checked), ``mode='opencl'`` or ``mode='native'``
-(generated C, see :mod:`nnframe.backends.native`); Theano's
+``function(..., mode='native')`` (generated C, see :mod:`nnframe.backends.native`; the
+default, unless ``config.device`` says otherwise), ``mode='numpy'`` (the NumPy reference
+backend), ``mode='fast_compile'`` (NumPy, no rewrites), ``mode='debug'`` (NumPy, no
+rewrites, every node's output checked) or ``mode='opencl'``; Theano's
 ``'FAST_RUN'``, ``'FAST_COMPILE'`` and ``'DebugMode'`` are accepted too.  A
 :class:`Mode` object can also be passed.
 """

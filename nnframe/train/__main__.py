@@ -52,7 +52,8 @@ def _parser():
                              "result differ from an uninterrupted run")
     parser.add_argument("--out", metavar="DIR", help="run directory (default runs/<name>)")
     parser.add_argument("--device", choices=["numpy", "opencl", "native"],
-                        help="backend to train on (native: generated C, see docs/native.md)")
+                        help="backend to train on (default: config.device, native: generated "
+                             "C, see docs/native.md; numpy: the reference backend)")
     parser.add_argument("--seed", type=int, help="override the recipe's seed")
     parser.add_argument("--distributed", action="store_true",
                         help="require a data-parallel run (started by mpirun -n N; runs "

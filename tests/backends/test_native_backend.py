@@ -430,8 +430,10 @@ def _run_without_compiler(tmp_path, code, flags):
     return proc.stdout, proc.stderr
 
 
-@pytest.mark.parametrize("how", ["mode", "device"])
+@pytest.mark.parametrize("how", ["mode", "device", "default"])
 def test_without_a_compiler_native_runs_on_numpy_and_says_so_once(tmp_path, how):
+    """Also the default device: a machine without a C compiler runs as before native was
+    the default, with one log line."""
     mode = ", mode='native'" if how == "mode" else ""
     code = f"""
         import numpy as np, nnframe.tensor as T
