@@ -511,3 +511,27 @@ def test_a_cached_library_that_matches_its_digest_but_does_not_load_is_rebuilt(c
     before = cc.compile_count()
     assert cc.load_library(source).damaged_then_rebuilt() == 7
     _assert_rebuilt(cache, so, digest, before)
+
+
+def test_threads_that_start_at_once_give_one_source_one_cache_key():
+    """In a fresh Python (nothing asked sysconfig yet), 16 threads computing a key at the
+    same moment all get the same one. CPython fills sysconfig's table on first use without
+    a lock: without nnframe's own lock a thread now and then saw no SOABI and another key,
+    so a library compiled twice and the next process missed the cache."""
+    code = textwrap.dedent("""
+        import threading
+        from nnframe.backends.native import compiler as cc
+        compiler = cc.find_compiler()
+        start, keys = threading.Barrier(16), []
+        def key():
+            start.wait()
+            keys.append(cc.cache_key("int x;", compiler))
+        threads = [threading.Thread(target=key) for _ in range(16)]
+        for t in threads: t.start()
+        for t in threads: t.join()
+        print(len(keys), len(set(keys)))
+    """)
+    for _ in range(5):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             timeout=120, check=True).stdout.split()
+        assert out == ["16", "1"]

@@ -438,6 +438,13 @@ def _unsafe(st, kind):
     return None
 
 
+# One lock for the identity texts, computed once: CPython's sysconfig fills its table on
+# first use without a lock, so two threads asking at once (a segment and the own GEMM's
+# library compiling side by side) could see SOABI missing in one of them and give one
+# source two cache keys (a needless compile, and a cache that missed in the next process).
+_IDENTITY_LOCK = threading.Lock()
+
+
 @functools.lru_cache(maxsize=1)
 def _cpu_text():
     """The CPU's description: machine plus, on Linux, the first CPU's identity lines."""
@@ -460,7 +467,20 @@ def _cpu_text():
 
 def cpu_identity():
     """A text that differs between CPUs -march=native code cannot be shared between."""
-    return _cpu_text()
+    with _IDENTITY_LOCK:
+        return _cpu_text()
+
+
+@functools.lru_cache(maxsize=1)
+def _python_text():
+    """The Python that loads the library: implementation, version and ABI."""
+    return (platform.python_implementation(), sys.version,
+            sysconfig.get_config_var("SOABI") or "", getattr(sys, "abiflags", ""))
+
+
+def _python_identity():
+    with _IDENTITY_LOCK:
+        return _python_text()
 
 
 def _units(source):
@@ -480,8 +500,7 @@ def cache_key(source, compiler):
     units = _units(source)
     fields = (_FORMAT, len(units), *units, compiler.path, compiler.version, *compiler.args, "|",
               *compiler.flags, "|", *LINK_FLAGS, cpu_identity(), __version__,
-              numpy.__version__, platform.python_implementation(), sys.version,
-              sysconfig.get_config_var("SOABI") or "", getattr(sys, "abiflags", ""))
+              numpy.__version__, *_python_identity())
     h = hashlib.sha256()
     for field in fields:  # length-prefixed: no two field lists hash the same text
         data = str(field).encode("utf-8", "surrogatepass")
