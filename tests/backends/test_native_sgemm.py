@@ -2,9 +2,9 @@
 float64 products over edge shapes, strides and special values, then through compiled
 functions against the NumPy backend.
 
-The kernel is compiled on its own with a small exported wrapper; where the CPU has no
-AVX-512 the C compiles to nothing (``NNF_OWN_SGEMM`` 0) and the products run on the BLAS,
-which the other native tests cover, so the direct tests are skipped there.
+The kernel is a library of its own (``sgemm.library()``); where the CPU has no AVX-512 it
+compiles to nothing (``NNF_OWN_SGEMM`` 0) and the products run on the BLAS, which the other
+native tests cover, so the direct tests are skipped there.
 """
 import ctypes
 import os
@@ -27,27 +27,14 @@ except cc.NativeUnavailable:
 pytestmark = [pytest.mark.skipif(_NO_CC, reason="no C compiler"),
               pytest.mark.skipif(os.name != "posix", reason="the native backend needs POSIX")]
 
-_WRAPPER = r"""
-__attribute__((visibility("default"))) int nnf_test_own(void) { return NNF_OWN_SGEMM; }
-__attribute__((visibility("default")))
-void nnf_test_sgemm(long m, long n, long k, float alpha, const float *a, long as0, long as1,
-                    const float *b, long bs0, long bs1, float beta, float *c, long ldc,
-                    void *work)
-{
-#if NNF_OWN_SGEMM
-    nnf_sgemm_own(m, n, k, alpha, a, as0, as1, b, bs0, bs1, beta, c, ldc, work);
-#endif
-}
-"""
-
-
 @pytest.fixture(scope="module")
 def own():
     """``own(a, b, c, alpha, beta, offset=0)``: the own kernel on NumPy float32 views."""
-    lib = cc.load_library(sgemm.SOURCE + _WRAPPER, what="the own sgemm test")
-    if not lib.nnf_test_own():
-        pytest.skip("this CPU has no AVX-512: the own kernel is not compiled here")
-    fn = lib.nnf_test_sgemm
+    lib = sgemm.library()
+    if lib is None:
+        pytest.skip("this CPU has no AVX-512 (or the compiler is clang): the own kernel is "
+                    "not compiled here")
+    fn = lib.nnf_sgemm_own
     L, F, P = ctypes.c_long, ctypes.c_float, ctypes.c_void_p
     fn.argtypes = [L, L, L, F, P, L, L, P, L, L, F, P, L, P]
     fn.restype = None
@@ -226,8 +213,9 @@ def _c_sources(fn):
 
 @pytest.mark.parametrize("gemm", ["auto", "blas"])
 def test_the_flag_picks_which_gemm_the_c_calls(gemm):
-    """Dot and Gemm call the dispatcher holding the own kernel unless native_gemm='blas';
-    a convolution's products never do (they pass no workspace)."""
+    """Dot and Gemm call the dispatcher, with the own kernel's address, unless
+    native_gemm='blas'; a convolution's products never do (they pass no workspace). No
+    segment compiles the kernel itself: it is a library of its own."""
     x, w = T.fmatrix("x"), T.fmatrix("w")
     images, kernels = T.ftensor4("images"), T.ftensor4("kernels")
     with config.change_flags(native_gemm=gemm):
@@ -235,8 +223,8 @@ def test_the_flag_picks_which_gemm_the_c_calls(gemm):
         conv = function([images, kernels], T.nnet.conv2d(images, kernels), mode="native")
     (dense_c,), (conv_c,) = _c_sources(dense), _c_sources(conv)
     assert ("nnf_matmul_own_f32(" in dense_c) == (gemm == "auto")
-    assert ("nnf_sgemm_own" in dense_c) == (gemm == "auto")
-    assert "nnf_sgemm_own" not in conv_c and "nnf_matmul_f32(" in conv_c
+    assert "nnf_sgemm_own" not in dense_c + conv_c and "nnf_sgemm_tile" not in dense_c
+    assert "nnf_matmul_own_f32" not in conv_c and "nnf_matmul_f32(" in conv_c
     v = np.ones((64, 128), np.float32)       # 64 x 128 x 128: large enough for the own kernel
     np.testing.assert_allclose(dense(v, np.full((128, 128), 1 / 128, np.float32)),
                                np.tanh(np.ones((64, 128))), rtol=1e-6)

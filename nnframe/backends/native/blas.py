@@ -93,21 +93,23 @@ static void nnf_matmul_{S}({T} alpha, const {T} *a, long m, long k, long as0, lo
 """
 
 
-# Dot and Gemm call this one (conv calls nnf_matmul_f32 and its code holds no own GEMM)
+# Dot and Gemm call this one (conv calls nnf_matmul_f32): own is nnf_sgemm_own's address
+# from the segment's meta array, 0 where it is not compiled (sgemm.address)
 _OWN_DISPATCH = r"""
+typedef void (*nnf_own_f32_t)(long, long, long, float, const float *, long, long,
+                              const float *, long, long, float, float *, long, void *);
+
 /* nnf_matmul_f32, or nnframe's own GEMM for a large product where the CPU has AVX-512;
    scratch: at least sgemm.PACK_BYTES bytes */
 __attribute__((noinline))
 static void nnf_matmul_own_f32(float alpha, const float *a, long m, long k, long as0,
                                long as1, const float *b, long n, long bs0, long bs1, float beta,
-                               float *c, float *scratch, nnf_gemm_f32_t gemm)
+                               float *c, float *scratch, nnf_gemm_f32_t gemm, long own)
 {
-#if NNF_OWN_SGEMM
-    if ({USE}) {
-        nnf_sgemm_own(m, n, k, alpha, a, as0, as1, b, bs0, bs1, beta, c, n, scratch);
+    if (own && ({USE})) {
+        ((nnf_own_f32_t)own)(m, n, k, alpha, a, as0, as1, b, bs0, bs1, beta, c, n, scratch);
         return;
     }
-#endif
     nnf_matmul_f32(alpha, a, m, k, as0, as1, b, n, bs0, bs1, beta, c, scratch, gemm);
 }
 """
@@ -131,10 +133,14 @@ def _matmul_helper(seg, dtype, own=False):
     seg.helper(f"nnf_copy2d_{suffix}", _COPY.replace("{S}", suffix).replace("{T}", t))
     seg.helper(f"nnf_matmul_{suffix}", _MATMUL.replace("{S}", suffix).replace("{T}", t))
     if own and _own_gemm(dtype):
-        seg.helper("nnf_sgemm_own", sgemm.SOURCE)
         seg.helper("nnf_matmul_own_f32", _OWN_DISPATCH.replace("{USE}", sgemm.use_condition()))
         return "nnf_matmul_own_f32"
     return f"nnf_matmul_{suffix}"
+
+
+def _own_pointer(seg, matmul):
+    """The extra argument of the own-GEMM dispatcher (its address, from meta), or ''."""
+    return f", {seg.meta_ref(('own_gemm',))}" if matmul == "nnf_matmul_own_f32" else ""
 
 
 def _own_gemm(dtype):
@@ -184,7 +190,8 @@ def emit_dot(node, seg):
     m, k, as0, as1 = _as_matrix(a, True)
     _, n, bs0, bs1 = _as_matrix(b, False)
     return (f"{matmul}(1, {a.ptr}, {m}, {k}, {as0}, {as1}, {b.ptr}, {n}, {bs0}, {bs1}, 0, "
-            f"{c.ptr}, ({c.ctype} *){scratch}, nnf_gemm_{_suffix(z.dtype)});")
+            f"{c.ptr}, ({c.ctype} *){scratch}, nnf_gemm_{_suffix(z.dtype)}"
+            f"{_own_pointer(seg, matmul)});")
 
 
 @register(Gemm)
@@ -208,7 +215,7 @@ def emit_gemm(node, seg):
     scratch = _scratch(seg, x, y, own=True)
     lines.append(f"{matmul}({ao.scalar()}, {a[0]}, {xo.dim(0)}, {xo.dim(1)}, {a[1]}, {a[2]}, "
                  f"{b[0]}, {yo.dim(1)}, {b[1]}, {b[2]}, {bo.scalar()}, {oo.ptr}, "
-                 f"({oo.ctype} *){scratch}, nnf_gemm_{suffix});")
+                 f"({oo.ctype} *){scratch}, nnf_gemm_{suffix}{_own_pointer(seg, matmul)});")
     return "\n".join(lines)  # the segment puts each node's C in a block of its own
 
 

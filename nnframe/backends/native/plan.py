@@ -27,6 +27,7 @@ import ctypes
 
 import numpy as np
 
+from nnframe.backends.native import sgemm
 from nnframe.core.ops.blas import Dot, Gemm
 
 __all__ = ["SegmentKernel", "Plan"]
@@ -170,6 +171,8 @@ class SegmentKernel:
                            first_scratch_slot)
         self.source = "\n".join(units)  # to read: the translation units one after the other
         what = ", ".join(seg.comment(n) for n in seg.nodes if n is not None)[:300]
+        if ("own_gemm",) in seg.meta_keys:
+            sgemm.start_loading()  # its compiler runs beside the segment's (first time only)
         library = library_loader(units, what)
         self.call = library.nnf_segment
         self.call.argtypes = [ctypes.py_object]
@@ -268,6 +271,8 @@ class SegmentKernel:
         kind = key[0]
         if kind == "gemm":
             return self.blas.address(key[1])
+        if kind == "own_gemm":
+            return sgemm.address()
         offset, shape, strides = geo.layout[key[1]]
         if kind == "dim":
             return shape[key[2]]

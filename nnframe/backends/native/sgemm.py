@@ -14,16 +14,27 @@ transposed operand is packed with 8x8 register transposes). A tile's sums run ov
 whole of ``k`` in order, one FMA per step (blocks of ``KC`` add to the tile ``c`` holds), so
 the result does not depend on the machine's load or on threads: bit-for-bit repeatable.
 
-:mod:`~nnframe.backends.native.blas` adds :data:`SOURCE` to a segment that has a float32
-``Dot`` or ``Gemm``. It defines ``NNF_OWN_SGEMM`` 1 where GCC targets AVX-512
-(``-march=native``), 0 elsewhere (then nothing else of it is compiled).
+:data:`SOURCE` is a library of its own, compiled once per machine and cached like any native
+code (:func:`library`); segments call ``nnf_sgemm_own`` through a pointer they find in their
+meta array (:func:`address`), as they call the BLAS, so a function's C does not compile it
+again (it costs ~80 ms of compile). It defines ``NNF_OWN_SGEMM`` 1 where GCC targets
+AVX-512 (``-march=native``), 0 elsewhere: then nothing of it is compiled and the address
+is 0, so every product uses the BLAS.
 
     >>> from nnframe.backends.native import sgemm
     >>> sgemm.PACK_BYTES > 0 and "nnf_sgemm_own" in sgemm.SOURCE
     True
+    >>> sgemm.address() >= 0                          # doctest: +SKIP
+    True
 """
 
-__all__ = ["SOURCE", "PACK_BYTES", "use_condition"]
+import ctypes
+import logging
+import threading
+
+__all__ = ["SOURCE", "PACK_BYTES", "use_condition", "library", "address", "start_loading"]
+
+_LOG = logging.getLogger("nnframe")
 
 MR, NR, KC, MC = 8, 32, 128, 512
 #: bytes of the workspace nnf_sgemm_own needs: packed a, one packed b panel, 64 for alignment
@@ -163,10 +174,10 @@ static void nnf_sgemm_tile(long kc, const float *restrict pa, const float *restr
 
 /* c[m, n] (row-major, row stride ldc) = alpha * a[m, k] b[k, n] + beta * c; a and b have
    any element strides; work: PACK_BYTES bytes; c must not overlap a or b */
-__attribute__((noinline))
-static void nnf_sgemm_own(long m, long n, long k, float alpha, const float *a, long as0,
-                          long as1, const float *b, long bs0, long bs1, float beta, float *c,
-                          long ldc, void *work)
+__attribute__((visibility("default")))
+void nnf_sgemm_own(long m, long n, long k, float alpha, const float *a, long as0, long as1,
+                   const float *b, long bs0, long bs1, float beta, float *c, long ldc,
+                   void *work)
 {
     float *pa = (float *)(((__UINTPTR_TYPE__)work + 63) & ~(__UINTPTR_TYPE__)63);
     float *pb = pa + NNF_MC * NNF_KC;
@@ -194,5 +205,48 @@ static void nnf_sgemm_own(long m, long n, long k, float alpha, const float *a, l
 #else
 #define NNF_OWN_SGEMM 0
 #endif
+__attribute__((visibility("default"))) int nnf_sgemm_own_compiled(void) { return NNF_OWN_SGEMM; }
 """.replace("{MR}", str(MR)).replace("{NR}", str(NR)).replace("{KC}", str(KC)).replace(
     "{MC}", str(MC))
+
+
+# -- the library: compiled once per machine (cached like any native code), shared by every
+# -- segment, which calls it through a pointer in its meta array (as it calls the BLAS)
+_STATE = {"library": None, "address": None, "thread": None}
+_STATE_LOCK = threading.Lock()
+
+
+def library():
+    """The loaded library of :data:`SOURCE` (compiled, or from the cache); None when it could
+    not be built (then logged once and every product uses the BLAS)."""
+    with _STATE_LOCK:
+        if _STATE["address"] is None:
+            _STATE["address"] = 0
+            try:
+                from nnframe.backends.native import compiler
+                lib = compiler.load_library(SOURCE, what="nnframe's own float32 GEMM")
+                if lib.nnf_sgemm_own_compiled():
+                    _STATE["library"] = lib
+                    _STATE["address"] = ctypes.cast(lib.nnf_sgemm_own, ctypes.c_void_p).value
+            except RuntimeError as exc:  # NativeCompileError / NativeUnavailable
+                _LOG.error("nnframe: products run on the BLAS: %s", exc)
+        return _STATE["library"]
+
+
+def address():
+    """The address of ``nnf_sgemm_own``, or 0 where it is not compiled (no AVX-512, clang)."""
+    thread = _STATE["thread"]
+    if thread is not None:
+        thread.join()
+    library()
+    return _STATE["address"]
+
+
+def start_loading():
+    """Start building the library in a thread (first call only), so that its compiler runs
+    at the same time as a segment's; :func:`address` waits for it."""
+    with _STATE_LOCK:
+        if _STATE["address"] is not None or _STATE["thread"] is not None:
+            return
+        _STATE["thread"] = threading.Thread(target=library, name="nnframe-sgemm", daemon=True)
+        _STATE["thread"].start()
