@@ -8,6 +8,8 @@ native tests cover, so the direct tests are skipped there.
 """
 import ctypes
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -105,6 +107,17 @@ def test_alpha_and_beta_scale_the_product_and_the_old_values(own, alpha, beta):
     assert np.all(np.abs(c - exact) <= tol)
 
 
+def test_an_empty_sum_scales_c_by_beta(own):
+    """k = 0: c = beta * c, and 0 where beta is 0 (c's NaN not read), as the BLAS does."""
+    a, b = np.empty((9, 0), np.float32), np.empty((0, 40), np.float32)
+    c = np.full((9, 40), np.nan, np.float32)
+    own(a, b, c, 2.0, 0.0)
+    assert np.all(c == 0)
+    c[:] = 3
+    own(a, b, c, 2.0, -0.5)
+    assert np.all(c == -1.5)
+
+
 def test_writes_only_the_result_and_repeats_bit_for_bit(own):
     """Padded rows and columns of the edge tiles are never stored: the gap between rows
     (ldc > n) and the rows after the result keep their values; two calls, with the
@@ -131,12 +144,12 @@ def test_nan_and_inf_propagate_as_in_numpy(own):
     own(a, b, c)
     with np.errstate(invalid="ignore"):
         expected = a.astype(np.float64) @ b.astype(np.float64)
+        error = np.abs(c - expected)
     assert np.array_equal(np.isnan(c), np.isnan(expected))
     assert np.array_equal(np.isposinf(c), np.isposinf(expected))
     assert np.array_equal(np.isneginf(c), np.isneginf(expected))
     finite = np.isfinite(expected)
-    assert np.all(np.abs(c - expected)[finite] <= _bound(np.nan_to_num(a),
-                                                         np.nan_to_num(b))[finite] + 1e-30)
+    assert np.all(error[finite] <= _bound(np.nan_to_num(a), np.nan_to_num(b))[finite] + 1e-30)
 
 
 # -- through compiled functions ---------------------------------------------------------------
@@ -228,3 +241,48 @@ def test_the_flag_picks_which_gemm_the_c_calls(gemm):
     v = np.ones((64, 128), np.float32)       # 64 x 128 x 128: large enough for the own kernel
     np.testing.assert_allclose(dense(v, np.full((128, 128), 1 / 128, np.float32)),
                                np.tanh(np.ones((64, 128))), rtol=1e-6)
+
+
+_FORK_SCRIPT = r"""
+import os, sys, time
+import numpy as np, nnframe.tensor as T
+from nnframe import function
+from nnframe.backends.native import sgemm
+x, y = T.fmatrix(), T.fmatrix()
+f = function([x, y], T.dot(x, y), mode="native")
+thread = sgemm._STATE["thread"]
+print("loader alive after function():", thread is not None and thread.is_alive())
+# a fork while the library loads (as a data loader or a launcher forks at any time)
+from nnframe.backends.native import compiler
+from nnframe.config import config
+config.compiledir = sys.argv[1]  # empty: the library compiles again, holding the lock
+compiler._LOADED.clear()
+sgemm._STATE.update(library=None, address=None, thread=None)
+sgemm.start_loading()
+deadline = time.time() + 10
+while not sgemm._STATE_LOCK.locked() and time.time() < deadline:
+    time.sleep(0.0001)  # fork once the thread holds the lock (it is loading)
+print("forked while loading:", sgemm._STATE_LOCK.locked())
+pid = os.fork()
+if pid == 0:
+    import faulthandler
+    faulthandler.dump_traceback_later(60, exit=True)
+    print("child:", f(np.ones((64, 128), np.float32), np.ones((128, 128), np.float32))[0, 0],
+          sgemm.address() == sgemm.address(), flush=True)
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+print("child status:", status)
+"""
+
+
+def test_no_loading_thread_outlives_function_and_a_fork_while_loading_does_not_hang(tmp_path):
+    """The library loads in a thread beside the segment's compile; function() waits for it,
+    and a child forked while it loads (its lock held by a thread the child lacks) loads it
+    again instead of waiting forever."""
+    env = dict(os.environ, NNFRAME_FLAGS=f"compiledir={tmp_path / 'cache'}")
+    out = subprocess.run([sys.executable, "-c", _FORK_SCRIPT, str(tmp_path / "empty")],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:4] == ["loader alive after function(): False",
+                                          "forked while loading: True", "child: 128.0 True",
+                                          "child status: 0"], out.stdout

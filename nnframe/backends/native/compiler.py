@@ -516,6 +516,20 @@ _KEY_LOCKS = {}       # cache key -> Lock: one thread compiles a key, the others
 _LOCKS_LOCK = threading.Lock()
 
 
+def _after_fork_in_child():
+    """New locks in a child process: one held at the fork by a thread that was compiling
+    (which the child does not have) would make the child's next compile wait forever. A
+    compile the child needs then runs again (the cache's renames make that safe)."""
+    global _DETECT_LOCK, _IDENTITY_LOCK, _LOCKS_LOCK
+    _DETECT_LOCK, _IDENTITY_LOCK, _LOCKS_LOCK = (threading.Lock(), threading.Lock(),
+                                                 threading.Lock())
+    _KEY_LOCKS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def compile_count():
     """How many libraries this process has compiled (test programs not counted)."""
     return _COUNT["compiles"]

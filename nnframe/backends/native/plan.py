@@ -174,6 +174,8 @@ class SegmentKernel:
         if ("own_gemm",) in seg.meta_keys:
             sgemm.start_loading()  # its compiler runs beside the segment's (first time only)
         library = library_loader(units, what)
+        if ("own_gemm",) in seg.meta_keys:
+            sgemm.address()  # waits for the loading thread: none outlives function()
         self.call = library.nnf_segment
         self.call.argtypes = [ctypes.py_object]
         self.call.restype = ctypes.c_int

@@ -30,6 +30,7 @@ is 0, so every product uses the BLAS.
 
 import ctypes
 import logging
+import os
 import threading
 
 __all__ = ["SOURCE", "PACK_BYTES", "use_condition", "library", "address", "start_loading"]
@@ -181,6 +182,9 @@ void nnf_sgemm_own(long m, long n, long k, float alpha, const float *a, long as0
 {
     float *pa = (float *)(((__UINTPTR_TYPE__)work + 63) & ~(__UINTPTR_TYPE__)63);
     float *pb = pa + NNF_MC * NNF_KC;
+    if (k <= 0)  /* an empty sum: c = beta * c, as the BLAS does (c not read when beta == 0) */
+        for (long i = 0; i < m; i++)
+            for (long j = 0; j < n; j++) c[i * ldc + j] = beta != 0 ? beta * c[i * ldc + j] : 0;
     for (long pc = 0; pc < k; pc += NNF_KC) {
         long kc = k - pc < NNF_KC ? k - pc : NNF_KC;
         float beta_block = pc == 0 ? beta : 1.0f;  /* later blocks add to the partial sums */
@@ -216,6 +220,21 @@ _STATE = {"library": None, "address": None, "thread": None}
 _STATE_LOCK = threading.Lock()
 
 
+def _after_fork_in_child():
+    """A child forked while the loading thread ran must not inherit its held lock (its first
+    product would wait forever): a new lock, and a load not finished is started again."""
+    global _STATE_LOCK
+    _STATE_LOCK = threading.Lock()
+    if _STATE["thread"] is not None:  # the loading thread does not exist in the child
+        _STATE["thread"] = None
+        if _STATE["library"] is None:  # it may not have finished: load again when asked
+            _STATE["address"] = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def library():
     """The loaded library of :data:`SOURCE` (compiled, or from the cache); None when it could
     not be built (then logged once and every product uses the BLAS)."""
@@ -244,7 +263,8 @@ def address():
 
 def start_loading():
     """Start building the library in a thread (first call only), so that its compiler runs
-    at the same time as a segment's; :func:`address` waits for it."""
+    at the same time as a segment's; :func:`address` waits for it (and so does the segment
+    before ``function()`` returns: no loading thread outlives it)."""
     with _STATE_LOCK:
         if _STATE["address"] is not None or _STATE["thread"] is not None:
             return
