@@ -16,18 +16,12 @@ import pytest
 
 import nnframe.tensor as T
 from nnframe import function, shared
-from nnframe.backends.native import compiler as cc
+from nnframe.backends import native
 from nnframe.backends.native import sgemm
 from nnframe.config import config
 
-try:
-    cc.find_compiler()
-    _NO_CC = False
-except cc.NativeUnavailable:
-    _NO_CC = True
-
-pytestmark = [pytest.mark.skipif(_NO_CC, reason="no C compiler"),
-              pytest.mark.skipif(os.name != "posix", reason="the native backend needs POSIX")]
+pytestmark = pytest.mark.skipif(native.fallback_reason() is not None,
+                                reason=f"no native backend here: {native.fallback_reason()}")
 
 @pytest.fixture(scope="module")
 def own():
