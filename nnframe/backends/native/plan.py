@@ -171,10 +171,11 @@ class SegmentKernel:
                            first_scratch_slot)
         self.source = "\n".join(units)  # to read: the translation units one after the other
         what = ", ".join(seg.comment(n) for n in seg.nodes if n is not None)[:300]
-        if ("own_gemm",) in seg.meta_keys:
+        calls_own_gemm = ("own_gemm",) in seg.meta_keys
+        if calls_own_gemm:
             sgemm.start_loading()  # its compiler runs beside the segment's (first time only)
         library = library_loader(units, what)
-        if ("own_gemm",) in seg.meta_keys:
+        if calls_own_gemm:
             sgemm.address()  # waits for the loading thread: none outlives function()
         self.call = library.nnf_segment
         self.call.argtypes = [ctypes.py_object]
